@@ -1,0 +1,217 @@
+//! Choosing the dense or the sparse path per call from the measured density.
+
+use nalgebra::{DMatrix, DVector};
+
+use super::{dense_affine, dense_backward, dense_weight_grad, masked_backward, sparse_affine, sparse_weight_grad};
+use crate::CoreError;
+use crate::sparse::{SparseBatch, UnitMajor};
+
+/// Which implementation a kernel call used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum KernelPath {
+    /// sgemm on the densified batch.
+    Dense,
+    /// The sparse kernel.
+    Sparse,
+}
+
+/// How [`Dispatch`] chooses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DispatchMode {
+    /// Sparse below the crossover density, dense at or above it (the default).
+    #[default]
+    Auto,
+    /// Always the dense path (e.g. to compare against, or for dense activations).
+    ForceDense,
+    /// Always the sparse path.
+    ForceSparse,
+}
+
+/// Density (fraction of non-zero inputs) at or above which each kernel switches to the dense path.
+///
+/// The defaults come from `cargo bench -p relu-core --bench kernels` on the 2-core development
+/// machine (AMD EPYC Zen 4); `docs/benchmarks.md` has the table. They are the densities where the
+/// sparse kernel's median time first exceeds the dense one's for 1000×1000 at batch 10 and 128.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Crossover {
+    /// For `Z = W·S + b`.
+    pub forward: f32,
+    /// For the masked `Wᵀ·δ`.
+    pub backward: f32,
+    /// For `δ·Sᵀ`.
+    pub weight_grad: f32,
+}
+
+impl Default for Crossover {
+    fn default() -> Self {
+        Self { forward: 0.5, backward: 0.5, weight_grad: 0.5 }
+    }
+}
+
+impl Crossover {
+    /// The same crossover for every kernel.
+    ///
+    /// # Errors
+    /// [`CoreError::InvalidCrossover`] unless `density` is finite and in `[0, 1]`.
+    pub fn uniform(density: f32) -> Result<Self, CoreError> {
+        Self { forward: density, backward: density, weight_grad: density }.check()
+    }
+
+    /// Validates every field.
+    ///
+    /// # Errors
+    /// [`CoreError::InvalidCrossover`] for the first value that is not finite and in `[0, 1]`.
+    pub fn check(self) -> Result<Self, CoreError> {
+        for v in [self.forward, self.backward, self.weight_grad] {
+            if !(v.is_finite() && (0.0..=1.0).contains(&v)) {
+                return Err(CoreError::InvalidCrossover(v));
+            }
+        }
+        Ok(self)
+    }
+}
+
+/// Which columns of a weight matrix a weight-gradient call wrote.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Touched<'a> {
+    /// Every column (dense path).
+    All,
+    /// Only these columns, increasing (sparse path).
+    Columns(&'a [u32]),
+}
+
+/// Picks the dense or sparse kernel per call.
+///
+/// The sparse input is always available (a rectifier layer produces it in one pass); the dense
+/// path densifies it into a reusable scratch matrix first.
+///
+/// ```
+/// use nalgebra::{DMatrix, DVector};
+/// use relu_core::{Dispatch, KernelPath, SparseBatch};
+/// let w = DMatrix::from_element(3, 4, 0.5f32);
+/// let h = DMatrix::from_column_slice(4, 2, &[1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 2.0, 0.0]);
+/// let s = SparseBatch::from_dense(&h);
+/// let mut z = DMatrix::zeros(3, 2);
+/// let path = Dispatch::default().affine(&w, &s, &DVector::zeros(3), &mut z);
+/// assert_eq!(path, KernelPath::Sparse); // density 25% is below the crossover
+/// assert_eq!(z[(0, 1)], 1.0);
+/// ```
+#[derive(Debug, Clone)]
+pub struct Dispatch {
+    /// How to choose.
+    pub mode: DispatchMode,
+    /// Where `Auto` switches.
+    pub crossover: Crossover,
+    scratch: DMatrix<f32>,
+}
+
+impl Default for Dispatch {
+    fn default() -> Self {
+        Self::new(DispatchMode::Auto, Crossover::default())
+    }
+}
+
+impl Dispatch {
+    /// A dispatcher with the given mode and crossover.
+    pub fn new(mode: DispatchMode, crossover: Crossover) -> Self {
+        Self { mode, crossover, scratch: DMatrix::zeros(0, 0) }
+    }
+
+    /// The path chosen for a batch of this density against this crossover.
+    pub fn choose(&self, density: f32, crossover: f32) -> KernelPath {
+        match self.mode {
+            DispatchMode::ForceDense => KernelPath::Dense,
+            DispatchMode::ForceSparse => KernelPath::Sparse,
+            DispatchMode::Auto if density >= crossover => KernelPath::Dense,
+            DispatchMode::Auto => KernelPath::Sparse,
+        }
+    }
+
+    fn densify(&mut self, s: &SparseBatch) -> &DMatrix<f32> {
+        if self.scratch.shape() != (s.units(), s.batch_size()) {
+            self.scratch = DMatrix::zeros(s.units(), s.batch_size());
+        }
+        s.write_dense(&mut self.scratch);
+        &self.scratch
+    }
+
+    /// `Z = W·S + b`; see [`sparse_affine`] and [`dense_affine`].
+    ///
+    /// # Panics
+    /// If the shapes disagree.
+    #[track_caller]
+    pub fn affine(&mut self, w: &DMatrix<f32>, s: &SparseBatch, b: &DVector<f32>, z: &mut DMatrix<f32>) -> KernelPath {
+        let path = self.choose(s.density(), self.crossover.forward);
+        match path {
+            KernelPath::Sparse => sparse_affine(w, s, b, z),
+            KernelPath::Dense => {
+                let h = self.densify(s);
+                dense_affine(w, h, b, z);
+            }
+        }
+        path
+    }
+
+    /// `Wᵀ·δ` at the active positions of `s`, written aligned with `s.values()`; see
+    /// [`masked_backward`]. The dense path computes the full product and gathers.
+    ///
+    /// # Panics
+    /// If the shapes disagree.
+    #[track_caller]
+    pub fn masked_backward(
+        &mut self,
+        w: &DMatrix<f32>,
+        delta: &DMatrix<f32>,
+        s: &SparseBatch,
+        s_units: &UnitMajor,
+        out: &mut [f32],
+    ) -> KernelPath {
+        let path = self.choose(s.density(), self.crossover.backward);
+        match path {
+            KernelPath::Sparse => masked_backward(w, delta, s, s_units, out),
+            KernelPath::Dense => {
+                assert_eq!(out.len(), s.nnz(), "masked_backward: output must hold one value per active entry");
+                if self.scratch.shape() != (s.units(), s.batch_size()) {
+                    self.scratch = DMatrix::zeros(s.units(), s.batch_size());
+                }
+                dense_backward(w, delta, &mut self.scratch);
+                let mut k = 0;
+                for e in 0..s.batch_size() {
+                    let col = self.scratch.column(e);
+                    for &j in s.example(e).0 {
+                        out[k] = col[j as usize];
+                        k += 1;
+                    }
+                }
+            }
+        }
+        path
+    }
+
+    /// `dW ← α·δ·Sᵀ + β·dW`; see [`sparse_weight_grad`] and [`dense_weight_grad`]. The dense
+    /// path writes every column.
+    ///
+    /// # Panics
+    /// If the shapes disagree.
+    #[track_caller]
+    pub fn weight_grad<'s>(
+        &mut self,
+        alpha: f32,
+        delta: &DMatrix<f32>,
+        s: &SparseBatch,
+        s_units: &'s UnitMajor,
+        beta: f32,
+        dw: &mut DMatrix<f32>,
+    ) -> (KernelPath, Touched<'s>) {
+        match self.choose(s.density(), self.crossover.weight_grad) {
+            KernelPath::Sparse => (KernelPath::Sparse, Touched::Columns(sparse_weight_grad(alpha, delta, s_units, beta, dw))),
+            KernelPath::Dense => {
+                let h = self.densify(s);
+                dense_weight_grad(alpha, delta, h, beta, dw);
+                (KernelPath::Dense, Touched::All)
+            }
+        }
+    }
+}

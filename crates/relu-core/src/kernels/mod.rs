@@ -1,0 +1,72 @@
+//! Dense and sparse matrix kernels of one layer's forward and backward pass.
+//!
+//! | kernel | dense | sparse |
+//! | --- | --- | --- |
+//! | forward `Z = W·H + b` | [`dense_affine`] | [`sparse_affine`] (reads only active inputs' weight columns) |
+//! | backward `dH = Wᵀ·δ` | [`dense_backward`] | [`masked_backward`] (only where the input was active) |
+//! | weight gradient `dW = δ·Hᵀ` | [`dense_weight_grad`] | [`sparse_weight_grad`] (only columns of active inputs) |
+//!
+//! [`Dispatch`] picks the path per call from the batch's measured density. [`reference`] holds
+//! slow, obviously correct versions that the tests compare every fast path against.
+//!
+//! All kernels run on the calling rayon pool (see [`crate::thread_pool`]).
+
+mod dense;
+mod dispatch;
+mod parallel;
+pub mod reference;
+mod sparse;
+
+pub use dense::{dense_affine, dense_backward, dense_weight_grad};
+pub use dispatch::{Crossover, Dispatch, DispatchMode, KernelPath, Touched};
+pub use sparse::{masked_backward, sparse_affine, sparse_weight_grad};
+
+/// Shape checks shared by the dense and sparse paths, so both panic with the same message.
+mod check {
+    use nalgebra::{DMatrix, DVector};
+
+    use crate::sparse::{SparseBatch, UnitMajor};
+
+    #[track_caller]
+    pub(super) fn affine(w: &DMatrix<f32>, in_rows: usize, batch: usize, b: &DVector<f32>, z: &DMatrix<f32>) {
+        let (out, inp) = w.shape();
+        if inp != in_rows || b.len() != out || z.shape() != (out, batch) {
+            shape_panic("affine", format!("W {out}×{inp}, input {in_rows}×{batch}, b {}, Z {}×{}", b.len(), z.nrows(), z.ncols()));
+        }
+    }
+
+    #[track_caller]
+    pub(super) fn backward(w: &DMatrix<f32>, delta: &DMatrix<f32>) {
+        if w.nrows() != delta.nrows() {
+            shape_panic("backward", format!("W {}×{}, δ {}×{}", w.nrows(), w.ncols(), delta.nrows(), delta.ncols()));
+        }
+    }
+
+    #[track_caller]
+    pub(super) fn sparse_pair(units: usize, batch: usize, s: &SparseBatch, s_units: &UnitMajor) {
+        if s.units() != units
+            || s.batch_size() != batch
+            || s_units.units() != units
+            || s_units.batch_size() != batch
+            || s_units.nnz() != s.nnz()
+        {
+            shape_panic(
+                "masked backward",
+                format!(
+                    "expected S {units}×{batch}, got S {}×{} and its transpose {}×{}",
+                    s.units(),
+                    s.batch_size(),
+                    s_units.units(),
+                    s_units.batch_size()
+                ),
+            );
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    #[track_caller]
+    fn shape_panic(op: &str, detail: String) -> ! {
+        panic!("{op}: shapes do not agree: {detail}")
+    }
+}

@@ -1,0 +1,318 @@
+//! Sparse kernels: they touch only the weights of active inputs.
+//!
+//! The inner loops are written once in plain Rust over fixed-size chunks (so LLVM keeps the
+//! accumulators in vector registers) and compiled several times by [`multiversion`] for AVX-512,
+//! AVX2+FMA and NEON, with the best one picked at run time.
+
+use multiversion::multiversion;
+use multiversion::target::target_cfg_f;
+use nalgebra::{DMatrix, DVector};
+use rayon::prelude::*;
+
+use super::check;
+use super::parallel::{balanced_unit_ranges, for_row_blocks, task_count};
+use crate::matrix::MatMut;
+use crate::sparse::{SparseBatch, UnitMajor};
+
+/// Rows handled per register block in the forward and weight-gradient kernels: 64 `f32` are
+/// 8 AVX2 or 4 AVX-512 registers of accumulators.
+const BLOCK: usize = 64;
+/// Lanes per accumulator in the dot-product kernel.
+const LANES: usize = 16;
+
+/// `a·b + c`, fused when the clone being compiled has FMA (`fma` is a compile-time constant in
+/// each multiversioned clone, so the branch disappears).
+#[inline(always)]
+fn madd(fma: bool, a: f32, b: f32, c: f32) -> f32 {
+    if fma { a.mul_add(b, c) } else { a * b + c }
+}
+
+/// Sparse affine map `Z = W·S + b` for a sparse input batch: each example reads only the weight
+/// columns of its active inputs.
+///
+/// Work is split over row blocks of `Z` (each task reads its rows of the active weight columns,
+/// which stay in cache across examples), so results do not depend on the thread count.
+///
+/// # Shapes
+/// `w`: out×in, `s`: in×batch, `b`: out, `z`: out×batch (overwritten; never read).
+///
+/// # Panics
+/// If the shapes disagree.
+#[track_caller]
+pub fn sparse_affine(w: &DMatrix<f32>, s: &SparseBatch, b: &DVector<f32>, z: &mut DMatrix<f32>) {
+    check::affine(w, s.units(), s.batch_size(), b, z);
+    let out = w.nrows();
+    let (wd, bias) = (w.as_slice(), b.as_slice());
+    let work = out * s.nnz();
+    for_row_blocks(MatMut::from(z), work, &|r0, mut zb| forward_rows(wd, out, r0, bias, s, &mut zb));
+}
+
+#[multiversion(targets("x86_64+avx512f+avx512vl+avx2+fma", "x86_64+avx2+fma", "aarch64+neon"))]
+fn forward_rows<'z>(w: &[f32], ld: usize, r0: usize, bias: &[f32], s: &SparseBatch, zb: &mut MatMut<'z>) {
+    let fma = target_cfg_f!(target_feature = "fma");
+    let rows = zb.nrows();
+    for e in 0..s.batch_size() {
+        let (idx, val) = s.example(e);
+        let zc = zb.col_mut(e);
+        let mut r = 0;
+        while r + BLOCK <= rows {
+            let mut acc: [f32; BLOCK] = bias[r0 + r..r0 + r + BLOCK].try_into().expect("block");
+            for (&j, &v) in idx.iter().zip(val) {
+                let start = j as usize * ld + r0 + r;
+                let wc: &[f32; BLOCK] = w[start..start + BLOCK].try_into().expect("block");
+                for t in 0..BLOCK {
+                    acc[t] = madd(fma, v, wc[t], acc[t]);
+                }
+            }
+            zc[r..r + BLOCK].copy_from_slice(&acc);
+            r += BLOCK;
+        }
+        if r < rows {
+            let tail = &mut zc[r..];
+            tail.copy_from_slice(&bias[r0 + r..r0 + rows]);
+            for (&j, &v) in idx.iter().zip(val) {
+                let start = j as usize * ld + r0 + r;
+                for (z, &wv) in tail.iter_mut().zip(&w[start..start + rows - r]) {
+                    *z = madd(fma, v, wv, *z);
+                }
+            }
+        }
+    }
+}
+
+/// Masked backward `dH = Wᵀ·δ`, computed only at the positions active in `s` (the rectifier's
+/// derivative is zero everywhere else). Writes one value per stored entry of `s`, aligned with
+/// [`SparseBatch::values`].
+///
+/// Works unit by unit on the transposed batch `s_units` (from [`SparseBatch::by_unit`]): each
+/// weight column is loaded once and dotted with the δ columns of all examples where that unit is
+/// active, four at a time.
+///
+/// # Shapes
+/// `w`: out×in, `delta`: out×batch, `s`/`s_units`: in×batch, `out`: `s.nnz()` values
+/// (overwritten; never read).
+///
+/// # Panics
+/// If the shapes disagree or `s_units` is not the transpose of a batch shaped like `s`.
+#[track_caller]
+pub fn masked_backward(w: &DMatrix<f32>, delta: &DMatrix<f32>, s: &SparseBatch, s_units: &UnitMajor, out: &mut [f32]) {
+    check::backward(w, delta);
+    check::sparse_pair(w.ncols(), delta.ncols(), s, s_units);
+    assert_eq!(out.len(), s.nnz(), "masked_backward: output must hold one value per active entry");
+    let mut by_unit = vec![0.0f32; s.nnz()];
+    masked_backward_unit_major(w, delta, s_units, &mut by_unit);
+    for (&p, &v) in s_units.positions().iter().zip(&by_unit) {
+        out[p as usize] = v;
+    }
+}
+
+fn masked_backward_unit_major(w: &DMatrix<f32>, delta: &DMatrix<f32>, s_units: &UnitMajor, by_unit: &mut [f32]) {
+    let rows = w.nrows();
+    let (wd, dd) = (w.as_slice(), delta.as_slice());
+    let offsets = s_units.offsets();
+    let ranges = balanced_unit_ranges(offsets, task_count(rows * s_units.nnz()), 0);
+    let mut jobs = Vec::with_capacity(ranges.len());
+    let mut rest = by_unit;
+    for range in ranges {
+        let (head, tail) = rest.split_at_mut(offsets[range.end] - offsets[range.start]);
+        jobs.push((range, head));
+        rest = tail;
+    }
+    jobs.into_par_iter().for_each(|(range, dst)| {
+        let base = offsets[range.start];
+        for u in range {
+            let (examples, _) = s_units.unit(u);
+            if examples.is_empty() {
+                continue;
+            }
+            let d = &mut dst[offsets[u] - base..offsets[u + 1] - base];
+            unit_dots(&wd[u * rows..(u + 1) * rows], dd, rows, examples, d);
+        }
+    });
+}
+
+#[multiversion(targets("x86_64+avx512f+avx512vl+avx2+fma", "x86_64+avx2+fma", "aarch64+neon"))]
+fn unit_dots(wc: &[f32], delta: &[f32], rows: usize, examples: &[u32], dst: &mut [f32]) {
+    let fma = target_cfg_f!(target_feature = "fma");
+    let col = |e: u32| &delta[e as usize * rows..(e as usize + 1) * rows];
+    let mut k = 0;
+    while k + 4 <= examples.len() {
+        let r = dot4(fma, wc, col(examples[k]), col(examples[k + 1]), col(examples[k + 2]), col(examples[k + 3]));
+        dst[k..k + 4].copy_from_slice(&r);
+        k += 4;
+    }
+    while k < examples.len() {
+        dst[k] = dot1(fma, wc, col(examples[k]));
+        k += 1;
+    }
+}
+
+/// Sum of a lane accumulator, in a fixed order.
+#[inline(always)]
+fn hsum(acc: &[f32; LANES]) -> f32 {
+    acc.iter().sum()
+}
+
+/// Four dot products of `w` with `d0..d3` at once, loading each chunk of `w` once. All slices
+/// have `w.len()` elements.
+#[inline(always)]
+fn dot4(fma: bool, w: &[f32], d0: &[f32], d1: &[f32], d2: &[f32], d3: &[f32]) -> [f32; 4] {
+    let n = w.len();
+    let (d0, d1, d2, d3) = (&d0[..n], &d1[..n], &d2[..n], &d3[..n]);
+    let (mut a0, mut a1, mut a2, mut a3) = ([0.0f32; LANES], [0.0f32; LANES], [0.0f32; LANES], [0.0f32; LANES]);
+    let chunks = w
+        .chunks_exact(LANES)
+        .zip(d0.chunks_exact(LANES))
+        .zip(d1.chunks_exact(LANES))
+        .zip(d2.chunks_exact(LANES))
+        .zip(d3.chunks_exact(LANES));
+    for ((((wc, x0), x1), x2), x3) in chunks {
+        for t in 0..LANES {
+            a0[t] = madd(fma, wc[t], x0[t], a0[t]);
+            a1[t] = madd(fma, wc[t], x1[t], a1[t]);
+            a2[t] = madd(fma, wc[t], x2[t], a2[t]);
+            a3[t] = madd(fma, wc[t], x3[t], a3[t]);
+        }
+    }
+    let mut out = [hsum(&a0), hsum(&a1), hsum(&a2), hsum(&a3)];
+    for i in n - n % LANES..n {
+        out[0] = madd(fma, w[i], d0[i], out[0]);
+        out[1] = madd(fma, w[i], d1[i], out[1]);
+        out[2] = madd(fma, w[i], d2[i], out[2]);
+        out[3] = madd(fma, w[i], d3[i], out[3]);
+    }
+    out
+}
+
+/// One dot product, with the same lane layout and summation order as [`dot4`].
+#[inline(always)]
+fn dot1(fma: bool, w: &[f32], d: &[f32]) -> f32 {
+    let n = w.len();
+    let d = &d[..n];
+    let mut a = [0.0f32; LANES];
+    for (wc, x) in w.chunks_exact(LANES).zip(d.chunks_exact(LANES)) {
+        for t in 0..LANES {
+            a[t] = madd(fma, wc[t], x[t], a[t]);
+        }
+    }
+    let mut out = hsum(&a);
+    for i in n - n % LANES..n {
+        out = madd(fma, w[i], d[i], out);
+    }
+    out
+}
+
+/// Sparse weight gradient `dW[:, j] ← α·Σₑ δ[:, e]·S[j, e] + β·dW[:, j]` for the input units `j`
+/// active somewhere in the batch; **other columns are not touched**. Returns those columns
+/// (increasing). With `β = 0` the touched columns are never read; with `dw = W`, `α = −lr`,
+/// `β = 1` it is a plain SGD step that moves only the weights that received gradient.
+///
+/// # Shapes
+/// `delta`: out×batch, `s_units`: in×batch (unit-major), `dw`: out×in.
+///
+/// # Panics
+/// If the shapes disagree.
+#[track_caller]
+pub fn sparse_weight_grad<'s>(alpha: f32, delta: &DMatrix<f32>, s_units: &'s UnitMajor, beta: f32, dw: &mut DMatrix<f32>) -> &'s [u32] {
+    assert_eq!(delta.ncols(), s_units.batch_size(), "sparse_weight_grad: δ and S batch sizes differ");
+    assert_eq!(dw.shape(), (delta.nrows(), s_units.units()), "sparse_weight_grad: dW must be out×in");
+    let rows = delta.nrows();
+    if rows == 0 {
+        return s_units.active_units();
+    }
+    let dd = delta.as_slice();
+    let offsets = s_units.offsets();
+    let ranges = balanced_unit_ranges(offsets, task_count(rows * s_units.nnz()), 0);
+    let mut jobs = Vec::with_capacity(ranges.len());
+    let mut rest = dw.as_mut_slice();
+    let mut consumed = 0;
+    for range in ranges {
+        let (_, tail) = rest.split_at_mut((range.start - consumed) * rows);
+        let (head, tail) = tail.split_at_mut(range.len() * rows);
+        consumed = range.end;
+        jobs.push((range, head));
+        rest = tail;
+    }
+    jobs.into_par_iter().for_each(|(range, cols)| {
+        let first = range.start;
+        for u in range {
+            let (examples, values) = s_units.unit(u);
+            if !examples.is_empty() {
+                column_update(alpha, dd, rows, examples, values, beta, &mut cols[(u - first) * rows..(u - first + 1) * rows]);
+            }
+        }
+    });
+    s_units.active_units()
+}
+
+#[multiversion(targets("x86_64+avx512f+avx512vl+avx2+fma", "x86_64+avx2+fma", "aarch64+neon"))]
+fn column_update(alpha: f32, delta: &[f32], rows: usize, examples: &[u32], values: &[f32], beta: f32, col: &mut [f32]) {
+    let fma = target_cfg_f!(target_feature = "fma");
+    let dcol = |e: u32| &delta[e as usize * rows..(e as usize + 1) * rows];
+    // The column is streamed once per group of up to four examples; the first pass applies β
+    // (and never reads the column when β = 0), later passes accumulate.
+    let mut first = Some(beta);
+    let mut k = 0;
+    while k < examples.len() {
+        let group = (examples.len() - k).min(4);
+        let scale: [f32; 4] = std::array::from_fn(|i| if i < group { alpha * values[k + i] } else { 0.0 });
+        let srcs: [&[f32]; 4] = std::array::from_fn(|i| dcol(examples[k + i.min(group - 1)]));
+        let b = first.take();
+        match group {
+            4 => axpy_n::<4>(fma, scale, srcs, b, col),
+            3 => axpy_n::<3>(fma, [scale[0], scale[1], scale[2]], [srcs[0], srcs[1], srcs[2]], b, col),
+            2 => axpy_n::<2>(fma, [scale[0], scale[1]], [srcs[0], srcs[1]], b, col),
+            _ => axpy_n::<1>(fma, [scale[0]], [srcs[0]], b, col),
+        }
+        k += group;
+    }
+}
+
+/// `col ← Σₙ scale[n]·src[n] + (β·col | col)`: with `Some(β)` the old column is scaled by β
+/// (not read at all when β = 0); with `None` the sum is added to it.
+#[inline(always)]
+fn axpy_n<const N: usize>(fma: bool, scale: [f32; N], src: [&[f32]; N], beta: Option<f32>, col: &mut [f32]) {
+    let n = col.len();
+    let src: [&[f32]; N] = std::array::from_fn(|i| &src[i][..n]);
+    let mut c = 0;
+    while c + BLOCK <= n {
+        let mut acc = [0.0f32; BLOCK];
+        for i in 0..N {
+            let x: &[f32; BLOCK] = src[i][c..c + BLOCK].try_into().expect("block");
+            for t in 0..BLOCK {
+                acc[t] = madd(fma, scale[i], x[t], acc[t]);
+            }
+        }
+        let out: &mut [f32; BLOCK] = (&mut col[c..c + BLOCK]).try_into().expect("block");
+        combine(fma, &acc, beta, out);
+        c += BLOCK;
+    }
+    for t in c..n {
+        let mut acc = 0.0f32;
+        for i in 0..N {
+            acc = madd(fma, scale[i], src[i][t], acc);
+        }
+        col[t] = match beta {
+            Some(0.0) => acc,
+            Some(b) => madd(fma, b, col[t], acc),
+            None => col[t] + acc,
+        };
+    }
+}
+
+#[inline(always)]
+fn combine(fma: bool, acc: &[f32; BLOCK], beta: Option<f32>, out: &mut [f32; BLOCK]) {
+    match beta {
+        Some(0.0) => *out = *acc,
+        Some(b) => {
+            for t in 0..BLOCK {
+                out[t] = madd(fma, b, out[t], acc[t]);
+            }
+        }
+        None => {
+            for t in 0..BLOCK {
+                out[t] += acc[t];
+            }
+        }
+    }
+}

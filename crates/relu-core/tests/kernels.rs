@@ -1,0 +1,162 @@
+//! Every fast kernel against its slow reference, on proptest-generated shapes and densities
+//! (including 0 % and 100 %, batch 1), with outputs pre-filled with NaN so a missed write shows.
+
+use nalgebra::{DMatrix, DVector};
+use proptest::prelude::*;
+use relu_core::kernels::{self, reference};
+use relu_core::testing::{assert_close, rectified_matrix, rng, uniform_matrix, uniform_vector};
+use relu_core::{Crossover, Dispatch, DispatchMode, KernelPath, SparseBatch, Touched};
+
+const RTOL: f32 = 1e-4;
+const ATOL: f32 = 1e-4;
+
+/// One random layer problem: W out×in, sparse input in×batch, δ out×batch, bias.
+struct Case {
+    w: DMatrix<f32>,
+    h: DMatrix<f32>,
+    s: SparseBatch,
+    b: DVector<f32>,
+    delta: DMatrix<f32>,
+}
+
+fn case(seed: u64, out: usize, inp: usize, batch: usize, density: f64) -> Case {
+    let mut r = rng(seed);
+    let w = uniform_matrix(&mut r, out, inp);
+    let h = rectified_matrix(&mut r, inp, batch, density);
+    let b = uniform_vector(&mut r, out);
+    let delta = uniform_matrix(&mut r, out, batch);
+    let s = SparseBatch::from_dense(&h);
+    Case { w, h, s, b, delta }
+}
+
+fn nan(rows: usize, cols: usize) -> DMatrix<f32> {
+    DMatrix::from_element(rows, cols, f32::NAN)
+}
+
+/// Shapes cover row counts below, at and above the 64-row register block and the 16-row
+/// thread alignment; densities include exactly 0 and 1.
+fn shapes() -> impl Strategy<Value = (u64, usize, usize, usize, f64)> {
+    (
+        any::<u64>(),
+        prop_oneof![1usize..20, 60usize..70, 120usize..200],
+        1usize..90,
+        prop_oneof![Just(1usize), 2usize..12, Just(33usize)],
+        prop_oneof![Just(0.0), Just(1.0), 0.0f64..1.0],
+    )
+}
+
+fn check_all(c: &Case) {
+    let (out, inp, batch) = (c.w.nrows(), c.w.ncols(), c.h.ncols());
+    let want_z = reference::affine(&c.w, &c.h, &c.b);
+
+    let mut z = nan(out, batch);
+    kernels::dense_affine(&c.w, &c.h, &c.b, &mut z);
+    assert_close(z.as_slice(), want_z.as_slice(), RTOL, ATOL, "dense_affine");
+
+    let mut z = nan(out, batch);
+    kernels::sparse_affine(&c.w, &c.s, &c.b, &mut z);
+    assert_close(z.as_slice(), want_z.as_slice(), RTOL, ATOL, "sparse_affine");
+
+    let want_dh = reference::backward(&c.w, &c.delta);
+    let mut dh = nan(inp, batch);
+    kernels::dense_backward(&c.w, &c.delta, &mut dh);
+    assert_close(dh.as_slice(), want_dh.as_slice(), RTOL, ATOL, "dense_backward");
+
+    let units = c.s.by_unit();
+    let want_masked = reference::masked_backward(&c.w, &c.delta, &c.s);
+    let mut masked = vec![f32::NAN; c.s.nnz()];
+    kernels::masked_backward(&c.w, &c.delta, &c.s, &units, &mut masked);
+    assert_close(&masked, &want_masked, RTOL, ATOL, "masked_backward");
+
+    // Weight gradient with β = 0 (output never read) and β = 1 with α = −lr (fused SGD step).
+    let dw0 = uniform_matrix(&mut rng(7), out, inp);
+    for (alpha, beta) in [(1.0f32, 0.0f32), (-0.01, 1.0), (0.5, 0.25)] {
+        let want = reference::weight_grad(alpha, &c.delta, &c.h, beta, &dw0);
+        let mut dw = if beta == 0.0 { nan(out, inp) } else { dw0.clone() };
+        kernels::dense_weight_grad(alpha, &c.delta, &c.h, beta, &mut dw);
+        assert_close(dw.as_slice(), want.as_slice(), RTOL, ATOL, "dense_weight_grad");
+
+        let mut dw = if beta == 0.0 { nan(out, inp) } else { dw0.clone() };
+        let touched = kernels::sparse_weight_grad(alpha, &c.delta, &units, beta, &mut dw).to_vec();
+        let active: Vec<u32> = (0..inp as u32).filter(|&j| c.h.row(j as usize).iter().any(|&v| v != 0.0)).collect();
+        assert_eq!(touched, active, "sparse_weight_grad reports exactly the active input units");
+        for j in 0..inp {
+            let got = dw.column(j);
+            if active.contains(&(j as u32)) {
+                assert_close(got.as_slice(), want.column(j).as_slice(), RTOL, ATOL, "sparse_weight_grad (touched column)");
+            } else if beta == 0.0 {
+                assert!(got.iter().all(|v| v.is_nan()), "column {j} was written although no input was active");
+            } else {
+                assert_eq!(got, dw0.column(j), "column {j} changed although no input was active");
+            }
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 96, .. ProptestConfig::default() })]
+
+    #[test]
+    fn kernels_match_references((seed, out, inp, batch, density) in shapes()) {
+        check_all(&case(seed, out, inp, batch, density));
+    }
+
+    #[test]
+    fn dispatch_paths_agree((seed, out, inp, batch, density) in shapes()) {
+        let c = case(seed, out, inp, batch, density);
+        let units = c.s.by_unit();
+        let mut results = Vec::new();
+        for mode in [DispatchMode::ForceDense, DispatchMode::ForceSparse] {
+            let mut d = Dispatch::new(mode, Crossover::default());
+            let mut z = nan(out, batch);
+            d.affine(&c.w, &c.s, &c.b, &mut z);
+            let mut m = vec![f32::NAN; c.s.nnz()];
+            d.masked_backward(&c.w, &c.delta, &c.s, &units, &mut m);
+            let mut dw = DMatrix::zeros(out, inp);
+            let (_, touched) = d.weight_grad(1.0, &c.delta, &c.s, &units, 0.0, &mut dw);
+            if let Touched::Columns(cols) = touched {
+                prop_assert_eq!(cols, units.active_units());
+            }
+            results.push((z, m, dw));
+        }
+        assert_close(results[0].0.as_slice(), results[1].0.as_slice(), RTOL, ATOL, "affine dense vs sparse");
+        assert_close(&results[0].1, &results[1].1, RTOL, ATOL, "masked backward dense vs sparse");
+        assert_close(results[0].2.as_slice(), results[1].2.as_slice(), RTOL, ATOL, "weight grad dense vs sparse");
+    }
+}
+
+/// The 1000×1000 production shapes, on a pool of two threads, are bit-identical to one thread:
+/// each output element is computed by one task in a fixed order.
+#[test]
+fn results_do_not_depend_on_thread_count() {
+    let c = case(11, 1000, 784, 10, 0.2);
+    let run = |threads: usize| {
+        relu_core::thread_pool(threads).unwrap().install(|| {
+            let units = c.s.by_unit();
+            let mut z = nan(1000, 10);
+            kernels::sparse_affine(&c.w, &c.s, &c.b, &mut z);
+            let mut zd = nan(1000, 10);
+            kernels::dense_affine(&c.w, &c.h, &c.b, &mut zd);
+            let mut m = vec![f32::NAN; c.s.nnz()];
+            kernels::masked_backward(&c.w, &c.delta, &c.s, &units, &mut m);
+            let mut dw = nan(1000, 784);
+            kernels::sparse_weight_grad(1.0, &c.delta, &units, 0.0, &mut dw);
+            (z, zd, m, dw)
+        })
+    };
+    let (one, two) = (run(1), run(2));
+    assert_eq!(one.0, two.0);
+    assert_eq!(one.1, two.1);
+    assert_eq!(one.2, two.2);
+    assert!(one.3.iter().zip(two.3.iter()).all(|(a, b)| a.to_bits() == b.to_bits()));
+    check_all(&c);
+}
+
+#[test]
+fn auto_dispatch_follows_the_crossover() {
+    let d = Dispatch::new(DispatchMode::Auto, Crossover::uniform(0.3).unwrap());
+    assert_eq!(d.choose(0.29, 0.3), KernelPath::Sparse);
+    assert_eq!(d.choose(0.3, 0.3), KernelPath::Dense);
+    assert!(Crossover::uniform(1.5).is_err());
+    assert!(Crossover::uniform(f32::NAN).is_err());
+}

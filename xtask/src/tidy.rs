@@ -1,0 +1,164 @@
+//! Architecture invariants and hygiene checks, run by `cargo xtask tidy` and as a `#[test]`.
+//!
+//! The crate stack (ARCHITECTURE.md, "Invariants"):
+//! `relu-core ← relu-nn ← relu-pretrain`, `relu-data → relu-core`, `relu-cli → all`,
+//! `xtask → none`. Any other edge between workspace crates, of any dependency kind, is an error.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context, Result, bail};
+
+/// Workspace crates each crate may depend on. `None` means any.
+fn allowed(name: &str) -> Option<Option<&'static [&'static str]>> {
+    Some(match name {
+        "relu-core" => Some(&[]),
+        "relu-data" => Some(&["relu-core"]),
+        "relu-nn" => Some(&["relu-core"]),
+        "relu-pretrain" => Some(&["relu-nn", "relu-core"]),
+        "relu-cli" => None,
+        "xtask" => Some(&[]),
+        _ => return None,
+    })
+}
+
+/// Library crates: docs are mandatory and `anyhow` is not allowed.
+const LIBRARIES: [&str; 4] = ["relu-core", "relu-data", "relu-nn", "relu-pretrain"];
+
+/// Runs every check and returns the problems found (empty when tidy).
+pub(crate) fn check(root: &Path) -> Result<Vec<String>> {
+    let mut problems = Vec::new();
+    let packages = workspace_packages(root)?;
+    problems.extend(check_stack(&packages));
+    for p in &packages {
+        if LIBRARIES.contains(&p.name.as_str()) {
+            if p.deps.iter().any(|(d, kind)| d == "anyhow" && kind != "dev") {
+                problems.push(format!("{}: library crates report errors with their own thiserror enum, not anyhow", p.name));
+            }
+            let lib = p.dir.join("src/lib.rs");
+            let text = std::fs::read_to_string(&lib).with_context(|| format!("reading {}", lib.display()))?;
+            if !text.contains("#![deny(missing_docs)]") {
+                problems.push(format!("{}: src/lib.rs must have #![deny(missing_docs)]", p.name));
+            }
+        }
+    }
+    problems.extend(check_no_ignored_tests(root)?);
+    Ok(problems)
+}
+
+#[derive(Debug)]
+struct Package {
+    name: String,
+    dir: PathBuf,
+    /// (dependency name, kind) with kind "normal", "dev" or "build".
+    deps: Vec<(String, String)>,
+}
+
+fn workspace_packages(root: &Path) -> Result<Vec<Package>> {
+    let out = Command::new(crate::cargo())
+        .current_dir(root)
+        .args(["metadata", "--format-version", "1", "--no-deps", "--offline"])
+        .output()
+        .context("running cargo metadata")?;
+    if !out.status.success() {
+        bail!("cargo metadata failed: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    let meta: serde_json::Value = serde_json::from_slice(&out.stdout).context("parsing cargo metadata")?;
+    let mut packages = Vec::new();
+    for p in meta["packages"].as_array().context("metadata has no packages")? {
+        let name = p["name"].as_str().context("package without name")?.to_owned();
+        let manifest = PathBuf::from(p["manifest_path"].as_str().context("package without manifest")?);
+        let deps = p["dependencies"]
+            .as_array()
+            .map(|ds| {
+                ds.iter()
+                    .filter_map(|d| Some((d["name"].as_str()?.to_owned(), d["kind"].as_str().unwrap_or("normal").to_owned())))
+                    .collect()
+            })
+            .unwrap_or_default();
+        packages.push(Package { name, dir: manifest.parent().map(Path::to_path_buf).unwrap_or_default(), deps });
+    }
+    Ok(packages)
+}
+
+fn check_stack(packages: &[Package]) -> Vec<String> {
+    let members: BTreeSet<&str> = packages.iter().map(|p| p.name.as_str()).collect();
+    let mut problems = Vec::new();
+    for p in packages {
+        let Some(rule) = allowed(&p.name) else {
+            problems.push(format!("{}: not in the crate stack; add it to ARCHITECTURE.md and xtask/src/tidy.rs", p.name));
+            continue;
+        };
+        for (dep, kind) in &p.deps {
+            if !members.contains(dep.as_str()) {
+                continue;
+            }
+            if let Some(ok) = rule
+                && !ok.contains(&dep.as_str())
+            {
+                problems.push(format!("{} must not depend on {dep} ({kind} dependency): the stack allows {:?}", p.name, ok));
+            }
+        }
+    }
+    problems
+}
+
+/// No test may be skipped with the ignore attribute: a test that cannot run is deleted or fixed.
+fn check_no_ignored_tests(root: &Path) -> Result<Vec<String>> {
+    // Built from pieces so this file does not match itself.
+    let needle = format!("#[{}", "ignore");
+    let mut problems = Vec::new();
+    let mut stack = vec![root.join("crates"), root.join("xtask")];
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+        for entry in entries {
+            let path = entry?.path();
+            if path.is_dir() {
+                if path.file_name().is_some_and(|n| n == "target") {
+                    continue;
+                }
+                stack.push(path);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+                for (i, line) in text.lines().enumerate() {
+                    if line.trim_start().starts_with(&needle) {
+                        problems.push(format!("{}:{}: ignored test", path.display(), i + 1));
+                    }
+                }
+            }
+        }
+    }
+    Ok(problems)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The workspace itself must be tidy.
+    #[test]
+    fn workspace_is_tidy() {
+        let problems = check(&crate::project_root()).expect("tidy ran");
+        assert!(problems.is_empty(), "tidy problems:\n{}", problems.join("\n"));
+    }
+
+    /// The stack check rejects a forbidden edge (data → nn) and an unknown crate.
+    #[test]
+    fn stack_check_rejects_bad_edges() {
+        let pkg = |name: &str, deps: &[&str]| Package {
+            name: name.into(),
+            dir: PathBuf::new(),
+            deps: deps.iter().map(|d| ((*d).to_owned(), "normal".to_owned())).collect(),
+        };
+        let good = [pkg("relu-core", &["nalgebra"]), pkg("relu-nn", &["relu-core"]), pkg("relu-data", &["relu-core"])];
+        assert!(check_stack(&good).is_empty());
+        let bad = [pkg("relu-core", &[]), pkg("relu-nn", &["relu-core"]), pkg("relu-data", &["relu-core", "relu-nn"])];
+        let p = check_stack(&bad);
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert!(p[0].contains("relu-data must not depend on relu-nn"));
+        let core_up = [pkg("relu-core", &["relu-nn"]), pkg("relu-nn", &["relu-core"])];
+        assert_eq!(check_stack(&core_up).len(), 1);
+        assert_eq!(check_stack(&[pkg("relu-extra", &[])]).len(), 1);
+    }
+}
