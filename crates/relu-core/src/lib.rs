@@ -52,6 +52,13 @@ pub use error::CoreError;
 pub use kernels::{Crossover, Dispatch, DispatchMode, KernelPath, Touched};
 pub use sparse::{FiringCounter, SparseBatch, SparsityStats, UnitMajor};
 
+/// The seeded, portable RNG every relu crate uses (ChaCha8): the same seed gives the same stream
+/// on every platform and in every release of relu, which is what makes `--seed` reproducible.
+pub fn seeded_rng(seed: u64) -> rand_chacha::ChaCha8Rng {
+    use rand::SeedableRng;
+    rand_chacha::ChaCha8Rng::seed_from_u64(seed)
+}
+
 /// Builds a rayon thread pool with `threads` threads; run kernels inside `pool.install(|| …)`
 /// to control how many cores they use. Results do not depend on the thread count.
 ///

@@ -3,12 +3,12 @@
 //! They live here, once, instead of being copied into each crate's tests.
 
 use nalgebra::{DMatrix, DVector};
-use rand::{Rng, SeedableRng};
+use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 
-/// A seeded, portable RNG (ChaCha8): the same seed gives the same stream on every platform.
+/// A seeded, portable RNG; the same as [`crate::seeded_rng`].
 pub fn rng(seed: u64) -> ChaCha8Rng {
-    ChaCha8Rng::seed_from_u64(seed)
+    crate::seeded_rng(seed)
 }
 
 /// A `rows × cols` matrix with entries uniform in `[-1, 1)`.
