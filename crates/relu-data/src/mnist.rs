@@ -1,0 +1,129 @@
+//! MNIST and every dataset distributed as four IDX files with MNIST's names (Fashion-MNIST,
+//! Kuzushiji-MNIST, EMNIST after renaming, …).
+//!
+//! Accepted spellings for each file, in order: `train-images-idx3-ubyte`, `.gz` of it,
+//! `train-images.idx3-ubyte`, `.gz` of it (and the same for `train-labels-idx1-ubyte`,
+//! `t10k-images-idx3-ubyte`, `t10k-labels-idx1-ubyte`).
+
+use std::path::{Path, PathBuf};
+
+use nalgebra::DMatrix;
+
+use crate::dataset::{Dataset, Splits, TrainTest};
+use crate::error::{DataError, Result};
+use crate::idx::{IdxArray, read_idx};
+
+/// The paper's MNIST validation size: the last 10,000 examples of the training file.
+pub const PAPER_VALID_LEN: usize = 10_000;
+
+/// Labels at or above this are refused: they would make absurd one-hot targets.
+const MAX_CLASSES: f64 = 65_536.0;
+
+/// Finds `{stem}-{kind}` in `dir` under any accepted spelling.
+fn find(dir: &Path, stem: &str, kind: &str) -> Result<PathBuf> {
+    let candidates = [format!("{stem}-{kind}"), format!("{stem}-{kind}.gz"), format!("{stem}.{kind}"), format!("{stem}.{kind}.gz")];
+    candidates
+        .iter()
+        .map(|c| dir.join(c))
+        .find(|p| p.is_file())
+        .ok_or_else(|| DataError::MissingFile { dir: dir.to_path_buf(), candidates: candidates.to_vec() })
+}
+
+/// The four files of an MNIST-style directory: (train images, train labels, test images, test labels).
+///
+/// # Errors
+/// [`DataError::MissingFile`] naming the spellings tried for the first file not found.
+pub fn files(dir: &Path) -> Result<[PathBuf; 4]> {
+    Ok([
+        find(dir, "train-images", "idx3-ubyte")?,
+        find(dir, "train-labels", "idx1-ubyte")?,
+        find(dir, "t10k-images", "idx3-ubyte")?,
+        find(dir, "t10k-labels", "idx1-ubyte")?,
+    ])
+}
+
+/// Loads an image file and a label file into a [`Dataset`] with pixels scaled to `[0, 1]` (byte
+/// images; other element types are converted unscaled) and `num_classes = max label + 1`.
+///
+/// # Errors
+/// Any error of [`read_idx`]; [`DataError::Inconsistent`] when the files disagree on the number
+/// of examples; [`DataError::Malformed`] for non-integer, negative or absurd labels, or images
+/// that are not at least two-dimensional (`n × …`).
+pub fn load_pair(images: &Path, labels: &Path) -> Result<Dataset> {
+    from_arrays(read_idx(images)?, images, read_idx(labels)?, labels)
+}
+
+/// Loads both files of an MNIST-style directory; both sets get the larger class count of the two.
+///
+/// # Errors
+/// As [`files`] and [`load_pair`].
+pub fn load_dir(dir: &Path) -> Result<TrainTest> {
+    let [tri, trl, tei, tel] = files(dir)?;
+    let mut train = load_pair(&tri, &trl)?;
+    let mut test = load_pair(&tei, &tel)?;
+    if train.shape != test.shape {
+        return Err(DataError::Inconsistent {
+            what: format!("{} holds images of shape {:?} but {} holds {:?}", tri.display(), train.shape, tei.display(), test.shape),
+        });
+    }
+    let k = train.num_classes.max(test.num_classes);
+    train.num_classes = k;
+    test.num_classes = k;
+    Ok(TrainTest { train, test })
+}
+
+/// The paper's MNIST split: the first 50,000 training images, the last 10,000 as validation set,
+/// and the 10,000 test images; pixels in `[0, 1]`.
+///
+/// # Errors
+/// As [`load_dir`], or [`DataError::InvalidParameter`] if the training file has fewer than
+/// 10,000 images.
+pub fn paper_splits(dir: &Path) -> Result<Splits> {
+    load_dir(dir)?.hold_out_last(PAPER_VALID_LEN)
+}
+
+/// Turns parsed image and label arrays into a dataset, checking that they belong together.
+pub(crate) fn from_arrays(images: IdxArray, images_path: &Path, labels: IdxArray, labels_path: &Path) -> Result<Dataset> {
+    let dims = images.dims();
+    if dims.len() < 2 {
+        return Err(DataError::malformed(
+            images_path,
+            3,
+            format!("an image array of rank at least 2 (examples × pixels…), found rank {}", dims.len()),
+        ));
+    }
+    if labels.dims().len() != 1 || !labels.dtype().is_integer() {
+        return Err(DataError::malformed(
+            labels_path,
+            2,
+            format!("a one-dimensional integer label array, found {:?} of rank {}", labels.dtype(), labels.dims().len()),
+        ));
+    }
+    let n = dims[0];
+    if labels.len() != n {
+        return Err(DataError::Inconsistent {
+            what: format!("{} holds {n} images but {} holds {} labels", images_path.display(), labels_path.display(), labels.len()),
+        });
+    }
+    let header = 8u64;
+    let width = labels.dtype().size() as u64;
+    let mut out = Vec::with_capacity(n);
+    let mut max = 0u32;
+    for i in 0..n {
+        let v = labels.get(i);
+        if !(0.0..MAX_CLASSES).contains(&v) {
+            return Err(DataError::malformed(
+                labels_path,
+                header + width * i as u64,
+                format!("a class label in 0..{MAX_CLASSES} for example {i}, found {v}"),
+            ));
+        }
+        let l = v as u32;
+        max = max.max(l);
+        out.push(l);
+    }
+    let shape = dims[1..].to_vec();
+    let dim: usize = shape.iter().product();
+    let features = DMatrix::from_vec(dim, n, images.to_f32(true));
+    Ok(Dataset { features, labels: out, num_classes: if n == 0 { 0 } else { max as usize + 1 }, shape })
+}

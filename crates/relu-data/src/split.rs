@@ -1,0 +1,68 @@
+//! Seeded index splits: stratified k-fold cross-validation (the paper uses 10-fold on the
+//! sentiment data) and shuffles.
+
+use rand::seq::SliceRandom;
+
+use crate::error::{DataError, Result};
+
+/// One cross-validation fold: indices to train on and indices to evaluate on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fold {
+    /// Every index not in `test`, ascending.
+    pub train: Vec<usize>,
+    /// This fold's held-out indices, ascending.
+    pub test: Vec<usize>,
+}
+
+/// The indices `0..n` in a seeded random order.
+pub fn shuffled_indices(n: usize, seed: u64) -> Vec<usize> {
+    let mut idx: Vec<usize> = (0..n).collect();
+    idx.shuffle(&mut relu_core::seeded_rng(seed));
+    idx
+}
+
+/// Stratified, seeded k-fold split of examples with the given labels: every example is in
+/// exactly one test fold, each class is spread over the folds as evenly as possible (fold counts
+/// of a class differ by at most one), and fold sizes differ by at most one. The same labels and
+/// seed always give the same folds.
+///
+/// The examples of each class are shuffled, then dealt to the folds round-robin, continuing from
+/// one class to the next so small classes do not all land in the first folds.
+///
+/// # Errors
+/// [`DataError::InvalidParameter`] if `k < 2` or `k` exceeds the number of examples.
+pub fn stratified_k_fold(labels: &[u32], k: usize, seed: u64) -> Result<Vec<Fold>> {
+    if k < 2 || k > labels.len() {
+        return Err(DataError::InvalidParameter {
+            name: "number of folds",
+            value: k.to_string(),
+            expected: format!("between 2 and the {} examples", labels.len()),
+        });
+    }
+    let mut by_class: std::collections::BTreeMap<u32, Vec<usize>> = std::collections::BTreeMap::new();
+    for (i, &l) in labels.iter().enumerate() {
+        by_class.entry(l).or_default().push(i);
+    }
+    let mut rng = relu_core::seeded_rng(seed);
+    let mut tests: Vec<Vec<usize>> = vec![Vec::new(); k];
+    let mut next = 0;
+    for members in by_class.values_mut() {
+        members.shuffle(&mut rng);
+        for &i in members.iter() {
+            tests[next].push(i);
+            next = (next + 1) % k;
+        }
+    }
+    let mut fold_of = vec![0usize; labels.len()];
+    for (f, t) in tests.iter_mut().enumerate() {
+        t.sort_unstable();
+        for &i in t.iter() {
+            fold_of[i] = f;
+        }
+    }
+    Ok(tests
+        .into_iter()
+        .enumerate()
+        .map(|(f, test)| Fold { train: (0..labels.len()).filter(|&i| fold_of[i] != f).collect(), test })
+        .collect())
+}

@@ -1,0 +1,30 @@
+//! The bag-of-words review pipeline: read documents, tokenise, learn a vocabulary on the training
+//! split, and emit sparse feature batches (vocabulary × examples) for the first layer's sparse
+//! kernels.
+//!
+//! ```
+//! use std::path::Path;
+//! use relu_data::text::{Targets, Vectorizer, VectorizerConfig, parse_tsv, labels};
+//!
+//! let tsv = b"1\tA wonderful, moving film\n0\tDull and far too long\n";
+//! let docs = parse_tsv(tsv, Path::new("inline.tsv"), Targets::Polarity)?;
+//! let v = Vectorizer::fit(&docs, &VectorizerConfig::default())?;
+//! let x = v.transform(&docs)?; // binary presence, vocabulary × 2
+//! assert_eq!(x.batch_size(), 2);
+//! assert_eq!(labels(&docs)?, vec![1, 0]);
+//! # Ok::<(), relu_data::DataError>(())
+//! ```
+
+mod features;
+mod ratings;
+mod readers;
+mod tokenize;
+mod vocab;
+
+pub use features::{Vectorizer, VectorizerConfig, Weighting, labels, term_counts};
+pub use ratings::{expected_rating, expected_ratings, rmse, stars_of_class};
+pub use readers::{
+    AclDomain, Content, Document, Targets, parse_acl, parse_jsonl, parse_tsv, read_acl, read_acl_domain, read_jsonl, read_lines, read_tsv,
+};
+pub use tokenize::{ENGLISH_STOP_WORDS, Tokenizer};
+pub use vocab::{DEFAULT_VOCAB_SIZE, Vocabulary};

@@ -1,0 +1,265 @@
+//! Readers for review corpora: TSV `label<TAB>text`, JSON Lines, Blitzer et al.'s
+//! `processed_acl` feature-count files, and plain unlabeled text. All accept plain or gzip input
+//! (detected from the first bytes) and report bad lines by file and line number.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{DataError, Result};
+use crate::io::{self, Source};
+
+/// What a document holds: raw text to tokenise, or pre-extracted term counts (`processed_acl`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Content {
+    /// Raw text.
+    Text(String),
+    /// Terms with their counts, as given by the file.
+    Counts(Vec<(String, u32)>),
+}
+
+/// One review: its content and, for labelled data, its class index (see [`Targets`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Document {
+    /// The text or term counts.
+    pub content: Content,
+    /// The class index, `None` for unlabeled text.
+    pub label: Option<u32>,
+}
+
+impl Document {
+    /// A document from raw text.
+    pub fn text(text: impl Into<String>, label: Option<u32>) -> Self {
+        Self { content: Content::Text(text.into()), label }
+    }
+}
+
+/// How a label field in the file maps to a class index.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Targets {
+    /// Polarity: `0`/`1` (also `neg`/`pos`, `negative`/`positive`) → classes 0 and 1.
+    Polarity,
+    /// Star ratings `1`–`5` → classes 0–4 (see [`crate::text::expected_rating`]).
+    Stars,
+    /// Integer labels `0..k` → the same classes.
+    Classes(usize),
+    /// No labels: a label column, if the format has one, is read but ignored.
+    Unlabeled,
+}
+
+impl Targets {
+    /// The number of classes (0 for [`Targets::Unlabeled`]).
+    pub fn num_classes(self) -> usize {
+        match self {
+            Self::Polarity => 2,
+            Self::Stars => 5,
+            Self::Classes(k) => k,
+            Self::Unlabeled => 0,
+        }
+    }
+
+    /// The class of a label field, or a description of what was expected.
+    fn class(self, raw: &str) -> std::result::Result<Option<u32>, String> {
+        let raw = raw.trim();
+        let int = || -> Option<i64> {
+            raw.parse::<i64>().ok().or_else(|| raw.parse::<f64>().ok().filter(|f| f.fract() == 0.0 && f.abs() < 1e15).map(|f| f as i64))
+        };
+        match self {
+            Self::Unlabeled => Ok(None),
+            Self::Polarity => match raw.to_lowercase().as_str() {
+                "neg" | "negative" => Ok(Some(0)),
+                "pos" | "positive" => Ok(Some(1)),
+                _ => match int() {
+                    Some(v @ 0..=1) => Ok(Some(v as u32)),
+                    _ => Err(format!("a polarity label 0, 1, neg or pos, found `{raw}`")),
+                },
+            },
+            Self::Stars => match int() {
+                Some(v @ 1..=5) => Ok(Some(v as u32 - 1)),
+                _ => Err(format!("a star rating 1–5, found `{raw}`")),
+            },
+            Self::Classes(k) => match int() {
+                Some(v) if v >= 0 && (v as u64) < k as u64 => Ok(Some(v as u32)),
+                _ => Err(format!("a class label in 0..{k}, found `{raw}`")),
+            },
+        }
+    }
+}
+
+/// Runs `f` over the UTF-8 lines of `src`, skipping blank lines, collecting the documents.
+fn collect(src: Source<'_>, path: &Path, mut f: impl FnMut(usize, &str) -> Result<Option<Document>>) -> Result<Vec<Document>> {
+    let mut docs = Vec::new();
+    io::for_each_line(src, path, |line, bytes| {
+        let text = io::utf8(bytes, path, line)?;
+        if !text.trim().is_empty() {
+            docs.extend(f(line, text)?);
+        }
+        Ok(())
+    })?;
+    Ok(docs)
+}
+
+fn tsv(src: Source<'_>, path: &Path, targets: Targets) -> Result<Vec<Document>> {
+    collect(src, path, |line, text| {
+        let (label, body) = text
+            .split_once('\t')
+            .ok_or_else(|| DataError::parse(path, line, "a `label<TAB>text` line, but the line has no tab (missing label column)"))?;
+        let label = targets.class(label).map_err(|e| DataError::parse(path, line, e))?;
+        Ok(Some(Document::text(body, label)))
+    })
+}
+
+/// Reads a TSV file of `label<TAB>text` lines (blank lines skipped).
+///
+/// # Errors
+/// [`DataError::Io`]; [`DataError::Parse`] naming the line for bad UTF-8, a missing tab, or a
+/// label that `targets` does not accept.
+pub fn read_tsv(path: &Path, targets: Targets) -> Result<Vec<Document>> {
+    tsv(io::open(path)?, path, targets)
+}
+
+/// [`read_tsv`] on bytes held in memory (plain or gzip); `source` names them in errors.
+///
+/// # Errors
+/// As [`read_tsv`].
+pub fn parse_tsv(bytes: &[u8], source: &Path, targets: Targets) -> Result<Vec<Document>> {
+    tsv(io::from_slice(bytes), source, targets)
+}
+
+#[derive(Deserialize)]
+struct JsonDoc {
+    text: Option<String>,
+    label: Option<serde_json::Value>,
+    rating: Option<serde_json::Value>,
+}
+
+fn jsonl(src: Source<'_>, path: &Path, targets: Targets) -> Result<Vec<Document>> {
+    collect(src, path, |line, text| {
+        let doc: JsonDoc =
+            serde_json::from_str(text).map_err(|e| DataError::parse(path, line, format!("a JSON object with a \"text\" string ({e})")))?;
+        let body = doc.text.ok_or_else(|| DataError::parse(path, line, "a \"text\" field"))?;
+        let label = match targets {
+            Targets::Unlabeled => None,
+            _ => {
+                let value = doc
+                    .label
+                    .or(doc.rating)
+                    .ok_or_else(|| DataError::parse(path, line, "a \"label\" or \"rating\" field (missing label)"))?;
+                let raw = match value {
+                    serde_json::Value::String(s) => s,
+                    serde_json::Value::Number(n) => n.to_string(),
+                    other => return Err(DataError::parse(path, line, format!("a number or string label, found {other}"))),
+                };
+                targets.class(&raw).map_err(|e| DataError::parse(path, line, e))?
+            }
+        };
+        Ok(Some(Document::text(body, label)))
+    })
+}
+
+/// Reads JSON Lines: one object per line with a `"text"` string and a `"label"` or `"rating"`
+/// (number or string; `"label"` wins when both are present). With [`Targets::Unlabeled`] the label
+/// may be absent.
+///
+/// # Errors
+/// [`DataError::Io`]; [`DataError::Parse`] naming the line for bad UTF-8, invalid JSON, a missing
+/// field, or a label that `targets` does not accept.
+pub fn read_jsonl(path: &Path, targets: Targets) -> Result<Vec<Document>> {
+    jsonl(io::open(path)?, path, targets)
+}
+
+/// [`read_jsonl`] on bytes held in memory; `source` names them in errors.
+///
+/// # Errors
+/// As [`read_jsonl`].
+pub fn parse_jsonl(bytes: &[u8], source: &Path, targets: Targets) -> Result<Vec<Document>> {
+    jsonl(io::from_slice(bytes), source, targets)
+}
+
+/// Reads unlabeled text, one document per non-blank line (for unsupervised pre-training).
+///
+/// # Errors
+/// [`DataError::Io`]; [`DataError::Parse`] naming the line for bad UTF-8.
+pub fn read_lines(path: &Path) -> Result<Vec<Document>> {
+    collect(io::open(path)?, path, |_, text| Ok(Some(Document::text(text, None))))
+}
+
+fn acl(src: Source<'_>, path: &Path, labelled: bool) -> Result<Vec<Document>> {
+    collect(src, path, |line, text| {
+        let mut counts = Vec::new();
+        let mut label = None;
+        for item in text.split_ascii_whitespace() {
+            let (term, value) =
+                item.rsplit_once(':').ok_or_else(|| DataError::parse(path, line, format!("`feature:count` items, found `{item}`")))?;
+            if term == "#label#" {
+                label = Some(match value {
+                    "positive" => 1,
+                    "negative" => 0,
+                    _ => return Err(DataError::parse(path, line, format!("`#label#:positive` or `#label#:negative`, found `{item}`"))),
+                });
+                continue;
+            }
+            let count: u32 = value
+                .parse()
+                .ok()
+                .filter(|&c| c > 0)
+                .ok_or_else(|| DataError::parse(path, line, format!("a positive integer count in `{item}`")))?;
+            counts.push((term.to_string(), count));
+        }
+        if labelled && label.is_none() {
+            return Err(DataError::parse(path, line, "a `#label#:positive` or `#label#:negative` item (missing label)"));
+        }
+        Ok(Some(Document { content: Content::Counts(counts), label: if labelled { label } else { None } }))
+    })
+}
+
+/// Reads one `processed_acl` file: per line, `feature:count` items (bigrams are features joined
+/// by `_`) and a `#label#:positive|negative` item (positive → class 1). With `labelled == false`
+/// (for `unlabeled.review`) the label item is optional and ignored.
+///
+/// # Errors
+/// [`DataError::Io`]; [`DataError::Parse`] naming the line for bad UTF-8, an item without `:`, a
+/// count that is not a positive integer, or a missing/unknown label.
+pub fn read_acl(path: &Path, labelled: bool) -> Result<Vec<Document>> {
+    acl(io::open(path)?, path, labelled)
+}
+
+/// [`read_acl`] on bytes held in memory; `source` names them in errors.
+///
+/// # Errors
+/// As [`read_acl`].
+pub fn parse_acl(bytes: &[u8], source: &Path, labelled: bool) -> Result<Vec<Document>> {
+    acl(io::from_slice(bytes), source, labelled)
+}
+
+/// The reviews of one `processed_acl` domain folder (`books`, `dvd`, `electronics`, `kitchen`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AclDomain {
+    /// `positive.review` then `negative.review`, labelled 1 and 0.
+    pub labeled: Vec<Document>,
+    /// `unlabeled.review` (empty if the file is absent), without labels.
+    pub unlabeled: Vec<Document>,
+}
+
+fn review_file(dir: &Path, name: &str) -> Option<PathBuf> {
+    [dir.join(name), dir.join(format!("{name}.gz"))].into_iter().find(|p| p.is_file())
+}
+
+/// Reads a `processed_acl` domain folder.
+///
+/// # Errors
+/// [`DataError::MissingFile`] if `positive.review` or `negative.review` is absent, and the
+/// errors of [`read_acl`].
+pub fn read_acl_domain(dir: &Path) -> Result<AclDomain> {
+    let mut labeled = Vec::new();
+    for name in ["positive.review", "negative.review"] {
+        let path = review_file(dir, name)
+            .ok_or_else(|| DataError::MissingFile { dir: dir.to_path_buf(), candidates: vec![name.into(), format!("{name}.gz")] })?;
+        labeled.extend(read_acl(&path, true)?);
+    }
+    let unlabeled = match review_file(dir, "unlabeled.review") {
+        Some(path) => read_acl(&path, false)?,
+        None => Vec::new(),
+    };
+    Ok(AclDomain { labeled, unlabeled })
+}

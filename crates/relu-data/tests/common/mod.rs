@@ -1,0 +1,54 @@
+//! Fixture writers shared by this crate's integration tests.
+#![allow(dead_code)]
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use flate2::Compression;
+use flate2::write::GzEncoder;
+
+/// Gzip-compresses bytes.
+pub fn gz(bytes: &[u8]) -> Vec<u8> {
+    let mut e = GzEncoder::new(Vec::new(), Compression::fast());
+    e.write_all(bytes).unwrap();
+    e.finish().unwrap()
+}
+
+/// An IDX file: magic, dims (big-endian), then `payload` as given.
+pub fn idx_bytes(code: u8, dims: &[u32], payload: &[u8]) -> Vec<u8> {
+    let mut v = vec![0, 0, code, dims.len() as u8];
+    for d in dims {
+        v.extend_from_slice(&d.to_be_bytes());
+    }
+    v.extend_from_slice(payload);
+    v
+}
+
+/// A NORB binary matrix: magic, rank, max(rank, 3) dims (little-endian), then `payload`.
+pub fn norb_bytes(magic: u32, dims: &[i32], payload: &[u8]) -> Vec<u8> {
+    let mut v = magic.to_le_bytes().to_vec();
+    v.extend_from_slice(&(dims.len() as i32).to_le_bytes());
+    for i in 0..dims.len().max(3) {
+        v.extend_from_slice(&dims.get(i).copied().unwrap_or(1).to_le_bytes());
+    }
+    v.extend_from_slice(payload);
+    v
+}
+
+/// Writes `bytes` to `dir/name` and returns the path.
+pub fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, bytes).unwrap();
+    p
+}
+
+/// `n` deterministic 28×28 byte images: pixel `k` of image `i` is `(i·7 + k) mod 256`.
+pub fn mnist_images(n: usize) -> Vec<u8> {
+    (0..n * 784).map(|j| ((j / 784) * 7 + j % 784) as u8).collect()
+}
+
+/// The real data folder (`../shared/data` from the repository root), if present.
+pub fn shared_data() -> Option<PathBuf> {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data");
+    p.is_dir().then_some(p)
+}

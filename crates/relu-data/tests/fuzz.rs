@@ -1,0 +1,87 @@
+//! Property tests: every parser, given random bytes or a mutated valid file (plain or gzip),
+//! returns `Ok` or `Err` and never panics or over-allocates.
+
+mod common;
+
+use std::path::Path;
+
+use common::{gz, idx_bytes, norb_bytes};
+use proptest::prelude::*;
+use relu_data::text::{Targets, parse_acl, parse_jsonl, parse_tsv};
+use relu_data::{cifar, idx, norb};
+
+fn run_all(bytes: &[u8]) {
+    let p = Path::new("fuzz");
+    let _ = idx::parse_idx(bytes, p);
+    let _ = norb::parse_norb(bytes, p);
+    let _ = cifar::parse_batch(bytes, p);
+    for t in [Targets::Polarity, Targets::Stars, Targets::Classes(3), Targets::Unlabeled] {
+        let _ = parse_tsv(bytes, p, t);
+        let _ = parse_jsonl(bytes, p, t);
+    }
+    let _ = parse_acl(bytes, p, true);
+    let _ = parse_acl(bytes, p, false);
+}
+
+/// Valid seeds of every format, to be mutated.
+fn seeds() -> Vec<Vec<u8>> {
+    vec![
+        idx_bytes(0x08, &[3, 2, 2], &[1; 12]),
+        idx_bytes(0x0C, &[2], &[0, 0, 0, 1, 0, 0, 0, 2]),
+        norb_bytes(0x1E3D4C55, &[1, 2, 2, 2], &[9; 8]),
+        norb_bytes(0x1E3D4C54, &[2], &[1, 0, 0, 0, 2, 0, 0, 0]),
+        {
+            let mut r = vec![3u8];
+            r.extend([5u8; 3072]);
+            r
+        },
+        b"1\tgood film\n0\tbad film\n".to_vec(),
+        br#"{"text": "ok", "label": 1}"#.to_vec(),
+        b"a:1 b_c:2 #label#:positive\n".to_vec(),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    #[test]
+    fn random_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..200)) {
+        run_all(&bytes);
+    }
+
+    #[test]
+    fn random_bytes_behind_a_plausible_header_never_panic(code in 0u8..16, rank in 0u8..6, rest in proptest::collection::vec(any::<u8>(), 0..64)) {
+        let mut b = vec![0, 0, code, rank];
+        b.extend(rest);
+        run_all(&b);
+        run_all(&gz(&b));
+    }
+
+    #[test]
+    fn mutated_valid_files_never_panic(
+        which in 0usize..8,
+        edits in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..6),
+        cut in any::<prop::sample::Index>(),
+        compress in any::<bool>(),
+    ) {
+        let mut b = seeds().swap_remove(which);
+        for (i, v) in edits {
+            let i = i.index(b.len());
+            b[i] = v;
+        }
+        b.truncate(cut.index(b.len() + 1).max(1));
+        if compress {
+            b = gz(&b);
+        }
+        run_all(&b);
+    }
+
+    #[test]
+    fn corrupted_gzip_never_panics(which in 0usize..8, at in any::<prop::sample::Index>(), v in any::<u8>(), cut in any::<prop::sample::Index>()) {
+        let mut b = gz(&seeds()[which]);
+        let i = at.index(b.len());
+        b[i] ^= v | 1;
+        b.truncate(cut.index(b.len() + 1).max(2));
+        run_all(&b);
+    }
+}

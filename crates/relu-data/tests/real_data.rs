@@ -1,0 +1,66 @@
+//! Checks against the real data in `../shared/data` (relative to the repository root). Each test
+//! returns early with a message when the data is absent, so the suite still passes elsewhere.
+
+mod common;
+
+use relu_data::mnist;
+use relu_data::text::{Targets, Vectorizer, VectorizerConfig, read_tsv};
+
+const TRAIN_COUNTS: [usize; 10] = [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949];
+const TEST_COUNTS: [usize; 10] = [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009];
+
+#[test]
+fn real_mnist_counts_histogram_and_first_labels() {
+    let Some(data) = common::shared_data().map(|d| d.join("mnist")).filter(|d| d.is_dir()) else {
+        eprintln!("skipping: ../shared/data/mnist is absent");
+        return;
+    };
+    let tt = mnist::load_dir(&data).unwrap();
+    assert_eq!(tt.train.features.shape(), (784, 60_000));
+    assert_eq!(tt.test.features.shape(), (784, 10_000));
+    assert_eq!(tt.train.class_counts(), TRAIN_COUNTS);
+    assert_eq!(tt.test.class_counts(), TEST_COUNTS);
+    assert_eq!(tt.train.labels[..5], [5, 0, 4, 1, 9]);
+    assert!(tt.train.features.iter().all(|&x| (0.0..=1.0).contains(&x)));
+    let s = tt.hold_out_last(mnist::PAPER_VALID_LEN).unwrap();
+    assert_eq!((s.train.len(), s.valid.len(), s.test.len()), (50_000, 10_000, 10_000));
+}
+
+#[cfg(feature = "embedded-mnist")]
+#[test]
+fn embedded_labels_match_real_files() {
+    let s = relu_data::mnist_embedded().unwrap();
+    assert_eq!((s.train.len(), s.valid.len(), s.test.len()), (8_000, 2_000, 2_000));
+    assert_eq!(s.train.labels[..5], [5, 0, 4, 1, 9]);
+    let Some(data) = common::shared_data().map(|d| d.join("mnist")).filter(|d| d.is_dir()) else {
+        eprintln!("skipping comparison: ../shared/data/mnist is absent");
+        return;
+    };
+    let [tri, trl, tei, tel] = mnist::files(&data).unwrap();
+    let train = mnist::load_pair(&tri, &trl).unwrap();
+    let test = mnist::load_pair(&tei, &tel).unwrap();
+    assert_eq!(s.train.labels, train.labels[..8_000]);
+    assert_eq!(s.valid.labels, train.labels[8_000..10_000]);
+    assert_eq!(s.test.labels, test.labels[..2_000]);
+    assert_eq!(s.train.features, train.features.columns(0, 8_000));
+    assert_eq!(s.valid.features, train.features.columns(8_000, 2_000));
+    assert_eq!(s.test.features, test.features.columns(0, 2_000));
+}
+
+#[test]
+fn real_reviews_build_a_full_vocabulary_and_every_review_is_active() {
+    let Some(dir) = common::shared_data().map(|d| d.join("reviews")).filter(|d| d.is_dir()) else {
+        eprintln!("skipping: ../shared/data/reviews is absent");
+        return;
+    };
+    let docs = read_tsv(&dir.join("pang_lee_polarity.tsv.gz"), Targets::Polarity).unwrap();
+    assert_eq!(docs.len(), 1500);
+    assert_eq!(docs.iter().filter(|d| d.label == Some(1)).count(), 750);
+    let v = Vectorizer::fit(&docs, &VectorizerConfig::default()).unwrap();
+    assert_eq!(v.dim(), 5000);
+    let x = v.transform(&docs).unwrap();
+    assert!((0..x.batch_size()).all(|e| !x.example(e).0.is_empty()));
+    let rt = read_tsv(&dir.join("rotten_tomatoes_snippets.tsv.gz"), Targets::Polarity).unwrap();
+    assert_eq!(rt.len(), 12_808);
+    assert_eq!(rt.iter().filter(|d| d.label == Some(1)).count(), 7403);
+}
