@@ -1,0 +1,283 @@
+//! Backpropagation over sparse activations, the L1 activation penalty, and the losses.
+//!
+//! The backward pass walks the layers top-down. For each layer it first computes the gradient for
+//! the layer below (with the layer's current weights), then hands the layer's δ to an
+//! [`Update`] — which either stores the gradient ([`Gradients`]) or applies an SGD step in place.
+//! When the layer below is a rectifier, its sparse output is the whole backward state: the
+//! gradient is computed only at its active positions (relu-core's masked backward), and the
+//! weight update touches only the columns of units active somewhere in the batch.
+
+use nalgebra::{DMatrix, DVector};
+use relu_core::kernels::{dense_backward, dense_weight_grad};
+use relu_core::{Dispatch, UnitMajor};
+
+use crate::features::{Features, Targets};
+use crate::network::{ForwardCache, Layer, Network, Workspace, activation_of, rows_of};
+use crate::spec::{HiddenKind, LayerSpec, OutputKind};
+
+/// Loss and error counts of one batch.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct BatchLoss {
+    /// Mean data loss per example (NLL, or `½‖y − t‖²` for regression).
+    pub data: f64,
+    /// Mean L1 activation penalty per example, `Σ_l λ_l Σ_u |h_lu|`.
+    pub penalty: f64,
+    /// Misclassified examples (classification and ratings).
+    pub errors: usize,
+    /// Sum of squared errors: of outputs (regression) or of expected ratings (ratings).
+    pub squared_error: f64,
+    /// Examples in the batch.
+    pub examples: usize,
+}
+
+/// Receives each layer's δ (the gradient of the batch loss with respect to its pre-activations)
+/// during the backward pass.
+pub trait Update {
+    /// Called once per layer, top-down, after the gradient for the layer below was computed, so
+    /// the layer's parameters may be changed in place.
+    ///
+    /// # Shapes
+    /// `delta`: `rows × batch`; `input`: `in × batch` (the layer's input); `input_units` is the
+    /// transpose of a sparse input.
+    fn layer(
+        &mut self,
+        index: usize,
+        layer: &mut Layer,
+        delta: &DMatrix<f32>,
+        input: &Features,
+        input_units: Option<&UnitMajor>,
+        dispatch: &mut Dispatch,
+    );
+}
+
+/// Gradients of the batch loss, one entry per layer (hidden layers then the output layer).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Gradients {
+    /// `∂loss/∂W` per layer.
+    pub weights: Vec<DMatrix<f32>>,
+    /// `∂loss/∂b` per layer.
+    pub biases: Vec<DVector<f32>>,
+}
+
+impl Gradients {
+    pub(crate) fn new(layers: usize) -> Self {
+        Self { weights: vec![DMatrix::zeros(0, 0); layers], biases: vec![DVector::zeros(0); layers] }
+    }
+}
+
+impl Update for Gradients {
+    fn layer(
+        &mut self,
+        index: usize,
+        layer: &mut Layer,
+        delta: &DMatrix<f32>,
+        input: &Features,
+        input_units: Option<&UnitMajor>,
+        dispatch: &mut Dispatch,
+    ) {
+        let mut g = DMatrix::zeros(layer.weight.nrows(), layer.weight.ncols());
+        add_outer(1.0, delta, input, input_units, &mut g, dispatch);
+        self.weights[index] = g;
+        self.biases[index] = delta.column_sum();
+    }
+}
+
+/// `target ← target + α·δ·xᵀ`, touching only the columns of active inputs when `x` is sparse.
+pub(crate) fn add_outer(
+    alpha: f32,
+    delta: &DMatrix<f32>,
+    x: &Features,
+    x_units: Option<&UnitMajor>,
+    target: &mut DMatrix<f32>,
+    dispatch: &mut Dispatch,
+) {
+    match x {
+        Features::Sparse(s) => {
+            let units = x_units.expect("sparse inputs come with their transpose");
+            dispatch.weight_grad(alpha, delta, s, units, 1.0, target);
+        }
+        Features::Dense(h) => dense_weight_grad(alpha, delta, h, 1.0, target),
+    }
+}
+
+/// Runs the backward pass for a batch whose forward pass produced `cache`, calling `update` for
+/// every layer top-down, and returns the batch's loss.
+///
+/// # Panics
+/// If `targets` or `x` do not match the cache's batch.
+pub fn backward(
+    net: &mut Network,
+    x: &Features,
+    cache: &ForwardCache,
+    targets: &Targets,
+    ws: &mut Workspace,
+    update: &mut impl Update,
+) -> BatchLoss {
+    let batch = x.len();
+    assert_eq!(targets.len(), batch, "backward: {} targets for a batch of {batch}", targets.len());
+    let (spec, layers) = net.parts_mut();
+    let (mut delta, mut loss) = output_delta(spec.output, &cache.output, targets);
+    loss.penalty = penalty(&spec.hidden, cache, batch);
+    for i in (0..layers.len()).rev() {
+        let input = if i == 0 { x } else { &cache.hidden[i - 1].output };
+        let units = match input {
+            Features::Sparse(s) => Some(s.by_unit()),
+            Features::Dense(_) => None,
+        };
+        let below = (i > 0).then(|| {
+            let (lower, upper) = layers.split_at(i);
+            delta_below(
+                &spec.hidden[i - 1],
+                &lower[i - 1],
+                &upper[0].weight,
+                &delta,
+                &cache.hidden[i - 1],
+                units.as_ref(),
+                &mut ws.dispatch[i],
+                batch,
+            )
+        });
+        update.layer(i, &mut layers[i], &delta, input, units.as_ref(), &mut ws.dispatch[i]);
+        if let Some(d) = below {
+            delta = d;
+        }
+    }
+    loss
+}
+
+/// Sign for the L1 subgradient, 0 at 0.
+fn sign(v: f32) -> f32 {
+    if v > 0.0 {
+        1.0
+    } else if v < 0.0 {
+        -1.0
+    } else {
+        0.0
+    }
+}
+
+/// δ of the hidden layer below (gradient w.r.t. its pre-activations), from the current layer's
+/// weights `w` and δ, including that layer's L1 penalty.
+#[allow(clippy::too_many_arguments)]
+fn delta_below(
+    spec: &LayerSpec,
+    below: &Layer,
+    w: &DMatrix<f32>,
+    delta: &DMatrix<f32>,
+    cache: &crate::network::HiddenCache,
+    units: Option<&UnitMajor>,
+    dispatch: &mut Dispatch,
+    batch: usize,
+) -> DMatrix<f32> {
+    let l1 = spec.l1 / batch as f32;
+    match &cache.output {
+        Features::Sparse(s) => {
+            let activation = activation_of(spec).expect("sparse outputs come from affine layers");
+            let mut grad = vec![0.0f32; s.nnz()];
+            dispatch.masked_backward(w, delta, s, units.expect("sparse outputs come with their transpose"), &mut grad);
+            let mut d = DMatrix::zeros(rows_of(spec), s.batch_size());
+            for e in 0..s.batch_size() {
+                let range = s.offsets()[e]..s.offsets()[e + 1];
+                let mut col = d.column_mut(e);
+                for k in range {
+                    let (j, h) = (s.indices()[k] as usize, s.values()[k]);
+                    let g = grad[k] + l1 * sign(h);
+                    // h = sign_j · f(z): dh/dz = sign_j · f'(z), with f' read from the output
+                    // (rectifier: 1 on the active set) or from the kept pre-activation (LIF).
+                    let derivative = match (&cache.pre, &below.sign) {
+                        (Some(z), _) => activation.df(z[(j, e)]),
+                        (None, Some(flip)) => flip[j],
+                        (None, None) => activation.df_from_output(h).expect("derivative from output"),
+                    };
+                    col[j] = g * derivative;
+                }
+            }
+            d
+        }
+        Features::Dense(h) => {
+            let mut dx = DMatrix::zeros(w.ncols(), h.ncols());
+            dense_backward(w, delta, &mut dx);
+            if l1 > 0.0 {
+                dx.zip_apply(h, |d, y| *d += l1 * sign(y));
+            }
+            match spec.kind {
+                HiddenKind::Affine { activation } => {
+                    dx.zip_apply(h, |d, y| *d *= activation.df_from_output(y).expect("dense activations have output derivatives"));
+                    dx
+                }
+                HiddenKind::Maxout { pieces } => {
+                    let argmax = cache.argmax.as_ref().expect("maxout keeps its argmax");
+                    let units = spec.units;
+                    let mut dz = DMatrix::zeros(units * pieces, h.ncols());
+                    for e in 0..h.ncols() {
+                        for u in 0..units {
+                            dz[(u * pieces + argmax[e * units + u] as usize, e)] = dx[(u, e)];
+                        }
+                    }
+                    dz
+                }
+            }
+        }
+    }
+}
+
+/// Mean L1 penalty of a batch: `Σ_l λ_l · (1/B) Σ_{u,e} |h_lue|`.
+pub(crate) fn penalty(hidden: &[LayerSpec], cache: &ForwardCache, batch: usize) -> f64 {
+    if batch == 0 {
+        return 0.0;
+    }
+    hidden
+        .iter()
+        .zip(&cache.hidden)
+        .filter(|(s, _)| s.l1 > 0.0)
+        .map(|(s, c)| {
+            let total: f64 = match &c.output {
+                Features::Sparse(sb) => sb.values().iter().map(|v| v.abs() as f64).sum(),
+                Features::Dense(m) => m.iter().map(|v| v.abs() as f64).sum(),
+            };
+            s.l1 as f64 * total / batch as f64
+        })
+        .sum()
+}
+
+/// The output layer's δ (already divided by the batch size, as the loss is a batch mean) and the
+/// batch's data loss and error counts.
+///
+/// # Panics
+/// If the targets' kind does not fit the output kind.
+pub(crate) fn output_delta(kind: OutputKind, out: &DMatrix<f32>, targets: &Targets) -> (DMatrix<f32>, BatchLoss) {
+    let batch = out.ncols();
+    let inv = if batch == 0 { 0.0 } else { 1.0 / batch as f32 };
+    let mut loss = BatchLoss { examples: batch, ..BatchLoss::default() };
+    let mut delta = out.clone();
+    match (kind, targets) {
+        (OutputKind::Softmax { .. } | OutputKind::Ratings { .. }, Targets::Classes(labels)) => {
+            let ratings = matches!(kind, OutputKind::Ratings { .. });
+            let mut nll = 0.0f64;
+            for (e, &y) in labels.iter().enumerate() {
+                let col = out.column(e);
+                let y = y as usize;
+                nll -= (col[y].max(f32::MIN_POSITIVE) as f64).ln();
+                if col.imax() != y {
+                    loss.errors += 1;
+                }
+                if ratings {
+                    let expected: f64 = col.iter().enumerate().map(|(k, &p)| p as f64 * (k + 1) as f64).sum();
+                    loss.squared_error += (expected - (y + 1) as f64).powi(2);
+                }
+                delta[(y, e)] -= 1.0;
+            }
+            delta *= inv;
+            loss.data = nll * inv as f64;
+        }
+        (OutputKind::Regression { .. }, Targets::Values(t)) => {
+            assert_eq!(t.shape(), out.shape(), "regression targets must be outputs × batch");
+            delta -= t;
+            loss.squared_error = delta.iter().map(|&d| (d as f64).powi(2)).sum();
+            loss.data = 0.5 * loss.squared_error * inv as f64;
+            delta *= inv;
+        }
+        (k, _) => panic!("targets do not fit a {k:?} output"),
+    }
+    (delta, loss)
+}

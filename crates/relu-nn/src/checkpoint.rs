@@ -1,0 +1,298 @@
+//! Model and training-state files in the safetensors format.
+//!
+//! # `model.safetensors`
+//! | tensor | shape | meaning |
+//! | --- | --- | --- |
+//! | `layers.{i}.weight` | `[rows, in]` (row-major, like PyTorch's `nn.Linear.weight`) | layer `i`'s weights; the output layer is the last `i` |
+//! | `layers.{i}.bias` | `[rows]` | biases |
+//! | `layers.{i}.sign` | `[units]` | only for sign-flipped rectifier layers: ±1 multiplied into the outputs |
+//!
+//! For a maxout layer with `k` pieces, `rows = units·k` and row `u·k + p` is piece `p` of unit
+//! `u`. The metadata (string → string) holds `format` = `relu`, `relu_version`, and
+//! `architecture`, the JSON of [`NetworkSpec`], plus anything the caller adds.
+//!
+//! # Rebuilding a network in PyTorch
+//! ```python
+//! import json, torch
+//! from safetensors.torch import load_file
+//! from safetensors import safe_open
+//! t = load_file("model.safetensors")
+//! arch = json.loads(safe_open("model.safetensors", "pt").metadata()["architecture"])
+//! def forward(x):                      # x: [batch, inputs]
+//!     for i, layer in enumerate(arch["hidden"]):
+//!         z = torch.nn.functional.linear(x, t[f"layers.{i}.weight"], t[f"layers.{i}.bias"])
+//!         if layer["kind"] == "maxout":
+//!             x = z.view(z.shape[0], layer["units"], layer["pieces"]).max(-1).values
+//!         else:                        # "rectifier", "tanh", "softplus:ALPHA", ...
+//!             x = {"rectifier": torch.relu, "tanh": torch.tanh, "sigmoid": torch.sigmoid}[layer["activation"]](z)
+//!         if f"layers.{i}.sign" in t:
+//!             x = x * t[f"layers.{i}.sign"]
+//!     n = len(arch["hidden"])
+//!     out = torch.nn.functional.linear(x, t[f"layers.{n}.weight"], t[f"layers.{n}.bias"])
+//!     return out.softmax(-1) if arch["output"]["kind"] in ("softmax", "ratings") else out
+//! ```
+//! (softplus with sharpness α is `torch.nn.functional.softplus(z, beta=α)`; leaky rectifier with
+//! slope s is `leaky_relu(z, s)`.)
+//!
+//! # Training state
+//! [`save_training`] writes the current parameters under the same names, the best-validation
+//! parameters under `best.layers.…`, momentum buffers under `velocity.layers.…`, and the epoch,
+//! batch, RNG position, history and configuration as JSON metadata, so [`load_training`] and
+//! [`crate::Trainer::resume`] continue a run exactly.
+//!
+//! Every write goes to a temporary file in the same directory, is flushed to disk, then renamed
+//! over the target, so a crash never leaves a half-written file.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use nalgebra::{DMatrix, DVector};
+use safetensors::tensor::{Dtype, SafeTensors, TensorView};
+
+use crate::error::{NnError, Result};
+use crate::network::{Layer, Network};
+use crate::optim::SgdState;
+use crate::spec::NetworkSpec;
+use crate::train::{EpochMetrics, PartialEpoch, RngState, TrainConfig, TrainState};
+
+/// Files larger than this are refused before being read (a 3×4000-unit network is ≈0.6 GB).
+const MAX_FILE_BYTES: u64 = 4 << 30;
+
+fn ck(path: &Path, reason: impl Into<String>) -> NnError {
+    NnError::Checkpoint { path: path.to_path_buf(), reason: reason.into() }
+}
+
+/// Writes `bytes` to `path` atomically: temporary file in the same directory, fsync, rename.
+///
+/// # Errors
+/// [`NnError::Io`] naming the file.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let io = |source| NnError::Io { path: path.to_path_buf(), source };
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let tmp: PathBuf = dir.join(format!(".{name}.tmp{}", std::process::id()));
+    let result = (|| {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result.map_err(io)
+}
+
+/// A tensor to write: name, shape and little-endian f32 bytes.
+struct Owned {
+    name: String,
+    shape: Vec<usize>,
+    bytes: Vec<u8>,
+}
+
+fn f32_bytes(values: impl Iterator<Item = f32>) -> Vec<u8> {
+    values.flat_map(f32::to_le_bytes).collect()
+}
+
+fn layer_tensors(prefix: &str, layers: &[Layer], out: &mut Vec<Owned>) {
+    for (i, l) in layers.iter().enumerate() {
+        // Our weights are out×in column-major; the transpose's column-major data is the
+        // row-major [out, in] layout PyTorch uses.
+        let wt = l.weight.transpose();
+        out.push(Owned {
+            name: format!("{prefix}layers.{i}.weight"),
+            shape: vec![l.weight.nrows(), l.weight.ncols()],
+            bytes: f32_bytes(wt.iter().copied()),
+        });
+        out.push(Owned { name: format!("{prefix}layers.{i}.bias"), shape: vec![l.bias.len()], bytes: f32_bytes(l.bias.iter().copied()) });
+        if let Some(s) = &l.sign {
+            out.push(Owned { name: format!("{prefix}layers.{i}.sign"), shape: vec![s.len()], bytes: f32_bytes(s.iter().copied()) });
+        }
+    }
+}
+
+fn serialize(path: &Path, tensors: &[Owned], metadata: HashMap<String, String>) -> Result<Vec<u8>> {
+    let views = tensors
+        .iter()
+        .map(|t| TensorView::new(Dtype::F32, t.shape.clone(), &t.bytes).map(|v| (t.name.clone(), v)))
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(|e| ck(path, format!("cannot encode tensors: {e}")))?;
+    safetensors::serialize(views, &Some(metadata)).map_err(|e| ck(path, format!("cannot encode tensors: {e}")))
+}
+
+fn base_metadata(spec: &NetworkSpec) -> HashMap<String, String> {
+    let mut m = HashMap::new();
+    m.insert("format".into(), "relu".into());
+    m.insert("relu_version".into(), env!("CARGO_PKG_VERSION").into());
+    m.insert("architecture".into(), serde_json::to_string(spec).expect("a spec always serialises"));
+    m
+}
+
+/// Saves `net` to `path` (conventionally `model.safetensors`), adding `extra` to the metadata.
+///
+/// # Errors
+/// [`NnError::Io`] or [`NnError::Checkpoint`] naming the file.
+pub fn save_model(path: &Path, net: &Network, extra: &HashMap<String, String>) -> Result<()> {
+    let mut tensors = Vec::new();
+    layer_tensors("", net.layers(), &mut tensors);
+    let mut meta = base_metadata(net.spec());
+    meta.extend(extra.iter().map(|(k, v)| (k.clone(), v.clone())));
+    let bytes = serialize(path, &tensors, meta)?;
+    write_atomic(path, &bytes)
+}
+
+fn read_file(path: &Path) -> Result<Vec<u8>> {
+    let io = |source| NnError::Io { path: path.to_path_buf(), source };
+    let len = std::fs::metadata(path).map_err(io)?.len();
+    if len > MAX_FILE_BYTES {
+        return Err(ck(path, format!("file is {len} bytes, more than the {MAX_FILE_BYTES} accepted")));
+    }
+    std::fs::read(path).map_err(io)
+}
+
+/// Reads f32 tensor `name` with exactly `shape`.
+fn tensor(path: &Path, st: &SafeTensors<'_>, name: &str, shape: &[usize]) -> Result<Vec<f32>> {
+    let t = st.tensor(name).map_err(|_| ck(path, format!("missing tensor `{name}`")))?;
+    if t.dtype() != Dtype::F32 {
+        return Err(ck(path, format!("tensor `{name}` has dtype {:?}, expected F32", t.dtype())));
+    }
+    if t.shape() != shape {
+        return Err(ck(path, format!("tensor `{name}` has shape {:?}, expected {shape:?}", t.shape())));
+    }
+    Ok(t.data().chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect())
+}
+
+fn read_layers(path: &Path, st: &SafeTensors<'_>, spec: &NetworkSpec, prefix: &str) -> Result<Vec<Layer>> {
+    let mut layers = Vec::with_capacity(spec.hidden.len() + 1);
+    let mut fan_in = spec.inputs;
+    for i in 0..=spec.hidden.len() {
+        let (rows, units, flip) = match spec.hidden.get(i) {
+            Some(l) => (crate::network::rows_of(l), l.units, l.sign_flip),
+            None => (spec.output.units(), spec.output.units(), false),
+        };
+        let w = tensor(path, st, &format!("{prefix}layers.{i}.weight"), &[rows, fan_in])?;
+        let b = tensor(path, st, &format!("{prefix}layers.{i}.bias"), &[rows])?;
+        let sign = if flip { Some(DVector::from_vec(tensor(path, st, &format!("{prefix}layers.{i}.sign"), &[units])?)) } else { None };
+        // Row-major [rows, in] is the column-major layout of the transpose.
+        let weight = DMatrix::from_vec(fan_in, rows, w).transpose();
+        layers.push(Layer { weight, bias: DVector::from_vec(b), sign });
+        fan_in = units;
+    }
+    Ok(layers)
+}
+
+fn parse_spec(path: &Path, meta: &HashMap<String, String>) -> Result<NetworkSpec> {
+    if meta.get("format").map(String::as_str) != Some("relu") {
+        return Err(ck(path, "metadata has no `format: relu` entry: not a relu checkpoint"));
+    }
+    let arch = meta.get("architecture").ok_or_else(|| ck(path, "metadata has no `architecture` entry"))?;
+    let spec: NetworkSpec = serde_json::from_str(arch).map_err(|e| ck(path, format!("invalid architecture JSON: {e}")))?;
+    spec.check().map_err(|e| ck(path, format!("invalid architecture: {e}")))?;
+    Ok(spec)
+}
+
+fn open<'a>(path: &Path, bytes: &'a [u8]) -> Result<(SafeTensors<'a>, HashMap<String, String>)> {
+    let (_, header) = SafeTensors::read_metadata(bytes).map_err(|e| ck(path, format!("not a valid safetensors file: {e}")))?;
+    let meta = header.metadata().clone().unwrap_or_default();
+    let st = SafeTensors::deserialize(bytes).map_err(|e| ck(path, format!("not a valid safetensors file: {e}")))?;
+    Ok((st, meta))
+}
+
+/// Loads a network saved by [`save_model`] (or [`save_training`]), validating the format, the
+/// architecture and every tensor's dtype and shape. Returns the network and the file's metadata.
+///
+/// # Errors
+/// [`NnError::Io`] or [`NnError::Checkpoint`] naming the file and what is wrong.
+pub fn load_model(path: &Path) -> Result<(Network, HashMap<String, String>)> {
+    let bytes = read_file(path)?;
+    let (st, meta) = open(path, &bytes)?;
+    let spec = parse_spec(path, &meta)?;
+    let layers = read_layers(path, &st, &spec, "")?;
+    let net = Network::from_parts(spec, layers).map_err(|e| ck(path, e.to_string()))?;
+    Ok((net, meta))
+}
+
+/// The JSON part of a training state.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct StateMeta {
+    completed_epochs: usize,
+    next_batch: usize,
+    epoch_rng: RngState,
+    partial: PartialEpoch,
+    best: Option<(usize, f64)>,
+    bad_epochs: usize,
+    history: Vec<EpochMetrics>,
+    config: TrainConfig,
+    momentum: bool,
+}
+
+/// Saves the network being trained and the trainer's state to `path`, atomically.
+///
+/// # Errors
+/// [`NnError::Io`] or [`NnError::Checkpoint`] naming the file.
+pub fn save_training(path: &Path, net: &Network, state: &TrainState, config: &TrainConfig) -> Result<()> {
+    let mut tensors = Vec::new();
+    layer_tensors("", net.layers(), &mut tensors);
+    if let Some((_, _, best)) = &state.best {
+        layer_tensors("best.", best.layers(), &mut tensors);
+    }
+    let velocity: Vec<Layer> = state.sgd.velocity.iter().map(|(w, b)| Layer { weight: w.clone(), bias: b.clone(), sign: None }).collect();
+    layer_tensors("velocity.", &velocity, &mut tensors);
+    let meta_json = StateMeta {
+        completed_epochs: state.completed_epochs,
+        next_batch: state.next_batch,
+        epoch_rng: state.epoch_rng,
+        partial: state.partial.clone(),
+        best: state.best.as_ref().map(|(e, s, _)| (*e, *s)),
+        bad_epochs: state.bad_epochs,
+        history: state.history.clone(),
+        config: *config,
+        momentum: !state.sgd.velocity.is_empty(),
+    };
+    let mut meta = base_metadata(net.spec());
+    meta.insert("training_state".into(), serde_json::to_string(&meta_json).map_err(|e| ck(path, e.to_string()))?);
+    let bytes = serialize(path, &tensors, meta)?;
+    write_atomic(path, &bytes)
+}
+
+/// Loads what [`save_training`] wrote: the network, the trainer state and the configuration.
+///
+/// # Errors
+/// [`NnError::Io`] or [`NnError::Checkpoint`] naming the file and what is wrong.
+pub fn load_training(path: &Path) -> Result<(Network, TrainState, TrainConfig)> {
+    let bytes = read_file(path)?;
+    let (st, meta) = open(path, &bytes)?;
+    let spec = parse_spec(path, &meta)?;
+    let state_json =
+        meta.get("training_state").ok_or_else(|| ck(path, "no `training_state` metadata: a model file, not a training state"))?;
+    let m: StateMeta = serde_json::from_str(state_json).map_err(|e| ck(path, format!("invalid training state: {e}")))?;
+    m.config.check().map_err(|e| ck(path, format!("invalid training configuration: {e}")))?;
+    let net = Network::from_parts(spec.clone(), read_layers(path, &st, &spec, "")?).map_err(|e| ck(path, e.to_string()))?;
+    let best = match m.best {
+        Some((epoch, score)) => {
+            let b = Network::from_parts(spec.clone(), read_layers(path, &st, &spec, "best.")?).map_err(|e| ck(path, e.to_string()))?;
+            Some((epoch, score, b))
+        }
+        None => None,
+    };
+    let velocity = if m.momentum {
+        // Velocities have no sign vectors; read them against a spec without flips.
+        let mut vspec = spec.clone();
+        vspec.hidden.iter_mut().for_each(|l| l.sign_flip = false);
+        read_layers(path, &st, &vspec, "velocity.")?.into_iter().map(|l| (l.weight, l.bias)).collect()
+    } else {
+        Vec::new()
+    };
+    let state = TrainState {
+        completed_epochs: m.completed_epochs,
+        next_batch: m.next_batch,
+        epoch_rng: m.epoch_rng,
+        partial: m.partial,
+        best,
+        bad_epochs: m.bad_epochs,
+        history: m.history,
+        sgd: SgdState { velocity },
+    };
+    Ok((net, state, m.config))
+}

@@ -1,0 +1,169 @@
+//! Batches of examples: dense or sparse feature matrices, targets, datasets.
+
+use nalgebra::DMatrix;
+use relu_core::SparseBatch;
+
+use crate::error::{NnError, Result};
+
+/// A `features × examples` matrix, dense or sparse (one example per column, as everywhere in relu).
+///
+/// Rectifier layers produce [`Features::Sparse`]; bag-of-words inputs arrive sparse; pixels can be
+/// either (the trainer converts inputs with mostly exact zeros, like MNIST, to sparse once).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Features {
+    /// Every entry stored.
+    Dense(DMatrix<f32>),
+    /// Only the non-zero entries, per example.
+    Sparse(SparseBatch),
+}
+
+impl Features {
+    /// Number of features (rows).
+    pub fn dim(&self) -> usize {
+        match self {
+            Features::Dense(m) => m.nrows(),
+            Features::Sparse(s) => s.units(),
+        }
+    }
+
+    /// Number of examples (columns).
+    pub fn len(&self) -> usize {
+        match self {
+            Features::Dense(m) => m.ncols(),
+            Features::Sparse(s) => s.batch_size(),
+        }
+    }
+
+    /// Whether there are no examples.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Fraction of non-zero entries.
+    pub fn density(&self) -> f32 {
+        match self {
+            Features::Dense(m) => {
+                if m.is_empty() {
+                    0.0
+                } else {
+                    (m.iter().filter(|&&v| v != 0.0).count() as f64 / m.len() as f64) as f32
+                }
+            }
+            Features::Sparse(s) => s.density(),
+        }
+    }
+
+    /// The examples `cols`, in that order.
+    ///
+    /// # Panics
+    /// If an index is out of range.
+    #[track_caller]
+    pub fn select(&self, cols: &[usize]) -> Features {
+        match self {
+            Features::Dense(m) => Features::Dense(m.select_columns(cols)),
+            Features::Sparse(s) => Features::Sparse(s.select_examples(cols)),
+        }
+    }
+
+    /// The dense matrix (a copy for sparse features).
+    pub fn to_dense(&self) -> DMatrix<f32> {
+        match self {
+            Features::Dense(m) => m.clone(),
+            Features::Sparse(s) => s.to_dense(),
+        }
+    }
+
+    /// Whether every stored value is finite.
+    pub fn all_finite(&self) -> bool {
+        match self {
+            Features::Dense(m) => m.iter().all(|v| v.is_finite()),
+            Features::Sparse(s) => s.values().iter().all(|v| v.is_finite()),
+        }
+    }
+}
+
+/// What the network should predict for each example.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Targets {
+    /// A class index per example: a label for softmax outputs, `rating − 1` for ratings.
+    Classes(Vec<u32>),
+    /// Real-valued targets, `outputs × examples`, for regression.
+    Values(DMatrix<f32>),
+}
+
+impl Targets {
+    /// Number of examples.
+    pub fn len(&self) -> usize {
+        match self {
+            Targets::Classes(c) => c.len(),
+            Targets::Values(v) => v.ncols(),
+        }
+    }
+
+    /// Whether there are no examples.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The targets of examples `cols`, in that order.
+    ///
+    /// # Panics
+    /// If an index is out of range.
+    #[track_caller]
+    pub fn select(&self, cols: &[usize]) -> Targets {
+        match self {
+            Targets::Classes(c) => Targets::Classes(cols.iter().map(|&i| c[i]).collect()),
+            Targets::Values(v) => Targets::Values(v.select_columns(cols)),
+        }
+    }
+}
+
+/// Inputs with their targets.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Dataset {
+    /// `features × examples`.
+    pub inputs: Features,
+    /// One target per example.
+    pub targets: Targets,
+}
+
+impl Dataset {
+    /// Pairs inputs with targets.
+    ///
+    /// # Errors
+    /// [`NnError::DataMismatch`] if the counts differ or an input or target is not finite.
+    pub fn new(inputs: Features, targets: Targets) -> Result<Self> {
+        let mismatch = |reason: String| NnError::DataMismatch { dataset: "dataset".into(), reason };
+        if inputs.len() != targets.len() {
+            return Err(mismatch(format!("{} inputs but {} targets", inputs.len(), targets.len())));
+        }
+        if !inputs.all_finite() {
+            return Err(mismatch("an input value is NaN or infinite".into()));
+        }
+        if let Targets::Values(v) = &targets
+            && !v.iter().all(|x| x.is_finite())
+        {
+            return Err(mismatch("a target value is NaN or infinite".into()));
+        }
+        Ok(Self { inputs, targets })
+    }
+
+    /// Number of examples.
+    pub fn len(&self) -> usize {
+        self.inputs.len()
+    }
+
+    /// Whether there are no examples.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The examples `cols`, in that order.
+    ///
+    /// # Panics
+    /// If an index is out of range.
+    #[track_caller]
+    pub fn select(&self, cols: &[usize]) -> Dataset {
+        Dataset { inputs: self.inputs.select(cols), targets: self.targets.select(cols) }
+    }
+}

@@ -1,0 +1,511 @@
+//! The training loop: seeded shuffling, minibatch SGD, validation every epoch, early stopping,
+//! best-validation parameters, progress callbacks, divergence checks and exact resumption.
+
+use std::time::Instant;
+
+use rand::seq::SliceRandom;
+use rand_chacha::ChaCha8Rng;
+use relu_core::{Crossover, DispatchMode, SparseBatch};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{NnError, Result, invalid};
+use crate::features::{Dataset, Features, Targets};
+use crate::metrics::{Evaluation, LossTotals};
+use crate::network::{Network, Workspace};
+use crate::optim::{Sgd, SgdState};
+use crate::spec::OutputKind;
+
+/// Training hyper-parameters. Defaults are the paper's MNIST protocol where it has one.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct TrainConfig {
+    /// Maximum number of epochs (default 10).
+    pub epochs: usize,
+    /// Minibatch size (default 10, the paper's).
+    pub batch_size: usize,
+    /// The optimiser (default: plain SGD, lr 0.01).
+    pub sgd: Sgd,
+    /// Stop after this many epochs without a new best validation score; `None` trains all
+    /// epochs (default `None`). The best-validation parameters are kept either way.
+    pub patience: Option<usize>,
+    /// Seed for shuffling (default 1234). Initialisation has its own seed (see [`Network::new`]).
+    pub seed: u64,
+    /// Threads for the kernels; 0 means all cores (default 0). Results with a fixed seed are
+    /// identical from run to run at any fixed thread count.
+    pub threads: usize,
+    /// Kernel choice (default automatic by density).
+    pub dispatch: DispatchMode,
+    /// Densities where the kernels switch to dense (default: relu-core's measured crossovers).
+    pub crossover: Crossover,
+    /// Batch size for evaluation passes (default 1000).
+    pub eval_batch: usize,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        Self {
+            epochs: 10,
+            batch_size: 10,
+            sgd: Sgd::default(),
+            patience: None,
+            seed: 1234,
+            threads: 0,
+            dispatch: DispatchMode::Auto,
+            crossover: Crossover::default(),
+            eval_batch: 1000,
+        }
+    }
+}
+
+impl TrainConfig {
+    /// Validates every field.
+    ///
+    /// # Errors
+    /// [`NnError::InvalidParameter`] naming the first bad value.
+    pub fn check(&self) -> Result<()> {
+        if self.epochs == 0 {
+            return Err(invalid("number of epochs", self.epochs, "at least 1"));
+        }
+        if self.batch_size == 0 || self.batch_size > 1 << 20 {
+            return Err(invalid("batch size", self.batch_size, "1 to 1,048,576"));
+        }
+        if self.eval_batch == 0 || self.eval_batch > 1 << 20 {
+            return Err(invalid("evaluation batch size", self.eval_batch, "1 to 1,048,576"));
+        }
+        if self.patience == Some(0) {
+            return Err(invalid("patience", 0, "at least 1 epoch (or none)"));
+        }
+        self.sgd.check()?;
+        self.crossover.check()?;
+        Ok(())
+    }
+}
+
+/// Progress after one training batch.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BatchProgress {
+    /// 1-based epoch.
+    pub epoch: usize,
+    /// 0-based batch within the epoch.
+    pub batch: usize,
+    /// Batches per epoch.
+    pub batches: usize,
+    /// Running mean data loss this epoch.
+    pub loss: f64,
+    /// Running mean penalty this epoch.
+    pub penalty: f64,
+    /// Running training error this epoch (classification), if any.
+    pub error: Option<f64>,
+    /// Running fraction of exact zeros over all hidden units this epoch.
+    pub sparsity: f64,
+    /// Training examples per second this epoch.
+    pub examples_per_second: f64,
+}
+
+/// Metrics of one epoch.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EpochMetrics {
+    /// 1-based epoch.
+    pub epoch: usize,
+    /// Mean training data loss over the epoch's batches.
+    pub train_loss: f64,
+    /// Mean training L1 penalty.
+    pub penalty: f64,
+    /// Training error over the epoch's batches (as the parameters moved), if classification.
+    pub train_error: Option<f64>,
+    /// Per hidden layer: fraction of exact zeros over the epoch's training batches.
+    pub sparsity: Vec<f64>,
+    /// Validation metrics, when a validation set was given.
+    pub valid: Option<Evaluation>,
+    /// Training examples per second (training batches only, evaluation excluded).
+    pub examples_per_second: f64,
+    /// Wall-clock seconds for the epoch, evaluation included.
+    pub seconds: f64,
+}
+
+/// Why [`Trainer::fit`] returned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum StopReason {
+    /// All epochs ran.
+    Completed,
+    /// `patience` epochs passed without improvement.
+    EarlyStopped,
+    /// The observer asked to stop (e.g. Ctrl-C) after a batch; the state can be resumed.
+    Interrupted,
+}
+
+/// The outcome of [`Trainer::fit`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainReport {
+    /// Every epoch completed so far (including those before a resume).
+    pub history: Vec<EpochMetrics>,
+    /// The epoch whose parameters were kept (best validation score), if validated.
+    pub best_epoch: Option<usize>,
+    /// Why training stopped.
+    pub stop: StopReason,
+    /// Training examples per second over this call's batches.
+    pub examples_per_second: f64,
+}
+
+/// Receives progress; every method has a no-op default. The CLI draws progress bars from it.
+pub trait Observer {
+    /// After every training batch.
+    fn on_batch(&mut self, _progress: &BatchProgress) {}
+    /// After every epoch (validation included).
+    fn on_epoch(&mut self, _metrics: &EpochMetrics) {}
+    /// Polled after every batch; returning `true` stops training with [`StopReason::Interrupted`]
+    /// at a resumable point.
+    fn stop_requested(&mut self) -> bool {
+        false
+    }
+}
+
+/// An observer that ignores everything.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Silent;
+
+impl Observer for Silent {}
+
+/// A portable snapshot of a ChaCha8 stream position.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RngState {
+    /// The 32-byte key.
+    pub seed: [u8; 32],
+    /// The stream number.
+    pub stream: u64,
+    /// The position in the stream, in 32-bit words.
+    pub word_pos: u128,
+}
+
+impl RngState {
+    /// Captures `rng`'s position.
+    pub fn capture(rng: &ChaCha8Rng) -> Self {
+        Self { seed: rng.get_seed(), stream: rng.get_stream(), word_pos: rng.get_word_pos() }
+    }
+
+    /// An RNG at exactly this position.
+    pub fn restore(&self) -> ChaCha8Rng {
+        use rand::SeedableRng;
+        let mut rng = ChaCha8Rng::from_seed(self.seed);
+        rng.set_stream(self.stream);
+        rng.set_word_pos(self.word_pos);
+        rng
+    }
+}
+
+/// Everything needed to continue a training run exactly where it stopped.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrainState {
+    /// Epochs fully completed.
+    pub completed_epochs: usize,
+    /// When interrupted mid-epoch: the next batch of epoch `completed_epochs + 1`.
+    pub next_batch: usize,
+    /// The shuffling RNG as it was at the start of the current epoch (before its permutation
+    /// was drawn), so the permutation can be redrawn on resume.
+    pub epoch_rng: RngState,
+    /// The epoch's partial loss totals (when interrupted mid-epoch).
+    pub(crate) partial: PartialEpoch,
+    /// The best validation score so far, its epoch and parameters.
+    pub best: Option<(usize, f64, Network)>,
+    /// Epochs since the best one.
+    pub bad_epochs: usize,
+    /// Completed epochs' metrics.
+    pub history: Vec<EpochMetrics>,
+    /// Momentum buffers.
+    pub sgd: SgdState,
+}
+
+/// Running totals of an epoch in progress.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub(crate) struct PartialEpoch {
+    pub(crate) data: f64,
+    pub(crate) penalty: f64,
+    pub(crate) errors: usize,
+    pub(crate) squared_error: f64,
+    pub(crate) examples: usize,
+    pub(crate) nnz: Vec<u64>,
+    pub(crate) seconds: f64,
+    pub(crate) train_seconds: f64,
+}
+
+impl PartialEpoch {
+    fn totals(&self) -> LossTotals {
+        LossTotals {
+            data: self.data,
+            penalty: self.penalty,
+            errors: self.errors,
+            squared_error: self.squared_error,
+            examples: self.examples,
+        }
+    }
+}
+
+impl TrainState {
+    /// A fresh state for training `net` with `config`.
+    pub fn new(net: &Network, config: &TrainConfig) -> Self {
+        Self {
+            completed_epochs: 0,
+            next_batch: 0,
+            epoch_rng: RngState::capture(&relu_core::seeded_rng(config.seed)),
+            partial: PartialEpoch::default(),
+            best: None,
+            bad_epochs: 0,
+            history: Vec::new(),
+            sgd: SgdState::new(net, config.sgd),
+        }
+    }
+}
+
+/// Trains a [`Network`] with minibatch SGD.
+#[derive(Debug, Clone)]
+pub struct Trainer {
+    config: TrainConfig,
+    state: Option<TrainState>,
+}
+
+/// Checks that `data` fits `net` (input dimension, target kind and range).
+///
+/// # Errors
+/// [`NnError::DataMismatch`] naming `name` and what disagrees.
+pub fn check_dataset(net: &Network, data: &Dataset, name: &str) -> Result<()> {
+    let bad = |reason: String| Err(NnError::DataMismatch { dataset: name.to_owned(), reason });
+    let spec = net.spec();
+    if data.inputs.dim() != spec.inputs {
+        return bad(format!("{} input features, the network expects {}", data.inputs.dim(), spec.inputs));
+    }
+    match (spec.output, &data.targets) {
+        (OutputKind::Softmax { classes: k } | OutputKind::Ratings { levels: k }, Targets::Classes(labels)) => {
+            if let Some((i, &y)) = labels.iter().enumerate().find(|&(_, &y)| y as usize >= k) {
+                return bad(format!("example {i} has class {y}, the network has {k} outputs (classes 0..{})", k - 1));
+            }
+        }
+        (OutputKind::Regression { outputs }, Targets::Values(v)) => {
+            if v.nrows() != outputs {
+                return bad(format!("{} target values per example, the network has {outputs} outputs", v.nrows()));
+            }
+        }
+        (kind, _) => return bad(format!("its targets do not fit a {kind:?} output")),
+    }
+    Ok(())
+}
+
+impl Trainer {
+    /// A trainer starting from scratch.
+    ///
+    /// # Errors
+    /// [`NnError::InvalidParameter`] if the configuration does not pass [`TrainConfig::check`].
+    pub fn new(config: TrainConfig) -> Result<Self> {
+        config.check()?;
+        Ok(Self { config, state: None })
+    }
+
+    /// A trainer continuing from a saved state (see [`crate::checkpoint::load_training`]).
+    ///
+    /// # Errors
+    /// As [`Trainer::new`].
+    pub fn resume(config: TrainConfig, state: TrainState) -> Result<Self> {
+        config.check()?;
+        Ok(Self { config, state: Some(state) })
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &TrainConfig {
+        &self.config
+    }
+
+    /// The current state (after [`Trainer::fit`] returned, what a checkpoint should save).
+    pub fn state(&self) -> Option<&TrainState> {
+        self.state.as_ref()
+    }
+
+    /// Trains `net` on `train`, validating on `valid` after every epoch. On return `net` holds the
+    /// best-validation parameters when training completed or stopped early (the last ones when
+    /// there is no validation set), and the current ones when interrupted.
+    ///
+    /// # Errors
+    /// [`NnError::DataMismatch`] if a dataset does not fit the network, [`NnError::NonFinite`] if
+    /// training diverges, [`NnError::Core`] if the thread pool cannot be built.
+    pub fn fit(
+        &mut self,
+        net: &mut Network,
+        train: &Dataset,
+        valid: Option<&Dataset>,
+        observer: &mut (dyn Observer + Send),
+    ) -> Result<TrainReport> {
+        check_dataset(net, train, "train")?;
+        if let Some(v) = valid {
+            check_dataset(net, v, "valid")?;
+        }
+        if train.is_empty() {
+            return Err(NnError::DataMismatch { dataset: "train".into(), reason: "no examples".into() });
+        }
+        let threads =
+            if self.config.threads == 0 { std::thread::available_parallelism().map_or(1, |n| n.get()) } else { self.config.threads };
+        let pool = relu_core::thread_pool(threads)?;
+        let mut state = self.state.take().unwrap_or_else(|| TrainState::new(net, &self.config));
+        let result = pool.install(|| self.run(net, train, valid, observer, &mut state));
+        self.state = Some(state);
+        result
+    }
+
+    fn run(
+        &self,
+        net: &mut Network,
+        train: &Dataset,
+        valid: Option<&Dataset>,
+        observer: &mut (dyn Observer + Send),
+        st: &mut TrainState,
+    ) -> Result<TrainReport> {
+        let cfg = &self.config;
+        let kind = net.spec().output;
+        let mut ws = Workspace::new(net, cfg.dispatch, cfg.crossover);
+        // Inputs with mostly exact zeros (MNIST pixels: ≈81 %) are converted to the sparse form
+        // once, so the first layer uses the sparse kernels.
+        let sparse_inputs;
+        let train = match &train.inputs {
+            Features::Dense(m) if cfg.dispatch != DispatchMode::ForceDense && train.inputs.density() < cfg.crossover.forward => {
+                sparse_inputs = Dataset { inputs: Features::Sparse(SparseBatch::from_dense(m)), targets: train.targets.clone() };
+                &sparse_inputs
+            }
+            _ => train,
+        };
+        let n = train.len();
+        let batches = n.div_ceil(cfg.batch_size);
+        let units: Vec<usize> = net.spec().hidden.iter().map(|l| l.units).collect();
+        let (mut run_examples, mut run_seconds) = (0usize, 0.0f64);
+        let mut stop = StopReason::Completed;
+        while st.completed_epochs < cfg.epochs {
+            let epoch = st.completed_epochs + 1;
+            let mut rng = st.epoch_rng.restore();
+            let mut order: Vec<usize> = (0..n).collect();
+            order.shuffle(&mut rng);
+            let lr = cfg.sgd.lr_at(epoch);
+            if st.partial.nnz.len() != units.len() {
+                st.partial.nnz = vec![0; units.len()];
+            }
+            let epoch_start = Instant::now();
+            let seconds_before = st.partial.seconds;
+            for b in st.next_batch..batches {
+                let t = Instant::now();
+                let idx = &order[b * cfg.batch_size..((b + 1) * cfg.batch_size).min(n)];
+                let batch = train.select(idx);
+                let (loss, cache) = net.sgd_step(&batch.inputs, &batch.targets, cfg.sgd, lr, &mut st.sgd, &mut ws);
+                let dt = t.elapsed().as_secs_f64();
+                check_batch(net, &loss, epoch, b)?;
+                let p = &mut st.partial;
+                p.data += loss.data * loss.examples as f64;
+                p.penalty += loss.penalty * loss.examples as f64;
+                p.errors += loss.errors;
+                p.squared_error += loss.squared_error;
+                p.examples += loss.examples;
+                p.train_seconds += dt;
+                for (acc, h) in p.nnz.iter_mut().zip(&cache.hidden) {
+                    *acc += match &h.output {
+                        Features::Sparse(s) => s.nnz() as u64,
+                        Features::Dense(m) => m.iter().filter(|&&v| v != 0.0).count() as u64,
+                    };
+                }
+                run_examples += loss.examples;
+                run_seconds += dt;
+                let totals = p.totals();
+                let all_units: usize = units.iter().sum();
+                observer.on_batch(&BatchProgress {
+                    epoch,
+                    batch: b,
+                    batches,
+                    loss: totals.mean_loss(),
+                    penalty: totals.mean_penalty(),
+                    error: totals.error(kind),
+                    sparsity: 1.0 - p.nnz.iter().sum::<u64>() as f64 / (all_units.max(1) * p.examples) as f64,
+                    examples_per_second: p.examples as f64 / p.train_seconds.max(1e-12),
+                });
+                if observer.stop_requested() && b + 1 < batches {
+                    st.next_batch = b + 1;
+                    st.partial.seconds = seconds_before + epoch_start.elapsed().as_secs_f64();
+                    return Ok(self.report(st, StopReason::Interrupted, run_examples, run_seconds));
+                }
+            }
+            // The epoch is complete.
+            check_parameters(net, epoch, batches.saturating_sub(1))?;
+            let valid_eval = valid.map(|v| net.evaluate(v, cfg.eval_batch, &mut ws));
+            let p = std::mem::take(&mut st.partial);
+            let totals = p.totals();
+            let metrics = EpochMetrics {
+                epoch,
+                train_loss: totals.mean_loss(),
+                penalty: totals.mean_penalty(),
+                train_error: totals.error(kind),
+                sparsity: p.nnz.iter().zip(&units).map(|(&z, &u)| 1.0 - z as f64 / (u * p.examples.max(1)) as f64).collect(),
+                valid: valid_eval,
+                examples_per_second: p.examples as f64 / p.train_seconds.max(1e-12),
+                seconds: seconds_before + epoch_start.elapsed().as_secs_f64(),
+            };
+            st.completed_epochs = epoch;
+            st.next_batch = 0;
+            st.epoch_rng = RngState::capture(&rng);
+            if let Some(score) = metrics.valid.as_ref().map(|v| v.error.or(v.rmse).unwrap_or(v.loss)) {
+                if st.best.as_ref().is_none_or(|(_, best, _)| score < *best) {
+                    st.best = Some((epoch, score, net.clone()));
+                    st.bad_epochs = 0;
+                } else {
+                    st.bad_epochs += 1;
+                }
+            }
+            observer.on_epoch(&metrics);
+            st.history.push(metrics);
+            if cfg.patience.is_some_and(|p| st.bad_epochs >= p) {
+                stop = StopReason::EarlyStopped;
+                break;
+            }
+            if observer.stop_requested() && st.completed_epochs < cfg.epochs {
+                return Ok(self.report(st, StopReason::Interrupted, run_examples, run_seconds));
+            }
+        }
+        if let Some((_, _, best)) = &st.best {
+            *net = best.clone();
+        }
+        Ok(self.report(st, stop, run_examples, run_seconds))
+    }
+
+    fn report(&self, st: &TrainState, stop: StopReason, examples: usize, seconds: f64) -> TrainReport {
+        TrainReport {
+            history: st.history.clone(),
+            best_epoch: st.best.as_ref().map(|b| b.0),
+            stop,
+            examples_per_second: if seconds > 0.0 { examples as f64 / seconds } else { 0.0 },
+        }
+    }
+}
+
+/// After every batch: the loss, the penalty and every bias must be finite. A NaN anywhere in a
+/// layer's δ reaches that layer's bias in the same step, so this catches divergence at once
+/// without scanning every weight per batch.
+fn check_batch(net: &Network, loss: &crate::backward::BatchLoss, epoch: usize, batch: usize) -> Result<()> {
+    let nonfinite = |layer: String, what| Err(NnError::NonFinite { epoch, batch, layer, what });
+    if !loss.data.is_finite() {
+        return nonfinite("output layer".into(), "loss");
+    }
+    if !loss.penalty.is_finite() {
+        return nonfinite("hidden layers".into(), "L1 penalty");
+    }
+    for (i, l) in net.layers().iter().enumerate() {
+        if !l.bias.iter().all(|v| v.is_finite()) {
+            return nonfinite(layer_name(net, i), "bias");
+        }
+    }
+    Ok(())
+}
+
+/// After every epoch: every weight must be finite.
+fn check_parameters(net: &Network, epoch: usize, batch: usize) -> Result<()> {
+    for (i, l) in net.layers().iter().enumerate() {
+        if !l.weight.iter().all(|v| v.is_finite()) {
+            return Err(NnError::NonFinite { epoch, batch, layer: layer_name(net, i), what: "weight" });
+        }
+    }
+    Ok(())
+}
+
+fn layer_name(net: &Network, i: usize) -> String {
+    if i == net.spec().hidden.len() { "output layer".into() } else { format!("hidden layer {}", i + 1) }
+}

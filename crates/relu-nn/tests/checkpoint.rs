@@ -1,0 +1,177 @@
+//! model.safetensors: round trips, PyTorch layout, and every kind of bad file.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use nalgebra::DMatrix;
+use relu_core::testing::{rectified_matrix, rng};
+use relu_core::{Activation, SparseBatch};
+use relu_nn::checkpoint::{load_model, load_training, save_model};
+use relu_nn::{Features, HiddenKind, LayerSpec, Network, NetworkSpec, NnError, OutputKind, Workspace};
+use safetensors::tensor::{Dtype, SafeTensors, TensorView};
+
+fn net() -> Network {
+    let spec = NetworkSpec {
+        inputs: 12,
+        hidden: vec![
+            LayerSpec { units: 8, kind: HiddenKind::Affine { activation: Activation::Rectifier }, l1: 1e-3, sign_flip: true },
+            LayerSpec { units: 5, kind: HiddenKind::Maxout { pieces: 3 }, l1: 0.0, sign_flip: false },
+            LayerSpec { units: 6, kind: HiddenKind::Affine { activation: "softplus:2".parse().unwrap() }, l1: 0.0, sign_flip: false },
+        ],
+        output: OutputKind::Ratings { levels: 5 },
+    };
+    Network::new(spec, &mut rng(17)).unwrap()
+}
+
+fn outputs(n: &Network) -> DMatrix<f32> {
+    let x = Features::Sparse(SparseBatch::from_dense(&rectified_matrix(&mut rng(3), 12, 7, 0.4)));
+    n.forward(&x, &mut Workspace::new(n, Default::default(), Default::default())).output
+}
+
+#[test]
+fn save_load_round_trip_gives_identical_outputs() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("model.safetensors");
+    let n = net();
+    let extra = HashMap::from([("note".to_string(), "hello".to_string())]);
+    save_model(&path, &n, &extra).unwrap();
+    let (back, meta) = load_model(&path).unwrap();
+    assert_eq!(back, n);
+    assert_eq!(outputs(&back), outputs(&n));
+    assert_eq!(meta["note"], "hello");
+    assert_eq!(meta["format"], "relu");
+    assert!(meta["architecture"].contains("\"maxout\""));
+    // No temporary file is left behind.
+    let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(names, vec![std::ffi::OsString::from("model.safetensors")]);
+}
+
+/// Weights are stored like PyTorch's `nn.Linear.weight`: `[out, in]`, row-major.
+#[test]
+fn weights_use_pytorch_layout() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("model.safetensors");
+    let n = net();
+    save_model(&path, &n, &HashMap::new()).unwrap();
+    let bytes = std::fs::read(&path).unwrap();
+    let st = SafeTensors::deserialize(&bytes).unwrap();
+    let w = st.tensor("layers.1.weight").unwrap();
+    assert_eq!(w.shape(), &[15, 8]);
+    let vals: Vec<f32> = w.data().chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().unwrap())).collect();
+    let ours = &n.layers()[1].weight;
+    for i in 0..15 {
+        for j in 0..8 {
+            assert_eq!(vals[i * 8 + j], ours[(i, j)]);
+        }
+    }
+    let sign = st.tensor("layers.0.sign").unwrap();
+    assert_eq!(sign.shape(), &[8]);
+    assert!(st.tensor("layers.1.sign").is_err());
+}
+
+/// Name, shape, dtype and raw bytes of one tensor.
+type RawTensor = (String, Vec<usize>, Dtype, Vec<u8>);
+
+fn write_tensors(path: &Path, tensors: Vec<RawTensor>, meta: HashMap<String, String>) {
+    let views: Vec<_> = tensors.iter().map(|(n, s, d, b)| (n.clone(), TensorView::new(*d, s.clone(), b).unwrap())).collect();
+    std::fs::write(path, safetensors::serialize(views, &Some(meta)).unwrap()).unwrap();
+}
+
+/// A valid file's tensors and metadata, to corrupt one piece at a time.
+fn parts(n: &Network) -> (Vec<RawTensor>, HashMap<String, String>) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("m.safetensors");
+    save_model(&path, n, &HashMap::new()).unwrap();
+    let bytes = std::fs::read(&path).unwrap();
+    let (_, header) = SafeTensors::read_metadata(&bytes).unwrap();
+    let meta = header.metadata().clone().unwrap();
+    let st = SafeTensors::deserialize(&bytes).unwrap();
+    let tensors = st.tensors().into_iter().map(|(name, t)| (name, t.shape().to_vec(), t.dtype(), t.data().to_vec())).collect();
+    (tensors, meta)
+}
+
+fn expect_checkpoint_error(path: &Path, needle: &str) {
+    match load_model(path) {
+        Err(e @ NnError::Checkpoint { .. }) => {
+            let msg = e.to_string();
+            assert!(msg.contains(needle) && msg.contains(&path.display().to_string()), "message `{msg}` lacks `{needle}`");
+        }
+        Err(e) => panic!("expected a checkpoint error with `{needle}`, got {e}"),
+        Ok(_) => panic!("expected a checkpoint error with `{needle}`, loaded fine"),
+    }
+}
+
+#[test]
+fn corrupted_and_mismatched_files_are_clear_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let n = net();
+    let good = dir.path().join("good.safetensors");
+    save_model(&good, &n, &HashMap::new()).unwrap();
+    let bytes = std::fs::read(&good).unwrap();
+
+    let p = dir.path().join("truncated.safetensors");
+    std::fs::write(&p, &bytes[..bytes.len() / 2]).unwrap();
+    expect_checkpoint_error(&p, "not a valid safetensors file");
+
+    let p = dir.path().join("garbage.safetensors");
+    std::fs::write(&p, b"\xff\xff\xff\xff\xff\xff\xff\x7fnot a header").unwrap();
+    expect_checkpoint_error(&p, "not a valid safetensors file");
+
+    let (tensors, meta) = parts(&n);
+    let p = dir.path().join("nometa.safetensors");
+    write_tensors(&p, tensors.clone(), HashMap::new());
+    expect_checkpoint_error(&p, "not a relu checkpoint");
+
+    let mut bad_meta = meta.clone();
+    bad_meta.insert("architecture".into(), "{\"inputs\": 12".into());
+    let p = dir.path().join("badjson.safetensors");
+    write_tensors(&p, tensors.clone(), bad_meta);
+    expect_checkpoint_error(&p, "invalid architecture JSON");
+
+    let mut zero = meta.clone();
+    zero.insert("architecture".into(), meta["architecture"].replace("\"inputs\":12", "\"inputs\":0"));
+    let p = dir.path().join("zeroinputs.safetensors");
+    write_tensors(&p, tensors.clone(), zero);
+    expect_checkpoint_error(&p, "invalid architecture");
+
+    let p = dir.path().join("missing.safetensors");
+    write_tensors(&p, tensors.iter().filter(|t| t.0 != "layers.2.bias").cloned().collect(), meta.clone());
+    expect_checkpoint_error(&p, "missing tensor `layers.2.bias`");
+
+    let p = dir.path().join("shape.safetensors");
+    let mut t = tensors.clone();
+    let i = t.iter().position(|t| t.0 == "layers.0.weight").unwrap();
+    t[i] = ("layers.0.weight".into(), vec![12, 8], Dtype::F32, t[i].3.clone());
+    write_tensors(&p, t, meta.clone());
+    expect_checkpoint_error(&p, "has shape [12, 8], expected [8, 12]");
+
+    let p = dir.path().join("dtype.safetensors");
+    let mut t = tensors.clone();
+    let i = t.iter().position(|t| t.0 == "layers.3.bias").unwrap();
+    t[i] = ("layers.3.bias".into(), vec![5], Dtype::I32, t[i].3.clone());
+    write_tensors(&p, t, meta.clone());
+    expect_checkpoint_error(&p, "dtype");
+
+    let p = dir.path().join("nan.safetensors");
+    let mut t = tensors.clone();
+    let i = t.iter().position(|t| t.0 == "layers.3.bias").unwrap();
+    t[i].3[..4].copy_from_slice(&f32::NAN.to_le_bytes());
+    write_tensors(&p, t, meta.clone());
+    expect_checkpoint_error(&p, "non-finite");
+
+    let p = dir.path().join("badsign.safetensors");
+    let mut t = tensors.clone();
+    let i = t.iter().position(|t| t.0 == "layers.0.sign").unwrap();
+    t[i].3[..4].copy_from_slice(&0.5f32.to_le_bytes());
+    write_tensors(&p, t, meta);
+    expect_checkpoint_error(&p, "sign-flip");
+
+    // A model file is not a training state, and a missing file names itself.
+    let e = load_training(&good).unwrap_err();
+    assert!(e.to_string().contains("not a training state") || e.to_string().contains("training_state"), "{e}");
+    let missing = dir.path().join("nope.safetensors");
+    let e = load_model(&missing).unwrap_err();
+    assert!(matches!(e, NnError::Io { .. }) && e.to_string().contains("nope.safetensors"), "{e}");
+    let e = save_model(&dir.path().join("no/such/dir/m.safetensors"), &n, &HashMap::new()).unwrap_err();
+    assert!(e.to_string().contains("no/such/dir"), "{e}");
+}

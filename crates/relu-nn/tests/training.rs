@@ -1,0 +1,240 @@
+//! Training behaviour: learning a seeded problem, sparse vs dense paths, determinism across runs
+//! and thread counts, exact resumption, early stopping, divergence detection, real MNIST.
+
+use nalgebra::DMatrix;
+use rand::Rng;
+use relu_core::testing::rng;
+use relu_core::{Activation, DispatchMode};
+use relu_nn::checkpoint::{load_training, save_training};
+use relu_nn::{
+    BatchProgress, Dataset, EpochMetrics, Features, Network, NetworkSpec, NnError, Observer, OutputKind, Sgd, Silent, StopReason, Targets,
+    TrainConfig, Trainer, Workspace,
+};
+
+/// Four Gaussian blobs in 30 dimensions, non-negative and sparse-ish (like pixels): each class
+/// lights up its own subset of features.
+fn blobs(n: usize, seed: u64) -> Dataset {
+    let mut r = rng(seed);
+    let mut x = DMatrix::zeros(30, n);
+    let mut labels = Vec::with_capacity(n);
+    for e in 0..n {
+        let class = r.random_range(0..4u32);
+        for j in 0..30 {
+            let on = (j as u32 % 4) == class || r.random_bool(0.1);
+            if on {
+                x[(j, e)] = (1.0 + 0.5 * r.random_range(-1.0f32..1.0)).max(0.0);
+            }
+        }
+        labels.push(class);
+    }
+    Dataset::new(Features::Dense(x), Targets::Classes(labels)).unwrap()
+}
+
+fn spec() -> NetworkSpec {
+    NetworkSpec::mlp(30, &[40, 40], Activation::Rectifier, 1e-3, OutputKind::Softmax { classes: 4 })
+}
+
+fn config(epochs: usize) -> TrainConfig {
+    TrainConfig { epochs, batch_size: 10, sgd: Sgd { lr: 0.05, ..Sgd::default() }, seed: 99, threads: 1, ..TrainConfig::default() }
+}
+
+fn train(cfg: TrainConfig, mode: DispatchMode) -> (Network, relu_nn::TrainReport) {
+    let (tr, va) = (blobs(600, 1), blobs(200, 2));
+    let mut net = Network::new(spec(), &mut rng(5)).unwrap();
+    let mut t = Trainer::new(TrainConfig { dispatch: mode, ..cfg }).unwrap();
+    let report = t.fit(&mut net, &tr, Some(&va), &mut Silent).unwrap();
+    (net, report)
+}
+
+#[test]
+fn learns_a_seeded_problem_and_reports_metrics() {
+    let (net, report) = train(config(8), DispatchMode::Auto);
+    let test = blobs(400, 3);
+    let e = net.evaluate(&test, 100, &mut Workspace::new(&net, DispatchMode::Auto, Default::default()));
+    assert!(e.error.unwrap() < 0.05, "test error {:?}", e.error);
+    assert_eq!(report.history.len(), 8);
+    let last = report.history.last().unwrap();
+    assert!(last.train_loss < report.history[0].train_loss, "loss did not decrease: {:?}", report.history);
+    assert!(last.penalty > 0.0);
+    assert_eq!(last.sparsity.len(), 2);
+    assert!(last.sparsity.iter().all(|&s| s > 0.2 && s < 1.0), "{:?}", last.sparsity);
+    assert!(last.valid.as_ref().unwrap().dead_units.len() == 2);
+    assert!(report.best_epoch.is_some());
+    assert!(report.examples_per_second > 0.0);
+}
+
+/// The sparse kernels (automatic and forced) and the forced-dense path train to the same weights.
+#[test]
+fn sparse_and_dense_paths_train_the_same_weights() {
+    let (dense, _) = train(config(3), DispatchMode::ForceDense);
+    for mode in [DispatchMode::Auto, DispatchMode::ForceSparse] {
+        let (sparse, _) = train(config(3), mode);
+        for (a, b) in dense.layers().iter().zip(sparse.layers()) {
+            let diff = a.weight.iter().zip(b.weight.iter()).map(|(x, y)| (x - y).abs()).fold(0.0f32, f32::max);
+            assert!(diff < 1e-4, "{mode:?}: weights differ by {diff}");
+            let diff = (&a.bias - &b.bias).amax();
+            assert!(diff < 1e-4, "{mode:?}: biases differ by {diff}");
+        }
+    }
+}
+
+#[test]
+fn fixed_seed_gives_identical_results_at_any_thread_count() {
+    let (a, ra) = train(config(2), DispatchMode::Auto);
+    let (b, rb) = train(config(2), DispatchMode::Auto);
+    let (c, _) = train(TrainConfig { threads: 2, ..config(2) }, DispatchMode::Auto);
+    assert_eq!(a, b);
+    assert_eq!(a, c);
+    assert_eq!(ra.history.iter().map(|h| h.train_loss).collect::<Vec<_>>(), rb.history.iter().map(|h| h.train_loss).collect::<Vec<_>>());
+}
+
+/// Requests a stop after a given number of batches.
+struct StopAfter(usize, usize);
+
+impl Observer for StopAfter {
+    fn on_batch(&mut self, _: &BatchProgress) {
+        self.1 += 1;
+    }
+    fn stop_requested(&mut self) -> bool {
+        self.1 >= self.0
+    }
+}
+
+#[test]
+fn interrupted_and_resumed_run_equals_an_uninterrupted_one() {
+    let momentum = Sgd { lr: 0.05, momentum: 0.5, ..Sgd::default() };
+    for sgd in [Sgd { lr: 0.05, ..Sgd::default() }, momentum] {
+        let cfg = TrainConfig { sgd, ..config(3) };
+        let (tr, va) = (blobs(600, 1), blobs(200, 2));
+        let mut straight = Network::new(spec(), &mut rng(5)).unwrap();
+        Trainer::new(cfg).unwrap().fit(&mut straight, &tr, Some(&va), &mut Silent).unwrap();
+
+        // Stop in the middle of epoch 2 (60 batches per epoch), save, load, resume.
+        let mut net = Network::new(spec(), &mut rng(5)).unwrap();
+        let mut t = Trainer::new(cfg).unwrap();
+        let r = t.fit(&mut net, &tr, Some(&va), &mut StopAfter(85, 0)).unwrap();
+        assert_eq!(r.stop, StopReason::Interrupted);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("train_state.safetensors");
+        save_training(&path, &net, t.state().unwrap(), t.config()).unwrap();
+        let (mut net2, state, cfg2) = load_training(&path).unwrap();
+        assert_eq!(cfg2, cfg);
+        assert_eq!(net2, net);
+        let r2 = Trainer::resume(cfg2, state).unwrap().fit(&mut net2, &tr, Some(&va), &mut Silent).unwrap();
+        assert_eq!(r2.stop, StopReason::Completed);
+        assert_eq!(r2.history.len(), 3);
+        assert_eq!(net2, straight, "resumed run differs ({sgd:?})");
+    }
+}
+
+#[test]
+fn early_stopping_keeps_the_best_parameters() {
+    // A learning rate this high makes validation error bounce; patience 1 stops at the first
+    // epoch that does not improve, and the returned network is the best epoch's.
+    let cfg = TrainConfig { patience: Some(1), sgd: Sgd { lr: 0.4, ..Sgd::default() }, ..config(30) };
+    let (net, report) = train(cfg, DispatchMode::Auto);
+    assert_eq!(report.stop, StopReason::EarlyStopped);
+    assert!(report.history.len() < 30);
+    let best = report.best_epoch.unwrap();
+    let best_err = report.history[best - 1].valid.as_ref().unwrap().error.unwrap();
+    assert!(report.history.iter().all(|h| h.valid.as_ref().unwrap().error.unwrap() >= best_err));
+    let va = blobs(200, 2);
+    let e = net.evaluate(&va, 50, &mut Workspace::new(&net, DispatchMode::Auto, Default::default()));
+    assert!((e.error.unwrap() - best_err).abs() < 1e-12, "kept network has error {:?}, best was {best_err}", e.error);
+}
+
+#[test]
+fn divergence_is_reported_with_epoch_batch_and_layer() {
+    let cfg = TrainConfig { sgd: Sgd { lr: 1e30, ..Sgd::default() }, ..config(2) };
+    let (tr, va) = (blobs(600, 1), blobs(200, 2));
+    let mut net = Network::new(spec(), &mut rng(5)).unwrap();
+    let err = Trainer::new(cfg).unwrap().fit(&mut net, &tr, Some(&va), &mut Silent).unwrap_err();
+    match &err {
+        NnError::NonFinite { epoch, .. } => assert_eq!(*epoch, 1),
+        e => panic!("unexpected error {e}"),
+    }
+    let msg = err.to_string();
+    assert!(msg.contains("epoch 1") && msg.contains("batch") && msg.contains("layer"), "{msg}");
+}
+
+#[test]
+fn bad_configuration_and_data_are_errors() {
+    for cfg in [
+        TrainConfig { epochs: 0, ..config(1) },
+        TrainConfig { batch_size: 0, ..config(1) },
+        TrainConfig { sgd: Sgd { lr: f32::NAN, ..Sgd::default() }, ..config(1) },
+        TrainConfig { sgd: Sgd { lr: -1.0, ..Sgd::default() }, ..config(1) },
+        TrainConfig { sgd: Sgd { momentum: 1.0, ..Sgd::default() }, ..config(1) },
+        TrainConfig { patience: Some(0), ..config(1) },
+    ] {
+        assert!(matches!(Trainer::new(cfg), Err(NnError::InvalidParameter { .. })), "{cfg:?}");
+    }
+    let mut net = Network::new(spec(), &mut rng(5)).unwrap();
+    let wrong_dim = Dataset::new(Features::Dense(DMatrix::zeros(29, 3)), Targets::Classes(vec![0, 1, 2])).unwrap();
+    let err = Trainer::new(config(1)).unwrap().fit(&mut net, &wrong_dim, None, &mut Silent).unwrap_err();
+    assert!(err.to_string().contains("29 input features"), "{err}");
+    let bad_label = Dataset::new(Features::Dense(DMatrix::zeros(30, 2)), Targets::Classes(vec![0, 4])).unwrap();
+    let err = Trainer::new(config(1)).unwrap().fit(&mut net, &bad_label, None, &mut Silent).unwrap_err();
+    assert!(err.to_string().contains("class 4"), "{err}");
+    assert!(Dataset::new(Features::Dense(DMatrix::from_element(2, 1, f32::NAN)), Targets::Classes(vec![0])).is_err());
+    assert!(Dataset::new(Features::Dense(DMatrix::zeros(2, 2)), Targets::Classes(vec![0])).is_err());
+}
+
+/// Observers see every epoch.
+#[test]
+fn observer_sees_epochs_and_batches() {
+    struct Count(usize, usize);
+    impl Observer for Count {
+        fn on_batch(&mut self, p: &BatchProgress) {
+            assert!(p.batch < p.batches && p.examples_per_second > 0.0);
+            self.0 += 1;
+        }
+        fn on_epoch(&mut self, m: &EpochMetrics) {
+            assert!(m.valid.is_some());
+            self.1 += 1;
+        }
+    }
+    let (tr, va) = (blobs(95, 1), blobs(20, 2));
+    let mut net = Network::new(spec(), &mut rng(5)).unwrap();
+    let mut c = Count(0, 0);
+    Trainer::new(config(2)).unwrap().fit(&mut net, &tr, Some(&va), &mut c).unwrap();
+    assert_eq!((c.0, c.1), (20, 2), "95 examples in batches of 10 is 10 batches per epoch");
+}
+
+/// With the real MNIST files present (`../shared/data/mnist`), a 784-300-10 rectifier net with
+/// L1 1e-3, trained for 3 epochs on 5,000 images at lr 0.05, classifies 1,000 test images with
+/// < 10 % error and sparse hidden codes. Set `RELU_REQUIRE_SHARED_DATA=1` to fail instead of
+/// skipping when the files are absent.
+#[test]
+fn real_mnist_subset_when_present() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/mnist");
+    if !dir.join("train-images-idx3-ubyte.gz").exists() {
+        assert!(std::env::var_os("RELU_REQUIRE_SHARED_DATA").is_none(), "{} not present", dir.display());
+        eprintln!("skipping: {} not present", dir.display());
+        return;
+    }
+    let read = |name: &str, header: usize, count: usize, each: usize| -> Vec<u8> {
+        use std::io::Read;
+        let mut bytes = Vec::new();
+        flate2::read::GzDecoder::new(std::fs::File::open(dir.join(name)).unwrap()).read_to_end(&mut bytes).unwrap();
+        bytes[header..header + count * each].to_vec()
+    };
+    let load = |img: &str, lab: &str, n: usize| {
+        let x = read(img, 16, n, 784);
+        let y = read(lab, 8, n, 1);
+        Dataset::new(
+            Features::Dense(DMatrix::from_iterator(784, n, x.iter().map(|&p| p as f32 / 255.0))),
+            Targets::Classes(y.iter().map(|&l| l as u32).collect()),
+        )
+        .unwrap()
+    };
+    let train = load("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", 5000);
+    let test = load("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz", 1000);
+    let spec = NetworkSpec::mlp(784, &[300], Activation::Rectifier, 1e-3, OutputKind::Softmax { classes: 10 });
+    let mut net = Network::new(spec, &mut rng(1)).unwrap();
+    let cfg = TrainConfig { epochs: 3, threads: 2, sgd: Sgd { lr: 0.05, ..Sgd::default() }, ..TrainConfig::default() };
+    Trainer::new(cfg).unwrap().fit(&mut net, &train, None, &mut Silent).unwrap();
+    let e = net.evaluate(&test, 500, &mut Workspace::new(&net, DispatchMode::Auto, Default::default()));
+    assert!(e.error.unwrap() < 0.10, "test error {:?}", e.error);
+    assert!(e.sparsity[0] > 0.5, "sparsity {:?}", e.sparsity);
+}
