@@ -1,7 +1,7 @@
 //! Dense vs sparse kernels on the paper's layer shapes.
 //!
 //! Shapes 1000×1000 and 1000×784 (out × in), batch 10 and 128, input densities 5–100 %, for the
-//! forward, masked backward and weight-gradient kernels, each through the dense path (sgemm on
+//! forward, masked backward, weight-gradient and fused backward+update kernels, each through the dense path (sgemm on
 //! the densified batch, densification included) and the sparse path, on a pool of
 //! `RELU_BENCH_THREADS` threads (default: all cores). The `sgemm` group compares the dense path
 //! with matrixmultiply's own sgemm on one thread. Data are seeded and built outside the timed
@@ -54,7 +54,7 @@ fn kernels_bench(c: &mut Criterion) {
                     let mut g = c.benchmark_group("masked_backward");
                     g.throughput(Throughput::Elements(flops as u64));
                     g.bench_function(BenchmarkId::new(name, &param), |bn| {
-                        bn.iter(|| pool.install(|| d.masked_backward(&w, black_box(&delta), &s, &units, &mut m)))
+                        bn.iter(|| pool.install(|| d.masked_backward(&w, black_box(&delta), &s, units, &mut m)))
                     });
                     g.finish();
 
@@ -62,7 +62,17 @@ fn kernels_bench(c: &mut Criterion) {
                     let mut g = c.benchmark_group("weight_grad");
                     g.throughput(Throughput::Elements(flops as u64));
                     g.bench_function(BenchmarkId::new(name, &param), |bn| {
-                        bn.iter(|| pool.install(|| d.weight_grad(1.0, black_box(&delta), &s, &units, 0.0, &mut dw).0))
+                        bn.iter(|| pool.install(|| d.weight_grad(1.0, black_box(&delta), &s, units, 0.0, &mut dw).0))
+                    });
+                    g.finish();
+
+                    let mut w2 = w.clone();
+                    let mut dx = vec![0.0f32; s.nnz()];
+                    let mut g = c.benchmark_group("backward_update");
+                    g.throughput(Throughput::Elements(2 * flops as u64));
+                    g.bench_function(BenchmarkId::new(name, &param), |bn| {
+                        // A tiny step keeps the weights bounded over millions of iterations.
+                        bn.iter(|| pool.install(|| d.backward_update(-1e-9, &mut w2, black_box(&delta), &s, Some(&mut dx)).0))
                     });
                     g.finish();
                 }

@@ -42,10 +42,10 @@ fn main() {
             d.affine(&w, &x, &b, &mut z);
         });
         let t_bwd = median_us(|| {
-            d.masked_backward(&w, &delta, &x, &x_units, &mut dx);
+            d.masked_backward(&w, &delta, &x, x_units, &mut dx);
         });
         let t_grad = median_us(|| {
-            d.weight_grad(1.0, &delta, &x, &x_units, 0.0, &mut dw);
+            d.weight_grad(1.0, &delta, &x, x_units, 0.0, &mut dw);
         });
         println!("{name:>6}: forward {t_fwd:7.1} µs   masked backward {t_bwd:7.1} µs   weight gradient {t_grad:7.1} µs");
         results.push((z, dx, dw));

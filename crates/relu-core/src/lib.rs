@@ -49,7 +49,7 @@ pub mod testing;
 
 pub use activation::{Activation, ActivationFn};
 pub use error::CoreError;
-pub use kernels::{Crossover, Dispatch, DispatchMode, KernelPath, Touched};
+pub use kernels::{Crossover, Densities, Dispatch, DispatchMode, KernelPath, Touched};
 pub use sparse::{FiringCounter, SparseBatch, SparsityStats, UnitMajor};
 
 /// The seeded, portable RNG every relu crate uses (ChaCha8): the same seed gives the same stream

@@ -8,18 +8,31 @@
 //! [`UnitMajor`] is the transposed view (per unit, the examples in which it is active), which the
 //! backward kernels use so each weight column is loaded once per batch.
 
+use std::sync::OnceLock;
+
 use nalgebra::DMatrix;
 
 use crate::CoreError;
 
 /// A `units × batch` activation matrix holding only its non-zero entries, example by example.
-#[derive(Debug, Clone, PartialEq)]
+///
+/// The unit-major transpose ([`SparseBatch::by_unit`]) is computed on first use and cached, so
+/// the forward and backward passes of a layer share it.
+#[derive(Debug, Clone)]
 pub struct SparseBatch {
     units: usize,
     /// `offsets[e]..offsets[e + 1]` indexes `indices`/`values` for example `e`.
     offsets: Vec<usize>,
     indices: Vec<u32>,
     values: Vec<f32>,
+    transposed: OnceLock<UnitMajor>,
+}
+
+/// Equality of the stored entries; the cached transpose is not compared.
+impl PartialEq for SparseBatch {
+    fn eq(&self, other: &Self) -> bool {
+        self.units == other.units && self.offsets == other.offsets && self.indices == other.indices && self.values == other.values
+    }
 }
 
 impl SparseBatch {
@@ -30,7 +43,7 @@ impl SparseBatch {
     #[track_caller]
     pub fn empty(units: usize) -> Self {
         assert!(u32::try_from(units).is_ok(), "SparseBatch: {units} units do not fit u32 indices");
-        Self { units, offsets: vec![0], indices: Vec::new(), values: Vec::new() }
+        Self { units, offsets: vec![0], indices: Vec::new(), values: Vec::new(), transposed: OnceLock::new() }
     }
 
     /// Builds the sparse form of a dense `units × batch` matrix in one pass, dropping exact zeros
@@ -47,6 +60,7 @@ impl SparseBatch {
         assert_eq!(data.len(), units * batch, "SparseBatch: data length does not match units × batch");
         assert!(u32::try_from(units).is_ok(), "SparseBatch: {units} units do not fit u32 indices");
         self.units = units;
+        self.transposed = OnceLock::new();
         self.offsets.clear();
         self.indices.clear();
         self.values.clear();
@@ -100,7 +114,7 @@ impl SparseBatch {
                 return bad(format!("example {e}: unit indices are not strictly increasing"));
             }
         }
-        Ok(Self { units, offsets, indices, values })
+        Ok(Self { units, offsets, indices, values, transposed: OnceLock::new() })
     }
 
     /// Number of units (rows).
@@ -152,6 +166,7 @@ impl SparseBatch {
 
     /// Mutable access to the values (the pattern stays fixed), e.g. to scale activations in place.
     pub fn values_mut(&mut self) -> &mut [f32] {
+        self.transposed = OnceLock::new();
         &mut self.values
     }
 
@@ -195,9 +210,10 @@ impl SparseBatch {
         out
     }
 
-    /// The transposed, unit-major view used by the backward kernels.
-    pub fn by_unit(&self) -> UnitMajor {
-        UnitMajor::from_batch(self)
+    /// The transposed, unit-major form used by the backward kernels and the small-batch forward
+    /// kernel; computed on first use, then cached.
+    pub fn by_unit(&self) -> &UnitMajor {
+        self.transposed.get_or_init(|| UnitMajor::from_batch(self))
     }
 
     /// Per-batch sparsity statistics.

@@ -5,7 +5,7 @@ use nalgebra::{DMatrix, DVector};
 use proptest::prelude::*;
 use relu_core::kernels::{self, reference};
 use relu_core::testing::{assert_close, rectified_matrix, rng, uniform_matrix, uniform_vector};
-use relu_core::{Crossover, Dispatch, DispatchMode, KernelPath, SparseBatch, Touched};
+use relu_core::{Crossover, Densities, Dispatch, DispatchMode, KernelPath, SparseBatch, Touched};
 
 const RTOL: f32 = 1e-4;
 const ATOL: f32 = 1e-4;
@@ -65,8 +65,21 @@ fn check_all(c: &Case) {
     let units = c.s.by_unit();
     let want_masked = reference::masked_backward(&c.w, &c.delta, &c.s);
     let mut masked = vec![f32::NAN; c.s.nnz()];
-    kernels::masked_backward(&c.w, &c.delta, &c.s, &units, &mut masked);
+    kernels::masked_backward(&c.w, &c.delta, &c.s, units, &mut masked);
     assert_close(&masked, &want_masked, RTOL, ATOL, "masked_backward");
+
+    // Fused backward + SGD step: the gradient uses the weights before the step.
+    for want_dx in [true, false] {
+        let mut w = c.w.clone();
+        let mut dx = vec![f32::NAN; if want_dx { c.s.nnz() } else { 0 }];
+        let touched = kernels::sparse_backward_update(-0.1, &mut w, &c.delta, &c.s, want_dx.then_some(&mut dx[..])).to_vec();
+        assert_eq!(touched, units.active_units());
+        if want_dx {
+            assert_close(&dx, &want_masked, RTOL, ATOL, "sparse_backward_update (dx)");
+        }
+        let want_w = reference::weight_grad(-0.1, &c.delta, &c.h, 1.0, &c.w);
+        assert_close(w.as_slice(), want_w.as_slice(), RTOL, ATOL, "sparse_backward_update (W)");
+    }
 
     // Weight gradient with β = 0 (output never read) and β = 1 with α = −lr (fused SGD step).
     let dw0 = uniform_matrix(&mut rng(7), out, inp);
@@ -77,7 +90,7 @@ fn check_all(c: &Case) {
         assert_close(dw.as_slice(), want.as_slice(), RTOL, ATOL, "dense_weight_grad");
 
         let mut dw = if beta == 0.0 { nan(out, inp) } else { dw0.clone() };
-        let touched = kernels::sparse_weight_grad(alpha, &c.delta, &units, beta, &mut dw).to_vec();
+        let touched = kernels::sparse_weight_grad(alpha, &c.delta, units, beta, &mut dw).to_vec();
         let active: Vec<u32> = (0..inp as u32).filter(|&j| c.h.row(j as usize).iter().any(|&v| v != 0.0)).collect();
         assert_eq!(touched, active, "sparse_weight_grad reports exactly the active input units");
         for j in 0..inp {
@@ -111,14 +124,19 @@ proptest! {
             let mut z = nan(out, batch);
             d.affine(&c.w, &c.s, &c.b, &mut z);
             let mut m = vec![f32::NAN; c.s.nnz()];
-            d.masked_backward(&c.w, &c.delta, &c.s, &units, &mut m);
+            d.masked_backward(&c.w, &c.delta, &c.s, units, &mut m);
             let mut dw = DMatrix::zeros(out, inp);
-            let (_, touched) = d.weight_grad(1.0, &c.delta, &c.s, &units, 0.0, &mut dw);
+            let (_, touched) = d.weight_grad(1.0, &c.delta, &c.s, units, 0.0, &mut dw);
             if let Touched::Columns(cols) = touched {
                 prop_assert_eq!(cols, units.active_units());
             }
-            results.push((z, m, dw));
+            let mut w = c.w.clone();
+            let mut g = vec![f32::NAN; c.s.nnz()];
+            d.backward_update(-0.1, &mut w, &c.delta, &c.s, Some(&mut g));
+            prop_assert_eq!(&g[..], &m[..], "backward_update's dx equals masked_backward's on the same path");
+            results.push((z, m, dw, w));
         }
+        assert_close(results[0].3.as_slice(), results[1].3.as_slice(), RTOL, ATOL, "backward_update dense vs sparse");
         assert_close(results[0].0.as_slice(), results[1].0.as_slice(), RTOL, ATOL, "affine dense vs sparse");
         assert_close(&results[0].1, &results[1].1, RTOL, ATOL, "masked backward dense vs sparse");
         assert_close(results[0].2.as_slice(), results[1].2.as_slice(), RTOL, ATOL, "weight grad dense vs sparse");
@@ -138,9 +156,9 @@ fn results_do_not_depend_on_thread_count() {
             let mut zd = nan(1000, 10);
             kernels::dense_affine(&c.w, &c.h, &c.b, &mut zd);
             let mut m = vec![f32::NAN; c.s.nnz()];
-            kernels::masked_backward(&c.w, &c.delta, &c.s, &units, &mut m);
+            kernels::masked_backward(&c.w, &c.delta, &c.s, units, &mut m);
             let mut dw = nan(1000, 784);
-            kernels::sparse_weight_grad(1.0, &c.delta, &units, 0.0, &mut dw);
+            kernels::sparse_weight_grad(1.0, &c.delta, units, 0.0, &mut dw);
             (z, zd, m, dw)
         })
     };
@@ -157,6 +175,14 @@ fn auto_dispatch_follows_the_crossover() {
     let d = Dispatch::new(DispatchMode::Auto, Crossover::uniform(0.3).unwrap());
     assert_eq!(d.choose(0.29, 0.3), KernelPath::Sparse);
     assert_eq!(d.choose(0.3, 0.3), KernelPath::Dense);
+    // Interpolation in log(batch) between the small- and large-batch settings.
+    let c = Crossover { small: Densities::uniform(0.6), large: Densities::uniform(0.2) };
+    assert_eq!(c.at(1).forward, 0.6);
+    assert_eq!(c.at(10).forward, 0.6);
+    assert!((c.at(128).forward - 0.2).abs() < 1e-6);
+    assert!((c.at(1000).forward - 0.2).abs() < 1e-6);
+    let mid = c.at(36).forward; // log-midpoint of 10 and 128 is ≈35.8
+    assert!((mid - 0.4).abs() < 0.01, "{mid}");
     assert!(Crossover::uniform(1.5).is_err());
     assert!(Crossover::uniform(f32::NAN).is_err());
 }

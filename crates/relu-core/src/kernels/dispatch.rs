@@ -2,7 +2,7 @@
 
 use nalgebra::{DMatrix, DVector};
 
-use super::{dense_affine, dense_backward, dense_weight_grad, masked_backward, sparse_affine, sparse_weight_grad};
+use super::{dense_affine, dense_backward, dense_weight_grad, masked_backward, sparse_affine, sparse_backward_update, sparse_weight_grad};
 use crate::CoreError;
 use crate::sparse::{SparseBatch, UnitMajor};
 
@@ -29,34 +29,62 @@ pub enum DispatchMode {
     ForceSparse,
 }
 
-/// Density (fraction of non-zero inputs) at or above which each kernel switches to the dense path.
-///
-/// The defaults come from `cargo bench -p relu-core --bench kernels` on the 2-core development
-/// machine (AMD EPYC Zen 4); `docs/benchmarks.md` has the table. They are the densities where the
-/// sparse kernel's median time first exceeds the dense one's for 1000×1000 at batch 10 and 128.
+/// Densities (fractions of non-zero inputs) at or above which each kernel takes the dense path.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct Crossover {
+pub struct Densities {
     /// For `Z = W·S + b`.
     pub forward: f32,
-    /// For the masked `Wᵀ·δ`.
+    /// For the masked `Wᵀ·δ` and the fused backward + update.
     pub backward: f32,
     /// For `δ·Sᵀ`.
     pub weight_grad: f32,
 }
 
+impl Densities {
+    /// The same density for every kernel.
+    pub fn uniform(density: f32) -> Self {
+        Self { forward: density, backward: density, weight_grad: density }
+    }
+}
+
+/// Where [`Dispatch`] switches from the sparse to the dense kernels, as a function of the batch
+/// size: sgemm gets more efficient with wider batches, so the sparse kernels must skip more
+/// work to win.
+///
+/// `small` applies to batches of [`Crossover::SMALL_BATCH`] examples or fewer, `large` to
+/// [`Crossover::LARGE_BATCH`] or more, with linear interpolation in log(batch) between. The
+/// defaults are the densities where the sparse kernels' median time meets the dense path's in
+/// `cargo bench -p relu-core --bench kernels` (1000×1000, 2 threads) on the development machine;
+/// `docs/benchmarks.md` has the table.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Crossover {
+    /// For batches of 10 or fewer.
+    pub small: Densities,
+    /// For batches of 128 or more.
+    pub large: Densities,
+}
+
 impl Default for Crossover {
     fn default() -> Self {
-        Self { forward: 0.5, backward: 0.5, weight_grad: 0.5 }
+        Self {
+            small: Densities { forward: 0.5, backward: 0.5, weight_grad: 0.5 },
+            large: Densities { forward: 0.5, backward: 0.5, weight_grad: 0.5 },
+        }
     }
 }
 
 impl Crossover {
-    /// The same crossover for every kernel.
+    /// The batch size `small` applies to.
+    pub const SMALL_BATCH: usize = 10;
+    /// The batch size `large` applies to.
+    pub const LARGE_BATCH: usize = 128;
+
+    /// The same crossover for every kernel and batch size.
     ///
     /// # Errors
     /// [`CoreError::InvalidCrossover`] unless `density` is finite and in `[0, 1]`.
     pub fn uniform(density: f32) -> Result<Self, CoreError> {
-        Self { forward: density, backward: density, weight_grad: density }.check()
+        Self { small: Densities::uniform(density), large: Densities::uniform(density) }.check()
     }
 
     /// Validates every field.
@@ -64,12 +92,26 @@ impl Crossover {
     /// # Errors
     /// [`CoreError::InvalidCrossover`] for the first value that is not finite and in `[0, 1]`.
     pub fn check(self) -> Result<Self, CoreError> {
-        for v in [self.forward, self.backward, self.weight_grad] {
-            if !(v.is_finite() && (0.0..=1.0).contains(&v)) {
-                return Err(CoreError::InvalidCrossover(v));
+        for d in [self.small, self.large] {
+            for v in [d.forward, d.backward, d.weight_grad] {
+                if !(v.is_finite() && (0.0..=1.0).contains(&v)) {
+                    return Err(CoreError::InvalidCrossover(v));
+                }
             }
         }
         Ok(self)
+    }
+
+    /// The crossover densities for a batch of `batch` examples.
+    pub fn at(&self, batch: usize) -> Densities {
+        let (lo, hi) = ((Self::SMALL_BATCH as f32).ln(), (Self::LARGE_BATCH as f32).ln());
+        let t = (((batch.max(1) as f32).ln() - lo) / (hi - lo)).clamp(0.0, 1.0);
+        let mix = |a: f32, b: f32| a + (b - a) * t;
+        Densities {
+            forward: mix(self.small.forward, self.large.forward),
+            backward: mix(self.small.backward, self.large.backward),
+            weight_grad: mix(self.small.weight_grad, self.large.weight_grad),
+        }
     }
 }
 
@@ -143,7 +185,7 @@ impl Dispatch {
     /// If the shapes disagree.
     #[track_caller]
     pub fn affine(&mut self, w: &DMatrix<f32>, s: &SparseBatch, b: &DVector<f32>, z: &mut DMatrix<f32>) -> KernelPath {
-        let path = self.choose(s.density(), self.crossover.forward);
+        let path = self.choose(s.density(), self.crossover.at(s.batch_size()).forward);
         match path {
             KernelPath::Sparse => sparse_affine(w, s, b, z),
             KernelPath::Dense => {
@@ -168,26 +210,29 @@ impl Dispatch {
         s_units: &UnitMajor,
         out: &mut [f32],
     ) -> KernelPath {
-        let path = self.choose(s.density(), self.crossover.backward);
+        let path = self.choose(s.density(), self.crossover.at(s.batch_size()).backward);
         match path {
             KernelPath::Sparse => masked_backward(w, delta, s, s_units, out),
-            KernelPath::Dense => {
-                assert_eq!(out.len(), s.nnz(), "masked_backward: output must hold one value per active entry");
-                if self.scratch.shape() != (s.units(), s.batch_size()) {
-                    self.scratch = DMatrix::zeros(s.units(), s.batch_size());
-                }
-                dense_backward(w, delta, &mut self.scratch);
-                let mut k = 0;
-                for e in 0..s.batch_size() {
-                    let col = self.scratch.column(e);
-                    for &j in s.example(e).0 {
-                        out[k] = col[j as usize];
-                        k += 1;
-                    }
-                }
-            }
+            KernelPath::Dense => self.masked_backward_dense(w, delta, s, out),
         }
         path
+    }
+
+    /// The dense path of the masked backward: the full `Wᵀ·δ`, gathered at `s`'s positions.
+    fn masked_backward_dense(&mut self, w: &DMatrix<f32>, delta: &DMatrix<f32>, s: &SparseBatch, out: &mut [f32]) {
+        assert_eq!(out.len(), s.nnz(), "masked_backward: output must hold one value per active entry");
+        if self.scratch.shape() != (s.units(), s.batch_size()) {
+            self.scratch = DMatrix::zeros(s.units(), s.batch_size());
+        }
+        dense_backward(w, delta, &mut self.scratch);
+        let mut k = 0;
+        for e in 0..s.batch_size() {
+            let col = self.scratch.column(e);
+            for &j in s.example(e).0 {
+                out[k] = col[j as usize];
+                k += 1;
+            }
+        }
     }
 
     /// `dW ← α·δ·Sᵀ + β·dW`; see [`sparse_weight_grad`] and [`dense_weight_grad`]. The dense
@@ -205,11 +250,39 @@ impl Dispatch {
         beta: f32,
         dw: &mut DMatrix<f32>,
     ) -> (KernelPath, Touched<'s>) {
-        match self.choose(s.density(), self.crossover.weight_grad) {
+        match self.choose(s.density(), self.crossover.at(s.batch_size()).weight_grad) {
             KernelPath::Sparse => (KernelPath::Sparse, Touched::Columns(sparse_weight_grad(alpha, delta, s_units, beta, dw))),
             KernelPath::Dense => {
                 let h = self.densify(s);
                 dense_weight_grad(alpha, delta, h, beta, dw);
+                (KernelPath::Dense, Touched::All)
+            }
+        }
+    }
+
+    /// The masked backward (into `dx`, when given) and the step `W ← W + α·δ·Sᵀ` in one call; see
+    /// [`sparse_backward_update`]. The dense path runs [`dense_backward`] (then gathers) and
+    /// [`dense_weight_grad`]. Uses the `backward` crossover.
+    ///
+    /// # Panics
+    /// If the shapes disagree.
+    #[track_caller]
+    pub fn backward_update<'s>(
+        &mut self,
+        alpha: f32,
+        w: &mut DMatrix<f32>,
+        delta: &DMatrix<f32>,
+        s: &'s SparseBatch,
+        dx: Option<&mut [f32]>,
+    ) -> (KernelPath, Touched<'s>) {
+        match self.choose(s.density(), self.crossover.at(s.batch_size()).backward) {
+            KernelPath::Sparse => (KernelPath::Sparse, Touched::Columns(sparse_backward_update(alpha, w, delta, s, dx))),
+            KernelPath::Dense => {
+                if let Some(out) = dx {
+                    self.masked_backward_dense(w, delta, s, out);
+                }
+                let h = self.densify(s);
+                dense_weight_grad(alpha, delta, h, 1.0, w);
                 (KernelPath::Dense, Touched::All)
             }
         }

@@ -5,6 +5,7 @@
 //! | forward `Z = W·H + b` | [`dense_affine`] | [`sparse_affine`] (reads only active inputs' weight columns) |
 //! | backward `dH = Wᵀ·δ` | [`dense_backward`] | [`masked_backward`] (only where the input was active) |
 //! | weight gradient `dW = δ·Hᵀ` | [`dense_weight_grad`] | [`sparse_weight_grad`] (only columns of active inputs) |
+//! | backward + SGD step, fused | [`dense_backward`] then [`dense_weight_grad`] | [`sparse_backward_update`] (one pass over the active columns) |
 //!
 //! [`Dispatch`] picks the path per call from the batch's measured density. [`reference`] holds
 //! slow, obviously correct versions that the tests compare every fast path against.
@@ -18,8 +19,8 @@ pub mod reference;
 mod sparse;
 
 pub use dense::{dense_affine, dense_backward, dense_weight_grad};
-pub use dispatch::{Crossover, Dispatch, DispatchMode, KernelPath, Touched};
-pub use sparse::{masked_backward, sparse_affine, sparse_weight_grad};
+pub use dispatch::{Crossover, Densities, Dispatch, DispatchMode, KernelPath, Touched};
+pub use sparse::{masked_backward, sparse_affine, sparse_backward_update, sparse_weight_grad};
 
 /// Shape checks shared by the dense and sparse paths, so both panic with the same message.
 mod check {

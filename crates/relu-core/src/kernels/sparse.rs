@@ -251,6 +251,72 @@ pub fn sparse_weight_grad<'s>(alpha: f32, delta: &DMatrix<f32>, s_units: &'s Uni
     s_units.active_units()
 }
 
+/// Masked backward and SGD step fused per weight column: for each input unit `j` active in the
+/// batch, its column `W[:, j]` is loaded once, dotted with the δ columns of the examples where
+/// `j` fired (the gradient for the layer below, written to `dx` aligned with
+/// [`SparseBatch::values`] when requested), then updated in place with
+/// `W[:, j] += α·Σₑ S[j, e]·δ[:, e]` while still in cache. Equivalent to [`masked_backward`]
+/// followed by [`sparse_weight_grad`] with `β = 1`, with one pass over the weights instead of
+/// two. Returns the columns touched.
+///
+/// # Shapes
+/// `w`: out×in, `delta`: out×batch, `s`: in×batch, `dx`: `s.nnz()` values.
+///
+/// # Panics
+/// If the shapes disagree.
+#[track_caller]
+pub fn sparse_backward_update<'s>(
+    alpha: f32,
+    w: &mut DMatrix<f32>,
+    delta: &DMatrix<f32>,
+    s: &'s SparseBatch,
+    dx: Option<&mut [f32]>,
+) -> &'s [u32] {
+    check::backward(w, delta);
+    let units = s.by_unit();
+    check::sparse_pair(w.ncols(), delta.ncols(), s, units);
+    let rows = w.nrows();
+    if rows == 0 {
+        return units.active_units();
+    }
+    let want_dx = dx.is_some();
+    let mut by_unit = if want_dx { vec![0.0f32; s.nnz()] } else { Vec::new() };
+    let dd = delta.as_slice();
+    let offsets = units.offsets();
+    let ranges = balanced_unit_ranges(offsets, task_count(2 * rows * units.nnz()), 0);
+    let mut jobs = Vec::with_capacity(ranges.len());
+    let (mut wrest, mut grest) = (w.as_mut_slice(), by_unit.as_mut_slice());
+    for range in ranges {
+        let (wh, wt) = wrest.split_at_mut(range.len() * rows);
+        let glen = if want_dx { offsets[range.end] - offsets[range.start] } else { 0 };
+        let (gh, gt) = grest.split_at_mut(glen);
+        jobs.push((range, wh, gh));
+        wrest = wt;
+        grest = gt;
+    }
+    jobs.into_par_iter().for_each(|(range, cols, grads)| {
+        let (first, base) = (range.start, offsets[range.start]);
+        for u in range {
+            let (examples, values) = units.unit(u);
+            if examples.is_empty() {
+                continue;
+            }
+            let col = &mut cols[(u - first) * rows..(u - first + 1) * rows];
+            if want_dx {
+                unit_dots(col, dd, rows, examples, &mut grads[offsets[u] - base..offsets[u + 1] - base]);
+            }
+            column_update(alpha, dd, rows, examples, values, 1.0, col);
+        }
+    });
+    if let Some(out) = dx {
+        assert_eq!(out.len(), s.nnz(), "sparse_backward_update: dx must hold one value per active entry");
+        for (&p, &v) in units.positions().iter().zip(&by_unit) {
+            out[p as usize] = v;
+        }
+    }
+    units.active_units()
+}
+
 #[multiversion(targets("x86_64+avx512f+avx512vl+avx2+fma", "x86_64+avx2+fma", "aarch64+neon"))]
 fn column_update(alpha: f32, delta: &[f32], rows: usize, examples: &[u32], values: &[f32], beta: f32, col: &mut [f32]) {
     let fma = target_cfg_f!(target_feature = "fma");
