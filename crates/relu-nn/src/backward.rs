@@ -9,10 +9,10 @@
 
 use nalgebra::{DMatrix, DVector};
 use relu_core::kernels::{dense_backward, dense_weight_grad};
-use relu_core::{Dispatch, UnitMajor};
+use relu_core::{Dispatch, SparseBatch, UnitMajor};
 
 use crate::features::{Features, Targets};
-use crate::network::{ForwardCache, Layer, Network, Workspace, activation_of, rows_of};
+use crate::network::{ForwardCache, HiddenCache, Layer, Network, Workspace, activation_of, rows_of};
 use crate::spec::{HiddenKind, LayerSpec, OutputKind};
 
 /// Loss and error counts of one batch.
@@ -48,6 +48,13 @@ pub trait Update {
         input_units: Option<&UnitMajor>,
         dispatch: &mut Dispatch,
     );
+
+    /// When the update is a plain SGD step with this learning rate, layers with sparse inputs
+    /// fuse the backward pass and the step into one pass over the active weight columns
+    /// (relu-core's `backward_update`) and [`Update::layer`] is not called for them.
+    fn fused_sgd(&self) -> Option<f32> {
+        None
+    }
 }
 
 /// Gradients of the batch loss, one entry per layer (hidden layers then the output layer).
@@ -120,24 +127,35 @@ pub fn backward(
     loss.penalty = penalty(&spec.hidden, cache, batch);
     for i in (0..layers.len()).rev() {
         let input = if i == 0 { x } else { &cache.hidden[i - 1].output };
-        let units = match input {
-            Features::Sparse(s) => Some(s.by_unit()),
-            Features::Dense(_) => None,
+        let (lower, upper) = layers.split_at_mut(i);
+        let layer = &mut upper[0];
+        let dispatch = &mut ws.dispatch[i];
+        let below = match (update.fused_sgd(), input) {
+            (Some(lr), Features::Sparse(s)) => {
+                // One pass over the active weight columns: gradient for the layer below (with
+                // the weights before the step), then the step.
+                let mut grad = (i > 0).then(|| vec![0.0f32; s.nnz()]);
+                dispatch.backward_update(-lr, &mut layer.weight, &delta, s, grad.as_deref_mut());
+                layer.bias.axpy(-lr, &delta.column_sum(), 1.0);
+                grad.map(|g| sparse_delta(&spec.hidden[i - 1], &lower[i - 1], &cache.hidden[i - 1], s, &g, batch))
+            }
+            _ => {
+                let units = match input {
+                    Features::Sparse(s) => Some(s.by_unit()),
+                    Features::Dense(_) => None,
+                };
+                let below = (i > 0).then(|| match &cache.hidden[i - 1].output {
+                    Features::Sparse(s) => {
+                        let mut grad = vec![0.0f32; s.nnz()];
+                        dispatch.masked_backward(&layer.weight, &delta, s, s.by_unit(), &mut grad);
+                        sparse_delta(&spec.hidden[i - 1], &lower[i - 1], &cache.hidden[i - 1], s, &grad, batch)
+                    }
+                    Features::Dense(h) => dense_delta(&spec.hidden[i - 1], &layer.weight, &delta, &cache.hidden[i - 1], h, batch),
+                });
+                update.layer(i, layer, &delta, input, units, dispatch);
+                below
+            }
         };
-        let below = (i > 0).then(|| {
-            let (lower, upper) = layers.split_at(i);
-            delta_below(
-                &spec.hidden[i - 1],
-                &lower[i - 1],
-                &upper[0].weight,
-                &delta,
-                &cache.hidden[i - 1],
-                units.as_ref(),
-                &mut ws.dispatch[i],
-                batch,
-            )
-        });
-        update.layer(i, &mut layers[i], &delta, input, units.as_ref(), &mut ws.dispatch[i]);
         if let Some(d) = below {
             delta = d;
         }
@@ -156,67 +174,63 @@ fn sign(v: f32) -> f32 {
     }
 }
 
-/// δ of the hidden layer below (gradient w.r.t. its pre-activations), from the current layer's
-/// weights `w` and δ, including that layer's L1 penalty.
-#[allow(clippy::too_many_arguments)]
-fn delta_below(
+/// δ of a hidden layer with sparse outputs `s` (gradient w.r.t. its pre-activations), from the
+/// gradient `grad` w.r.t. its outputs at the active positions (aligned with `s.values()`),
+/// including the layer's own L1 penalty.
+fn sparse_delta(spec: &LayerSpec, layer: &Layer, cache: &HiddenCache, s: &SparseBatch, grad: &[f32], batch: usize) -> DMatrix<f32> {
+    let l1 = spec.l1 / batch as f32;
+    let activation = activation_of(spec).expect("sparse outputs come from affine layers");
+    let mut d = DMatrix::zeros(rows_of(spec), s.batch_size());
+    for e in 0..s.batch_size() {
+        let mut col = d.column_mut(e);
+        let range = s.offsets()[e]..s.offsets()[e + 1];
+        for ((&j, &h), &gk) in s.indices()[range.clone()].iter().zip(&s.values()[range.clone()]).zip(&grad[range]) {
+            let j = j as usize;
+            let g = gk + l1 * sign(h);
+            // h = sign_j · f(z): dh/dz = sign_j · f'(z), with f' read from the output
+            // (rectifier: 1 on the active set) or from the kept pre-activation (LIF).
+            let derivative = match (&cache.pre, &layer.sign) {
+                (Some(z), _) => activation.df(z[(j, e)]),
+                (None, Some(flip)) => flip[j],
+                (None, None) => activation.df_from_output(h).expect("derivative from output"),
+            };
+            col[j] = g * derivative;
+        }
+    }
+    d
+}
+
+/// δ of a hidden layer with dense outputs `h`, from the weights `w` and δ of the layer above,
+/// including the layer's own L1 penalty.
+fn dense_delta(
     spec: &LayerSpec,
-    below: &Layer,
     w: &DMatrix<f32>,
     delta: &DMatrix<f32>,
-    cache: &crate::network::HiddenCache,
-    units: Option<&UnitMajor>,
-    dispatch: &mut Dispatch,
+    cache: &HiddenCache,
+    h: &DMatrix<f32>,
     batch: usize,
 ) -> DMatrix<f32> {
     let l1 = spec.l1 / batch as f32;
-    match &cache.output {
-        Features::Sparse(s) => {
-            let activation = activation_of(spec).expect("sparse outputs come from affine layers");
-            let mut grad = vec![0.0f32; s.nnz()];
-            dispatch.masked_backward(w, delta, s, units.expect("sparse outputs come with their transpose"), &mut grad);
-            let mut d = DMatrix::zeros(rows_of(spec), s.batch_size());
-            for e in 0..s.batch_size() {
-                let range = s.offsets()[e]..s.offsets()[e + 1];
-                let mut col = d.column_mut(e);
-                for k in range {
-                    let (j, h) = (s.indices()[k] as usize, s.values()[k]);
-                    let g = grad[k] + l1 * sign(h);
-                    // h = sign_j · f(z): dh/dz = sign_j · f'(z), with f' read from the output
-                    // (rectifier: 1 on the active set) or from the kept pre-activation (LIF).
-                    let derivative = match (&cache.pre, &below.sign) {
-                        (Some(z), _) => activation.df(z[(j, e)]),
-                        (None, Some(flip)) => flip[j],
-                        (None, None) => activation.df_from_output(h).expect("derivative from output"),
-                    };
-                    col[j] = g * derivative;
-                }
-            }
-            d
+    let mut dx = DMatrix::zeros(w.ncols(), h.ncols());
+    dense_backward(w, delta, &mut dx);
+    if l1 > 0.0 {
+        dx.zip_apply(h, |d, y| *d += l1 * sign(y));
+    }
+    match spec.kind {
+        HiddenKind::Affine { activation } => {
+            dx.zip_apply(h, |d, y| *d *= activation.df_from_output(y).expect("dense activations have output derivatives"));
+            dx
         }
-        Features::Dense(h) => {
-            let mut dx = DMatrix::zeros(w.ncols(), h.ncols());
-            dense_backward(w, delta, &mut dx);
-            if l1 > 0.0 {
-                dx.zip_apply(h, |d, y| *d += l1 * sign(y));
-            }
-            match spec.kind {
-                HiddenKind::Affine { activation } => {
-                    dx.zip_apply(h, |d, y| *d *= activation.df_from_output(y).expect("dense activations have output derivatives"));
-                    dx
-                }
-                HiddenKind::Maxout { pieces } => {
-                    let argmax = cache.argmax.as_ref().expect("maxout keeps its argmax");
-                    let units = spec.units;
-                    let mut dz = DMatrix::zeros(units * pieces, h.ncols());
-                    for e in 0..h.ncols() {
-                        for u in 0..units {
-                            dz[(u * pieces + argmax[e * units + u] as usize, e)] = dx[(u, e)];
-                        }
-                    }
-                    dz
+        HiddenKind::Maxout { pieces } => {
+            let argmax = cache.argmax.as_ref().expect("maxout keeps its argmax");
+            let units = spec.units;
+            let mut dz = DMatrix::zeros(units * pieces, h.ncols());
+            for e in 0..h.ncols() {
+                for u in 0..units {
+                    dz[(u * pieces + argmax[e * units + u] as usize, e)] = dx[(u, e)];
                 }
             }
+            dz
         }
     }
 }

@@ -93,6 +93,10 @@ pub(crate) struct SgdStep<'a> {
 }
 
 impl Update for SgdStep<'_> {
+    fn fused_sgd(&self) -> Option<f32> {
+        self.sgd.is_plain().then_some(self.lr)
+    }
+
     fn layer(
         &mut self,
         index: usize,

@@ -363,7 +363,9 @@ impl Trainer {
         // once, so the first layer uses the sparse kernels.
         let sparse_inputs;
         let train = match &train.inputs {
-            Features::Dense(m) if cfg.dispatch != DispatchMode::ForceDense && train.inputs.density() < cfg.crossover.forward => {
+            Features::Dense(m)
+                if cfg.dispatch != DispatchMode::ForceDense && train.inputs.density() < cfg.crossover.at(cfg.batch_size).forward =>
+            {
                 sparse_inputs = Dataset { inputs: Features::Sparse(SparseBatch::from_dense(m)), targets: train.targets.clone() };
                 &sparse_inputs
             }
