@@ -27,7 +27,7 @@ fn load(dir: Option<PathBuf>) -> Result<Splits, DataError> {
 
 fn main() -> Result<(), DataError> {
     let mut splits = load(std::env::args().nth(1).map(PathBuf::from))?;
-    splits.scale(Scaling::Unit);
+    splits.scale(Scaling::Unit)?;
     println!(
         "MNIST: train {} / valid {} / test {} examples of {} features",
         splits.train.len(),

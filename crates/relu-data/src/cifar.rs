@@ -25,7 +25,7 @@ pub const PAPER_VALID_LEN: usize = 5_000;
 ///
 /// # Errors
 /// [`DataError::Io`]; [`DataError::Malformed`] if the length is not a whole number of records or
-/// a label byte exceeds 9.
+/// a label byte exceeds 9; [`DataError::TooLarge`] beyond 2 GiB of `f32` features.
 pub fn read_batch(path: &Path) -> Result<Dataset> {
     from_source(io::open(path)?, path)
 }
@@ -65,6 +65,7 @@ fn from_source(mut src: Source<'_>, path: &Path) -> Result<Dataset> {
         ));
     }
     let n = bytes.len() / RECORD_BYTES;
+    io::check_f32_len(path, (n * IMAGE_BYTES) as u64, "CIFAR-10 image features")?;
     let mut labels = Vec::with_capacity(n);
     let mut pixels = Vec::with_capacity(n * IMAGE_BYTES);
     for (i, rec) in bytes.chunks_exact(RECORD_BYTES).enumerate() {
@@ -95,7 +96,8 @@ fn find(dir: &Path, name: &str) -> Result<PathBuf> {
 /// Loads the five training batches (concatenated in order) and the test batch.
 ///
 /// # Errors
-/// [`DataError::MissingFile`] and the errors of [`read_batch`].
+/// [`DataError::MissingFile`] and the errors of [`read_batch`] (the 2 GiB bound applies to the
+/// concatenated training batches).
 pub fn load_dir(dir: &Path) -> Result<TrainTest> {
     let mut parts = Vec::with_capacity(5);
     for k in 1..=5 {
@@ -103,6 +105,7 @@ pub fn load_dir(dir: &Path) -> Result<TrainTest> {
     }
     let test = read_batch(&find(dir, "test_batch.bin")?)?;
     let n: usize = parts.iter().map(Dataset::len).sum();
+    io::check_f32_len(dir, (n * IMAGE_BYTES) as u64, "the five CIFAR-10 training batches")?;
     let mut pixels = Vec::with_capacity(n * IMAGE_BYTES);
     let mut labels = Vec::with_capacity(n);
     for p in parts {
@@ -122,6 +125,13 @@ pub fn load_dir(dir: &Path) -> Result<TrainTest> {
 pub fn paper_splits(dir: &Path) -> Result<Splits> {
     let TrainTest { train, test } = load_dir(dir)?;
     let n = test.len();
+    if n < PAPER_VALID_LEN {
+        return Err(DataError::InvalidParameter {
+            name: "CIFAR-10 test file size",
+            value: format!("{n} images"),
+            expected: format!("at least the {PAPER_VALID_LEN} images the paper's validation set takes from it"),
+        });
+    }
     let valid = test.slice(0..PAPER_VALID_LEN)?;
     let test = test.slice(PAPER_VALID_LEN..n)?;
     Ok(Splits { train, valid, test })

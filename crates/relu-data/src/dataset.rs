@@ -1,6 +1,7 @@
 //! In-memory labelled datasets and their train/validation/test splits.
 
 use nalgebra::DMatrix;
+use relu_core::SparseBatch;
 
 use crate::error::{DataError, Result};
 use crate::scale::{Scaler, Scaling};
@@ -71,13 +72,98 @@ impl Dataset {
 
     /// How many examples each class has, indexed by class.
     pub fn class_counts(&self) -> Vec<usize> {
-        let mut counts = vec![0; self.num_classes];
-        for &l in &self.labels {
-            if let Some(c) = counts.get_mut(l as usize) {
-                *c += 1;
-            }
+        class_counts(&self.labels, self.num_classes)
+    }
+
+    /// The fraction of feature values that are non-zero, in `[0, 1]` (0 for an empty dataset):
+    /// the input sparsity, e.g. ≈ 0.19 for MNIST pixels.
+    pub fn density(&self) -> f64 {
+        let total = self.features.len();
+        if total == 0 { 0.0 } else { self.features.iter().filter(|&&x| x != 0.0).count() as f64 / total as f64 }
+    }
+}
+
+fn class_counts(labels: &[u32], num_classes: usize) -> Vec<usize> {
+    let mut counts = vec![0; num_classes];
+    for &l in labels {
+        if let Some(c) = counts.get_mut(l as usize) {
+            *c += 1;
         }
-        counts
+    }
+    counts
+}
+
+/// A labelled sparse dataset, such as bag-of-words reviews: one example per column of
+/// `features` (a `vocabulary × examples` [`SparseBatch`]), as relu-core's sparse kernels expect.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SparseDataset {
+    /// `feature_dim × len` sparse values.
+    pub features: SparseBatch,
+    /// One class index per example, each `< num_classes`.
+    pub labels: Vec<u32>,
+    /// The number of classes.
+    pub num_classes: usize,
+}
+
+impl SparseDataset {
+    /// A dataset from its parts.
+    ///
+    /// # Errors
+    /// [`DataError::Inconsistent`] if there is not one label per example;
+    /// [`DataError::InvalidParameter`] for a label `>= num_classes`.
+    pub fn new(features: SparseBatch, labels: Vec<u32>, num_classes: usize) -> Result<Self> {
+        if labels.len() != features.batch_size() {
+            return Err(DataError::Inconsistent {
+                what: format!("a sparse dataset with {} examples but {} labels", features.batch_size(), labels.len()),
+            });
+        }
+        if let Some((i, &l)) = labels.iter().enumerate().find(|&(_, &l)| l as usize >= num_classes) {
+            return Err(DataError::InvalidParameter {
+                name: "label",
+                value: format!("{l} of example {i}"),
+                expected: format!("a class index below {num_classes}"),
+            });
+        }
+        Ok(Self { features, labels, num_classes })
+    }
+
+    /// The number of examples.
+    pub fn len(&self) -> usize {
+        self.labels.len()
+    }
+
+    /// Whether the dataset has no examples.
+    pub fn is_empty(&self) -> bool {
+        self.labels.is_empty()
+    }
+
+    /// The number of features per example (rows of `features`, the vocabulary size for text).
+    pub fn feature_dim(&self) -> usize {
+        self.features.units()
+    }
+
+    /// How many examples each class has, indexed by class.
+    pub fn class_counts(&self) -> Vec<usize> {
+        class_counts(&self.labels, self.num_classes)
+    }
+
+    /// The fraction of feature values that are stored (non-zero), in `[0, 1]`; 0 when empty.
+    pub fn density(&self) -> f64 {
+        let total = self.features.units() as f64 * self.features.batch_size() as f64;
+        if total == 0.0 { 0.0 } else { self.features.nnz() as f64 / total }
+    }
+
+    /// The examples at `indices`, in that order.
+    ///
+    /// # Panics
+    /// If an index is out of range.
+    #[track_caller]
+    pub fn select(&self, indices: &[usize]) -> SparseDataset {
+        SparseDataset {
+            features: self.features.select_examples(indices),
+            labels: indices.iter().map(|&i| self.labels[i]).collect(),
+            num_classes: self.num_classes,
+        }
     }
 }
 
@@ -123,11 +209,26 @@ pub struct Splits {
 impl Splits {
     /// Fits `scaling` on the training set only and applies it to all three sets; returns the
     /// fitted scaler so the same transformation can be applied to new data.
-    pub fn scale(&mut self, scaling: Scaling) -> Scaler {
+    ///
+    /// # Errors
+    /// [`DataError::InvalidParameter`] if the fitted scaler is not finite (non-finite features are
+    /// possible in float IDX or NORB files); [`DataError::Inconsistent`] if the validation or test
+    /// set has a different number of features than the training set. The sets are then left
+    /// unchanged.
+    pub fn scale(&mut self, scaling: Scaling) -> Result<Scaler> {
+        let dim = self.train.feature_dim();
+        for (name, set) in [("validation", &self.valid), ("test", &self.test)] {
+            if set.feature_dim() != dim {
+                return Err(DataError::Inconsistent {
+                    what: format!("the {name} set has {} features but the training set has {dim}", set.feature_dim()),
+                });
+            }
+        }
         let scaler = Scaler::fit(scaling, &self.train.features);
-        scaler.apply(&mut self.train.features);
-        scaler.apply(&mut self.valid.features);
-        scaler.apply(&mut self.test.features);
-        scaler
+        scaler.check()?;
+        scaler.apply(&mut self.train.features)?;
+        scaler.apply(&mut self.valid.features)?;
+        scaler.apply(&mut self.test.features)?;
+        Ok(scaler)
     }
 }

@@ -82,6 +82,19 @@ pub enum DataError {
         /// The checksum of the bytes received.
         actual: String,
     },
+    /// An input that would need more memory than this crate allows for its kind (see the limits
+    /// documented on the loaders), refused before allocating.
+    #[error("{}: {what} would take {bytes} bytes, more than the limit of at most {limit} bytes", path.display())]
+    TooLarge {
+        /// The file concerned.
+        path: PathBuf,
+        /// What would have been allocated.
+        what: String,
+        /// The bytes it would take.
+        bytes: u64,
+        /// The limit.
+        limit: u64,
+    },
     /// An error from `relu-core` (e.g. building a sparse batch).
     #[error(transparent)]
     Core(#[from] relu_core::CoreError),

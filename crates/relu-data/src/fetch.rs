@@ -9,9 +9,13 @@
 //! connect" for each).
 //!
 //! Checksums: MNIST's four `.gz` files and the CIFAR-10 binary tarball have their widely published
-//! MD5 sums. We do **not** know authoritative checksums for small NORB, so those files are
-//! verified by format instead: the gzip stream must decompress to a NORB binary matrix whose
-//! header matches its length. No checksum in this file is made up.
+//! MD5 sums; the six small NORB `.mat.gz` files have the SHA-256 sums of the compressed files
+//! recorded by TensorFlow Datasets (its `smallnorb` checksum list). No checksum in this file is
+//! made up.
+//!
+//! Every file also has an upper bound on its download size, well above its real size, so a
+//! broken or hostile mirror cannot fill the disk: a response announcing more is refused, and a
+//! body that runs past the bound is cut off and deleted.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
@@ -30,9 +34,14 @@ pub enum Verify {
     Md5(String),
     /// The lower-case hex SHA-256 of the file.
     Sha256(String),
-    /// No checksum is known: the file must parse as a (possibly gzip) NORB binary matrix.
+    /// No checksum: the file must parse as a (possibly gzip) NORB binary matrix. For NORB files
+    /// from other sources (e.g. a mirror holding other versions); [`Known::SmallNorb`] uses
+    /// [`Verify::Sha256`].
     NorbFormat,
 }
+
+/// The download size bound of a [`FileSpec::new`] (1 GiB).
+pub const DEFAULT_MAX_BYTES: u64 = 1 << 30;
 
 /// One file to download.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,6 +52,22 @@ pub struct FileSpec {
     pub urls: Vec<String>,
     /// How the bytes are verified.
     pub verify: Verify,
+    /// The most bytes the file may have: a server announcing or sending more is cut off and the
+    /// partial file deleted. An upper bound, not the exact size.
+    pub max_bytes: u64,
+}
+
+impl FileSpec {
+    /// A file with the default size bound [`DEFAULT_MAX_BYTES`].
+    pub fn new(name: impl Into<String>, urls: Vec<String>, verify: Verify) -> Self {
+        Self { name: name.into(), urls, verify, max_bytes: DEFAULT_MAX_BYTES }
+    }
+
+    /// Sets the size bound. Default [`DEFAULT_MAX_BYTES`].
+    pub fn with_max_bytes(mut self, max_bytes: u64) -> Self {
+        self.max_bytes = max_bytes;
+        self
+    }
 }
 
 /// A dataset `fetch` knows how to download.
@@ -68,16 +93,27 @@ const MNIST_FILES: &[(&str, &str)] = &[
     ("t10k-labels-idx1-ubyte.gz", "ec29112dd5afa0611ce80d1b7f02629c"),
 ];
 const CIFAR_BASES: &[&str] = &["https://www.cs.toronto.edu/~kriz/"];
+/// Download bound for each MNIST file (the largest is 9.9 MB).
+const MNIST_MAX_BYTES: u64 = 64 << 20;
 const CIFAR_FILE: (&str, &str) = ("cifar-10-binary.tar.gz", "c32a1d4ab5d03f1284b67883e8d87530");
+/// Download bound for the CIFAR-10 tarball (170 MB).
+const CIFAR_MAX_BYTES: u64 = 256 << 20;
+/// The folder the CIFAR-10 binary tarball unpacks to.
+const CIFAR_TOP: &str = "cifar-10-batches-bin";
 const NORB_BASES: &[&str] = &["https://cs.nyu.edu/~ylclab/data/norb-v1.0-small/", "http://www.cs.nyu.edu/~ylclab/data/norb-v1.0-small/"];
-const NORB_FILES: &[&str] = &[
-    "smallnorb-5x46789x9x18x6x2x96x96-training-dat.mat.gz",
-    "smallnorb-5x46789x9x18x6x2x96x96-training-cat.mat.gz",
-    "smallnorb-5x46789x9x18x6x2x96x96-training-info.mat.gz",
-    "smallnorb-5x01235x9x18x6x2x96x96-testing-dat.mat.gz",
-    "smallnorb-5x01235x9x18x6x2x96x96-testing-cat.mat.gz",
-    "smallnorb-5x01235x9x18x6x2x96x96-testing-info.mat.gz",
+/// The small NORB files with the SHA-256 of each **`.gz` file as downloaded** (not of the
+/// decompressed matrix), as recorded in TensorFlow Datasets' checksum list for `smallnorb`.
+const NORB_FILES: &[(&str, &str)] = &[
+    ("smallnorb-5x46789x9x18x6x2x96x96-training-dat.mat.gz", "5ffd6272a07d32695ee1082a26a41a93a37aab8c28da047f8c34ed348d214873"),
+    ("smallnorb-5x46789x9x18x6x2x96x96-training-cat.mat.gz", "2784e542c1922060691090952b6cd6278879a216c90f81476f0f00256d42cdaa"),
+    ("smallnorb-5x46789x9x18x6x2x96x96-training-info.mat.gz", "de7eb932ebe7a4ee16217fead60660d0eb3d23632c2f4d1c51f88c501c17bf32"),
+    ("smallnorb-5x01235x9x18x6x2x96x96-testing-dat.mat.gz", "cf7104eed3e51174d2f65b66d1e5878b9da233b886f161b0d88f4510ba2c7474"),
+    ("smallnorb-5x01235x9x18x6x2x96x96-testing-cat.mat.gz", "ecaf6d5bb8c3bc5eab9cf0258f6d2198dd474e016e374836fc097f2e5ff509ff"),
+    ("smallnorb-5x01235x9x18x6x2x96x96-testing-info.mat.gz", "16adf314226327ee006d1a44db8cfef52773c06c829951d5653a9f6f310248a2"),
 ];
+/// Download bound for each small NORB file: a gzip file is at most a few bytes longer than its
+/// content, and the largest decompressed file (the image pairs) is 448 MB.
+const NORB_MAX_BYTES: u64 = 512 << 20;
 
 impl Known {
     /// The dataset's folder name under the data directory.
@@ -100,15 +136,14 @@ impl Known {
 
     /// The files of the dataset, each with one URL per base (`base` + file name).
     pub fn files<S: AsRef<str>>(self, bases: &[S]) -> Vec<FileSpec> {
-        let spec = |name: &str, verify: Verify| FileSpec {
-            name: name.into(),
-            urls: bases.iter().map(|b| format!("{}/{name}", b.as_ref().trim_end_matches('/'))).collect(),
-            verify,
+        let spec = |name: &str, verify: Verify, max_bytes: u64| {
+            let urls = bases.iter().map(|b| format!("{}/{name}", b.as_ref().trim_end_matches('/'))).collect();
+            FileSpec::new(name, urls, verify).with_max_bytes(max_bytes)
         };
         match self {
-            Self::Mnist => MNIST_FILES.iter().map(|(n, md5)| spec(n, Verify::Md5((*md5).into()))).collect(),
-            Self::Cifar10 => vec![spec(CIFAR_FILE.0, Verify::Md5(CIFAR_FILE.1.into()))],
-            Self::SmallNorb => NORB_FILES.iter().map(|n| spec(n, Verify::NorbFormat)).collect(),
+            Self::Mnist => MNIST_FILES.iter().map(|(n, md5)| spec(n, Verify::Md5((*md5).into()), MNIST_MAX_BYTES)).collect(),
+            Self::Cifar10 => vec![spec(CIFAR_FILE.0, Verify::Md5(CIFAR_FILE.1.into()), CIFAR_MAX_BYTES)],
+            Self::SmallNorb => NORB_FILES.iter().map(|(n, sha)| spec(n, Verify::Sha256((*sha).into()), NORB_MAX_BYTES)).collect(),
         }
     }
 }
@@ -195,9 +230,10 @@ impl Fetcher {
         };
         for f in &files {
             let path = self.fetch_file(&dir, f)?;
-            if ds == Known::Cifar10 && !dir.join("cifar-10-batches-bin").join("test_batch.bin").is_file() {
-                let gz = flate2::read::GzDecoder::new(File::open(&path).map_err(|e| DataError::io(&path, "open", e))?);
-                tar::Archive::new(gz).unpack(&dir).map_err(|e| DataError::io(&path, "unpack", e))?;
+            // The folder only ever appears complete (see `unpack_tar_gz`), so its presence means
+            // a finished earlier unpacking.
+            if ds == Known::Cifar10 && !dir.join(CIFAR_TOP).join("test_batch.bin").is_file() {
+                unpack_tar_gz(&path, &dir, CIFAR_TOP)?;
             }
         }
         Ok(dir)
@@ -225,7 +261,7 @@ impl Fetcher {
         let mut last_checksum = None;
         let mut checksum_failures = 0;
         for url in &spec.urls {
-            if let Err(reason) = self.download(url, &part) {
+            if let Err(reason) = self.download(url, &part, spec.max_bytes) {
                 attempts.push(format!("{url}: {reason}"));
                 continue;
             }
@@ -250,9 +286,21 @@ impl Fetcher {
         }
     }
 
-    /// Downloads `url` into `part`, resuming from its current length; returns a reason on failure.
-    fn download(&self, url: &str, part: &Path) -> std::result::Result<(), String> {
+    /// Downloads `url` into `part`, resuming from its current length, keeping the file at most
+    /// `max_bytes` long; returns a reason on failure. An interrupted transfer keeps the partial
+    /// file for resuming; one that breaks the size bound deletes it.
+    fn download(&self, url: &str, part: &Path, max_bytes: u64) -> std::result::Result<(), String> {
         let mut offset = fs::metadata(part).map(|m| m.len()).unwrap_or(0);
+        let too_large = |what: String| {
+            // Best effort: the error below is what matters, and a leftover `.part` would only be
+            // resumed from and cut off again.
+            let _ = fs::remove_file(part);
+            format!("{what}, more than the at most {max_bytes} bytes expected for this file (download discarded)")
+        };
+        if offset > max_bytes {
+            fs::remove_file(part).map_err(|e| format!("cannot remove {}: {e}", part.display()))?;
+            offset = 0;
+        }
         for _ in 0..2 {
             let mut req = self.agent.get(url);
             if offset > 0 {
@@ -270,6 +318,12 @@ impl Fetcher {
                 Err(ureq::Error::Transport(t)) => return Err(format!("cannot connect (offline or host unreachable?): {t}")),
             };
             let append = offset > 0 && resp.status() == 206;
+            let start = if append { offset } else { 0 };
+            if let Some(len) = resp.header("Content-Length").and_then(|v| v.trim().parse::<u64>().ok()) {
+                if start.saturating_add(len) > max_bytes {
+                    return Err(too_large(format!("the server announces {} bytes", start.saturating_add(len))));
+                }
+            }
             let mut file = OpenOptions::new()
                 .create(true)
                 .write(true)
@@ -277,13 +331,56 @@ impl Fetcher {
                 .truncate(!append)
                 .open(part)
                 .map_err(|e| format!("cannot write {}: {e}", part.display()))?;
-            let mut body = resp.into_reader();
-            io::copy(&mut body, &mut file).map_err(|e| format!("download interrupted (partial file kept for resuming): {e}"))?;
+            // One byte more than allowed, to tell "exactly at the bound" from "past it".
+            let mut body = resp.into_reader().take((max_bytes - start).saturating_add(1));
+            let got = io::copy(&mut body, &mut file).map_err(|e| format!("download interrupted (partial file kept for resuming): {e}"))?;
             file.flush().and_then(|()| file.sync_all()).map_err(|e| format!("cannot write {}: {e}", part.display()))?;
+            if got > max_bytes - start {
+                drop(file);
+                return Err(too_large("the server sent more".into()));
+            }
             return Ok(());
         }
         Err("the server rejected resuming twice".into())
     }
+}
+
+/// Unpacks the gzip-compressed tar archive `archive` into `dir`, where its top-level folder
+/// `top` appears complete or not at all: the archive is unpacked into a temporary folder
+/// `dir/.<top>.unpacking` (removed first if an earlier run left it), checked to contain `top`,
+/// and only then renamed to `dir/top`, replacing any earlier `dir/top`. An interrupted or failed
+/// unpacking therefore never leaves a partial `dir/top` that a later run would take as done.
+/// Returns `dir/top`.
+///
+/// # Errors
+/// [`DataError::Io`] naming the archive when it cannot be read or unpacked (e.g. truncated), or
+/// the folder that cannot be created, removed or renamed; [`DataError::Malformed`] if the archive
+/// has no folder `top`. The temporary folder is removed in both cases.
+pub fn unpack_tar_gz(archive: &Path, dir: &Path, top: &str) -> Result<PathBuf> {
+    let tmp = dir.join(format!(".{top}.unpacking"));
+    if tmp.exists() {
+        fs::remove_dir_all(&tmp).map_err(|e| DataError::io(&tmp, "remove", e))?;
+    }
+    fs::create_dir_all(&tmp).map_err(|e| DataError::io(&tmp, "create directory", e))?;
+    let unpacked = (|| {
+        let file = File::open(archive).map_err(|e| DataError::io(archive, "open", e))?;
+        let gz = flate2::read::GzDecoder::new(io::BufReader::new(file));
+        tar::Archive::new(gz).unpack(&tmp).map_err(|e| DataError::io(archive, "unpack", e))?;
+        let src = tmp.join(top);
+        if !src.is_dir() {
+            return Err(DataError::malformed(archive, 0, format!("a tar archive holding the folder {top}")));
+        }
+        let dest = dir.join(top);
+        if dest.exists() {
+            fs::remove_dir_all(&dest).map_err(|e| DataError::io(&dest, "remove", e))?;
+        }
+        fs::rename(&src, &dest).map_err(|e| DataError::io(&dest, "rename", e))?;
+        Ok(dest)
+    })();
+    let cleaned = fs::remove_dir_all(&tmp).map_err(|e| DataError::io(&tmp, "remove", e));
+    let dest = unpacked?;
+    cleaned?;
+    Ok(dest)
 }
 
 fn agent(connect: Duration) -> ureq::Agent {

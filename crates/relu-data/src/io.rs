@@ -12,9 +12,44 @@ use crate::error::{DataError, Result};
 /// The two bytes every gzip member starts with.
 pub(crate) const GZ_MAGIC: [u8; 2] = [0x1f, 0x8b];
 
-/// Payloads larger than this are refused before any allocation, whatever the header says: no
-/// dataset this crate reads comes close (full MNIST is 47 MB, small NORB 448 MB per image file).
-pub(crate) const MAX_PAYLOAD: u64 = 4 << 30;
+/// Payloads (decompressed) larger than this are refused before any allocation, whatever the
+/// header says: no dataset this crate reads comes close (full MNIST is 47 MB, a CIFAR-10 batch
+/// 31 MB, the largest small NORB file 448 MB), and a few-kilobyte gzip bomb must not be able to
+/// claim gigabytes.
+pub(crate) const MAX_PAYLOAD: u64 = 1 << 30;
+
+/// The largest `f32` feature matrix (in bytes) built from one file or one set of files. Byte
+/// pixels grow fourfold when converted, so this is checked separately from [`MAX_PAYLOAD`]; it
+/// is large enough for full-resolution small NORB (24,300 pairs × 18,432 pixels × 4 bytes ≈
+/// 1.8 GB), the largest matrix any loader here builds.
+pub(crate) const MAX_F32_BYTES: u64 = 2 << 30;
+
+/// The longest text line accepted (16 MiB): far beyond any review, but a bound, so a binary or
+/// newline-free file cannot make a reader buffer the whole input as one line.
+pub(crate) const MAX_LINE: usize = 16 << 20;
+
+/// The UTF-8 byte order mark some editors put at the start of text files.
+const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
+
+#[cfg(test)]
+thread_local! {
+    /// Lets unit tests lower [`MAX_F32_BYTES`] so the check can be exercised on tiny fixtures.
+    pub(crate) static TEST_MAX_F32_BYTES: std::cell::Cell<Option<u64>> = const { std::cell::Cell::new(None) };
+}
+
+/// Checks that `elements` `f32` values (the features of `what`) stay within [`MAX_F32_BYTES`]
+/// before they are allocated.
+pub(crate) fn check_f32_len(path: &Path, elements: u64, what: &str) -> Result<()> {
+    #[cfg(test)]
+    let limit = TEST_MAX_F32_BYTES.with(|c| c.get()).unwrap_or(MAX_F32_BYTES);
+    #[cfg(not(test))]
+    let limit = MAX_F32_BYTES;
+    let bytes = elements.saturating_mul(4);
+    if bytes > limit {
+        return Err(DataError::TooLarge { path: path.to_path_buf(), what: format!("{elements} f32 values of {what}"), bytes, limit });
+    }
+    Ok(())
+}
 
 /// The largest buffer reserved up front for a gzip payload whose real length is unknown; the
 /// buffer then grows only as decompressed bytes actually arrive.
@@ -144,19 +179,46 @@ impl Source<'_> {
     }
 }
 
-/// Reads a whole text input (plain or gzip) into lines of bytes, calling `f` with the 1-based line
-/// number and the line without its terminator (`\n` or `\r\n`).
-pub(crate) fn for_each_line(mut src: Source<'_>, path: &Path, mut f: impl FnMut(usize, &[u8]) -> Result<()>) -> Result<()> {
+/// Reads a whole text input (plain or gzip) line by line, calling `f` with the 1-based line
+/// number and the line without its terminator (`\n` or `\r\n`) and, on line 1, without a UTF-8
+/// byte order mark.
+///
+/// # Errors
+/// [`DataError::Parse`] for a line longer than [`MAX_LINE`] bytes; [`DataError::Io`]; and the
+/// errors of `f`.
+pub(crate) fn for_each_line(src: Source<'_>, path: &Path, f: impl FnMut(usize, &[u8]) -> Result<()>) -> Result<()> {
+    for_each_line_capped(src, path, MAX_LINE, f)
+}
+
+/// [`for_each_line`] with the line length bound as a parameter (so tests need not write 16 MiB).
+pub(crate) fn for_each_line_capped(
+    mut src: Source<'_>,
+    path: &Path,
+    max_line: usize,
+    mut f: impl FnMut(usize, &[u8]) -> Result<()>,
+) -> Result<()> {
     let mut buf = Vec::new();
     let mut line = 0usize;
+    // The bound counts the terminating `\n`, so a line of exactly `max_line` bytes is accepted.
+    let limit = max_line as u64 + 1;
     loop {
         buf.clear();
-        let n = src.reader.read_until(b'\n', &mut buf).map_err(|e| DataError::io(path, "read", e))?;
+        let n = (&mut src.reader).take(limit).read_until(b'\n', &mut buf).map_err(|e| DataError::io(path, "read", e))?;
         if n == 0 {
             return Ok(());
         }
         line += 1;
+        if n as u64 == limit && !buf.ends_with(b"\n") {
+            return Err(DataError::parse(
+                path,
+                line,
+                format!("a line of at most {max_line} bytes, but the line is longer (is this a text file?)"),
+            ));
+        }
         let mut s = buf.as_slice();
+        if line == 1 {
+            s = s.strip_prefix(UTF8_BOM).unwrap_or(s);
+        }
         if let Some(rest) = s.strip_suffix(b"\n") {
             s = rest;
         }
@@ -171,4 +233,93 @@ pub(crate) fn for_each_line(mut src: Source<'_>, path: &Path, mut f: impl FnMut(
 pub(crate) fn utf8<'a>(bytes: &'a [u8], path: &Path, line: usize) -> Result<&'a str> {
     std::str::from_utf8(bytes)
         .map_err(|e| DataError::parse(path, line, format!("valid UTF-8 text, but byte {} of the line is not", e.valid_up_to() + 1)))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+
+    use flate2::Compression;
+    use flate2::write::GzEncoder;
+
+    use super::*;
+
+    fn lines_capped(path: &Path, max_line: usize) -> Result<Vec<String>> {
+        let mut out = Vec::new();
+        for_each_line_capped(open(path)?, path, max_line, |n, l| {
+            out.push(format!("{n}:{}", String::from_utf8_lossy(l)));
+            Ok(())
+        })?;
+        Ok(out)
+    }
+
+    #[test]
+    fn long_line_without_newline_in_gzip_is_refused_with_file_and_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("long.tsv.gz");
+        let mut gz = GzEncoder::new(Vec::new(), Compression::fast());
+        gz.write_all(b"1\tshort\n").unwrap();
+        gz.write_all(&vec![b'x'; 5_000]).unwrap();
+        std::fs::write(&path, gz.finish().unwrap()).unwrap();
+        let e = lines_capped(&path, 100).unwrap_err().to_string();
+        assert!(e.contains("long.tsv.gz") && e.contains("line 2") && e.contains("at most 100 bytes"), "{e}");
+        // Lines up to the bound are accepted, with or without a final newline.
+        std::fs::write(&path, [vec![b'a'; 100], b"\n".to_vec(), vec![b'b'; 100]].concat()).unwrap();
+        let got = lines_capped(&path, 100).unwrap();
+        assert_eq!(got, [format!("1:{}", "a".repeat(100)), format!("2:{}", "b".repeat(100))]);
+        std::fs::write(&path, vec![b'a'; 101]).unwrap();
+        assert!(lines_capped(&path, 100).is_err());
+    }
+
+    #[test]
+    fn bom_is_stripped_on_line_one_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bom.txt");
+        std::fs::write(&path, "\u{feff}first\r\n\u{feff}second\n").unwrap();
+        assert_eq!(lines_capped(&path, MAX_LINE).unwrap(), ["1:first", "2:\u{feff}second"]);
+    }
+
+    #[test]
+    fn f32_limit_names_the_file_and_sizes() {
+        let p = Path::new("images.gz");
+        assert!(check_f32_len(p, MAX_F32_BYTES / 4, "x").is_ok());
+        let e = check_f32_len(p, MAX_F32_BYTES / 4 + 1, "MNIST images").unwrap_err().to_string();
+        assert!(e.contains("images.gz") && e.contains("MNIST images") && e.contains(&format!("at most {MAX_F32_BYTES}")), "{e}");
+        assert!(check_f32_len(p, u64::MAX, "x").is_err(), "no overflow");
+    }
+
+    #[test]
+    fn loaders_check_the_f32_limit_before_converting() {
+        TEST_MAX_F32_BYTES.with(|c| c.set(Some(10_000)));
+        // One CIFAR-10 record: 3,072 pixels = 12,288 bytes of f32.
+        let rec = [vec![3u8], vec![5u8; 3072]].concat();
+        let e = crate::cifar::parse_batch(&rec, Path::new("data_batch_1.bin")).unwrap_err();
+        assert!(matches!(e, DataError::TooLarge { bytes: 12_288, limit: 10_000, .. }), "{e}");
+        // Four 28×28 MNIST images: 12,544 bytes of f32; two fit.
+        let idx = |code: u8, dims: &[u8], payload: Vec<u8>| {
+            let mut v = vec![0, 0, code, dims.len() as u8];
+            for &d in dims {
+                v.extend_from_slice(&u32::from(d).to_be_bytes());
+            }
+            v.extend(payload);
+            v
+        };
+        let (ip, lp) = (Path::new("train-images"), Path::new("train-labels"));
+        let load = |n: u8| {
+            let images = crate::idx::parse_idx(&idx(8, &[n, 28, 28], vec![0; usize::from(n) * 784]), ip).unwrap();
+            let labels = crate::idx::parse_idx(&idx(8, &[n], vec![0; usize::from(n)]), lp).unwrap();
+            crate::mnist::from_arrays(images, ip, labels, lp)
+        };
+        assert!(load(2).is_ok());
+        let e = load(4).unwrap_err().to_string();
+        assert!(e.contains("train-images") && e.contains("12544 bytes"), "{e}");
+        // One NORB pair of 2 × 48 × 48 pixels: 18,432 bytes of f32 at full size; 4,608 downsampled.
+        use crate::norb::{NorbArray, NorbDtype, from_arrays};
+        let dat = NorbArray::from_parts(NorbDtype::U8, vec![1, 2, 48, 48], vec![0; 2 * 48 * 48]).unwrap();
+        let cat = NorbArray::from_parts(NorbDtype::I32, vec![1], vec![0; 4]).unwrap();
+        let (dp, cp) = (Path::new("x-dat.mat"), Path::new("x-cat.mat"));
+        assert!(matches!(from_arrays(&dat, dp, &cat, cp, None), Err(DataError::TooLarge { bytes: 18_432, .. })));
+        assert!(from_arrays(&dat, dp, &cat, cp, Some(24)).is_ok());
+        TEST_MAX_F32_BYTES.with(|c| c.set(None));
+    }
 }

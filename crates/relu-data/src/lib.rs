@@ -4,19 +4,21 @@
 //! * Images — [`idx`] (any IDX file), [`mnist`] (and Fashion-MNIST & co.), [`cifar`] (CIFAR-10
 //!   binary), [`norb`] (small NORB) — load into a [`Dataset`]: a `features × examples`
 //!   `DMatrix<f32>` (one example per column, relu-core's convention) with pixels in `[0, 1]`, and
-//!   class labels. Each has a `paper_splits`-style helper giving [`Splits`]; [`Scaling`] offers
-//!   `[0, 1]`, `[−1, 1]` and standardisation fitted on the training set only.
+//!   class labels. Each has a `paper_splits` helper giving [`Splits`] in `[0, 1]`; [`Scaling`]
+//!   offers `[0, 1]`, `[−1, 1]` and standardisation fitted on the training set only.
 //! * Text — [`text`]: TSV, JSON Lines and Blitzer's `processed_acl` readers, a Unicode tokeniser,
 //!   a vocabulary learned on the training split, and binary / count / tf-idf features emitted as a
-//!   [`relu_core::SparseBatch`]; targets for polarity, star ratings and multi-class labels;
-//!   [`split::stratified_k_fold`] for the paper's 10-fold cross-validation.
+//!   [`relu_core::SparseBatch`] (a [`SparseDataset`] with labels); targets for polarity, star
+//!   ratings and multi-class labels; [`text::folds`] for the paper's 10-fold cross-validation with
+//!   the vectorizer refitted on each fold's training part, and [`text::holdout`].
 //! * [`mnist_embedded`] (default feature `embedded-mnist`): 12,000 real MNIST digits compiled in,
 //!   so training works offline on a fresh machine.
 //! * [`fetch`]: verified, resumable downloads of MNIST, CIFAR-10 and small NORB.
 //!
 //! Every parser reads untrusted bytes: malformed input gives a [`DataError`] naming the file, the
 //! byte offset or line, and what was expected — never a panic, and never an allocation larger than
-//! the input can fill.
+//! the input can fill. Sizes are bounded too: 1 GiB of decompressed payload per file, 2 GiB of
+//! `f32` features per matrix (enough for full-resolution small NORB), 16 MiB per text line.
 //!
 //! # Example
 //! ```
@@ -28,7 +30,7 @@
 //! assert_eq!(splits.test.len(), 2_000);
 //! assert_eq!(&splits.train.labels[..5], &[5, 0, 4, 1, 9]);
 //! // Standardise with statistics of the training set only.
-//! let _scaler = splits.scale(Scaling::Standardize);
+//! let _scaler = splits.scale(Scaling::Standardize)?;
 //! # }
 //! # Ok::<(), relu_data::DataError>(())
 //! ```
@@ -48,7 +50,7 @@ mod scale;
 pub mod split;
 pub mod text;
 
-pub use dataset::{Dataset, Splits, TrainTest};
+pub use dataset::{Dataset, SparseDataset, Splits, TrainTest};
 #[cfg(feature = "embedded-mnist")]
 pub use embedded::{EMBEDDED_TEST_LEN, EMBEDDED_TRAIN_LEN, EMBEDDED_VALID_LEN, mnist_embedded};
 pub use error::{DataError, Result};

@@ -48,7 +48,8 @@ pub fn files(dir: &Path) -> Result<[PathBuf; 4]> {
 /// # Errors
 /// Any error of [`read_idx`]; [`DataError::Inconsistent`] when the files disagree on the number
 /// of examples; [`DataError::Malformed`] for non-integer, negative or absurd labels, or images
-/// that are not at least two-dimensional (`n × …`).
+/// that are not at least two-dimensional (`n × …`); [`DataError::TooLarge`] if the images would
+/// take more than 2 GiB as `f32`.
 pub fn load_pair(images: &Path, labels: &Path) -> Result<Dataset> {
     from_arrays(read_idx(images)?, images, read_idx(labels)?, labels)
 }
@@ -124,6 +125,7 @@ pub(crate) fn from_arrays(images: IdxArray, images_path: &Path, labels: IdxArray
     }
     let shape = dims[1..].to_vec();
     let dim: usize = shape.iter().product();
+    crate::io::check_f32_len(images_path, images.len() as u64, "image features")?;
     let features = DMatrix::from_vec(dim, n, images.to_f32(true));
     Ok(Dataset { features, labels: out, num_classes: if n == 0 { 0 } else { max as usize + 1 }, shape })
 }

@@ -9,6 +9,10 @@
 //! A directory holds `*-training-dat.mat`, `*-training-cat.mat`, `*-training-info.mat` and the
 //! same for `testing` (optionally `.gz`); `dat` is `n × 2 × 96 × 96` bytes, `cat` is `n` labels 0–4,
 //! `info` is `n × 4` integers (instance, elevation, azimuth, lighting).
+//!
+//! Like the other image loaders, these return pixels in `[0, 1]`; the paper's `[−1, 1]` NORB
+//! input is one [`crate::Splits::scale`] with [`crate::Scaling::Symmetric`] away (see
+//! [`paper_splits`]).
 
 use std::path::{Path, PathBuf};
 
@@ -17,7 +21,6 @@ use nalgebra::DMatrix;
 use crate::dataset::{Dataset, Splits};
 use crate::error::{DataError, Result};
 use crate::io::{self, Source};
-use crate::scale::Scaling;
 
 /// The number of object categories.
 pub const NUM_CLASSES: usize = 5;
@@ -241,16 +244,14 @@ pub struct NorbOptions {
     /// `Some(32)`, the paper's 2×32×32 input.
     pub side: Option<usize>,
     /// Training pairs held out (the last ones of the training file) as validation set by
-    /// [`splits`]. Default 4,300, leaving 20,000 for training; this is our choice, not a number
-    /// taken from the paper.
+    /// [`paper_splits`]. Default 4,300, leaving 20,000 for training; this is our choice, not a
+    /// number taken from the paper.
     pub valid_len: usize,
-    /// Scaling applied by [`splits`]. Default [`Scaling::Symmetric`] (`[−1, 1]`), as in the paper.
-    pub scaling: Scaling,
 }
 
 impl Default for NorbOptions {
     fn default() -> Self {
-        Self { side: Some(32), valid_len: 4_300, scaling: Scaling::Symmetric }
+        Self { side: Some(32), valid_len: 4_300 }
     }
 }
 
@@ -280,7 +281,8 @@ pub fn find_file(dir: &Path, part: Part, kind: &str) -> Result<PathBuf> {
 /// # Errors
 /// As [`read_norb`]; [`DataError::Malformed`] if `dat` is not `n × 2 × h × w` bytes or a
 /// category is outside 0–4; [`DataError::Inconsistent`] when the files disagree on `n`;
-/// [`DataError::InvalidParameter`] if `side` does not divide the image size.
+/// [`DataError::InvalidParameter`] if `side` does not divide the image size;
+/// [`DataError::TooLarge`] beyond 2 GiB of `f32` features.
 pub fn load_part(dir: &Path, part: Part, side: Option<usize>) -> Result<Dataset> {
     let dat_path = find_file(dir, part, "dat")?;
     let cat_path = find_file(dir, part, "cat")?;
@@ -356,6 +358,7 @@ pub fn from_arrays(dat: &NorbArray, dat_path: &Path, cat: &NorbArray, cat_path: 
     let (fy, fx) = (h / oh.max(1), w / ow.max(1));
     let norm = 1.0 / (255.0 * (fy * fx) as f32);
     let dim = 2 * oh * ow;
+    io::check_f32_len(dat_path, (dim as u64).saturating_mul(n as u64), "NORB image features")?;
     let mut features = Vec::with_capacity(dim * n);
     let mut acc = vec![0u64; ow];
     for plane in dat.bytes().chunks_exact(h * w) {
@@ -373,15 +376,24 @@ pub fn from_arrays(dat: &NorbArray, dat_path: &Path, cat: &NorbArray, cat_path: 
 }
 
 /// Train / validation / test sets from a small NORB directory: the training file minus its last
-/// `valid_len` pairs, those pairs, and the test file; downsampled and scaled as `opts` says
-/// (scaling fitted on the training set only).
+/// `valid_len` pairs, those pairs, and the test file, downsampled as `opts` says, with pixels in
+/// `[0, 1]` like every other loader's `paper_splits`.
+///
+/// The paper fed NORB to its networks scaled to `[−1, 1]`; to reproduce that, scale the result
+/// (the map is fixed, so fitting it on the training set changes nothing):
+///
+/// ```no_run
+/// use relu_data::{Scaling, norb};
+///
+/// let mut splits = norb::paper_splits(std::path::Path::new("data/smallnorb"), &norb::NorbOptions::default())?;
+/// splits.scale(Scaling::Symmetric)?; // the paper's [−1, 1] input
+/// # Ok::<(), relu_data::DataError>(())
+/// ```
 ///
 /// # Errors
 /// As [`load_part`]; [`DataError::InvalidParameter`] if `valid_len` exceeds the training file.
-pub fn splits(dir: &Path, opts: &NorbOptions) -> Result<Splits> {
+pub fn paper_splits(dir: &Path, opts: &NorbOptions) -> Result<Splits> {
     let train = load_part(dir, Part::Training, opts.side)?;
     let test = load_part(dir, Part::Testing, opts.side)?;
-    let mut s = crate::TrainTest { train, test }.hold_out_last(opts.valid_len)?;
-    s.scale(opts.scaling);
-    Ok(s)
+    crate::TrainTest { train, test }.hold_out_last(opts.valid_len)
 }

@@ -33,8 +33,10 @@ impl std::str::FromStr for Scaling {
 }
 
 /// A fitted scaling, `x ↦ (x − shift) · scale`, global or per feature. Serialisable so a saved
-/// model can carry the transformation of its inputs.
+/// model can carry the transformation of its inputs; deserialisation checks that a per-feature
+/// scaler has as many scales as shifts and that every value is finite.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "ScalerRepr", into = "ScalerRepr")]
 pub enum Scaler {
     /// The same affine map for every feature.
     Global {
@@ -52,7 +54,73 @@ pub enum Scaler {
     },
 }
 
+/// The serialised form of [`Scaler`], checked by [`Scaler::check`] on the way in.
+#[derive(Serialize, Deserialize)]
+enum ScalerRepr {
+    Global { shift: f32, scale: f32 },
+    PerFeature { shift: Vec<f32>, scale: Vec<f32> },
+}
+
+impl TryFrom<ScalerRepr> for Scaler {
+    type Error = String;
+
+    fn try_from(r: ScalerRepr) -> std::result::Result<Self, String> {
+        let s = match r {
+            ScalerRepr::Global { shift, scale } => Scaler::Global { shift, scale },
+            ScalerRepr::PerFeature { shift, scale } => Scaler::PerFeature { shift, scale },
+        };
+        s.check().map_err(|e| e.to_string())?;
+        Ok(s)
+    }
+}
+
+impl From<Scaler> for ScalerRepr {
+    fn from(s: Scaler) -> Self {
+        match s {
+            Scaler::Global { shift, scale } => ScalerRepr::Global { shift, scale },
+            Scaler::PerFeature { shift, scale } => ScalerRepr::PerFeature { shift, scale },
+        }
+    }
+}
+
+fn invalid(value: String, expected: String) -> DataError {
+    DataError::InvalidParameter { name: "scaler", value, expected }
+}
+
 impl Scaler {
+    /// Checks the scaler's own consistency: as many per-feature scales as shifts, and finite
+    /// values throughout (a scaler built in code or read from a model file may violate either).
+    ///
+    /// # Errors
+    /// [`DataError::InvalidParameter`] naming the mismatched lengths or the first non-finite
+    /// value.
+    pub fn check(&self) -> Result<()> {
+        let (shift, scale): (&[f32], &[f32]) = match self {
+            Scaler::Global { shift, scale } => (std::slice::from_ref(shift), std::slice::from_ref(scale)),
+            Scaler::PerFeature { shift, scale } => (shift, scale),
+        };
+        if shift.len() != scale.len() {
+            return Err(invalid(
+                format!("with {} shifts and {} scales", shift.len(), scale.len()),
+                "one shift and one scale per feature".into(),
+            ));
+        }
+        for (name, values) in [("shift", shift), ("scale", scale)] {
+            if let Some(i) = values.iter().position(|v| !v.is_finite()) {
+                return Err(invalid(format!("with {name} {} for feature {i}", values[i]), "finite shifts and scales".into()));
+            }
+        }
+        Ok(())
+    }
+
+    /// The number of features a per-feature scaler was fitted on (`None` for a global one).
+    pub fn num_features(&self) -> Option<usize> {
+        match self {
+            Scaler::Global { .. } => None,
+            Scaler::PerFeature { shift, .. } => Some(shift.len()),
+        }
+    }
+
     /// Fits `scaling` on `train` (features × examples). Only [`Scaling::Standardize`] looks at
     /// the data.
     pub fn fit(scaling: Scaling, train: &DMatrix<f32>) -> Scaler {
@@ -84,22 +152,29 @@ impl Scaler {
         }
     }
 
-    /// Applies the scaling in place.
+    /// Applies the scaling in place (`m` is features × examples).
     ///
-    /// # Panics
-    /// If a per-feature scaler was fitted on a different number of features.
-    #[track_caller]
-    pub fn apply(&self, m: &mut DMatrix<f32>) {
+    /// # Errors
+    /// [`DataError::InvalidParameter`] if the scaler fails [`Scaler::check`] or was fitted on a
+    /// different number of features than `m` has rows; `m` is then left unchanged.
+    pub fn apply(&self, m: &mut DMatrix<f32>) -> Result<()> {
+        self.check()?;
         match self {
             Scaler::Global { shift, scale } => m.apply(|x| *x = (*x - shift) * scale),
             Scaler::PerFeature { shift, scale } => {
-                assert_eq!(shift.len(), m.nrows(), "Scaler: fitted on {} features, applied to {}", shift.len(), m.nrows());
+                if shift.len() != m.nrows() {
+                    return Err(invalid(
+                        format!("fitted on {} features", shift.len()),
+                        format!("a matrix with {} feature rows, found {} rows", shift.len(), m.nrows()),
+                    ));
+                }
                 for mut col in m.column_iter_mut() {
-                    for (i, x) in col.iter_mut().enumerate() {
-                        *x = (*x - shift[i]) * scale[i];
+                    for ((x, s), k) in col.iter_mut().zip(shift).zip(scale) {
+                        *x = (*x - s) * k;
                     }
                 }
             }
         }
+        Ok(())
     }
 }

@@ -95,6 +95,11 @@ fn idx_bad_inputs_name_file_offset_and_expectation() {
     let p = write(d, "big.gz", &gz(&idx_bytes(0x0E, &[u32::MAX, 16], &[0; 8])));
     let e = msg(read_idx(&p).unwrap_err());
     assert!(e.contains("big.gz") && e.contains("at most"), "{e}");
+    // 1.5 GB of bytes announced by a tiny gzip file: over the 1 GiB per-file bound, refused
+    // before reading.
+    let p = write(d, "bomb.gz", &gz(&idx_bytes(0x08, &[1_500, 1_000_000], &[0; 8])));
+    let e = msg(read_idx(&p).unwrap_err());
+    assert!(e.contains("bomb.gz") && e.contains("at most 1073741824 bytes") && e.contains("1500000000 bytes"), "{e}");
     // A corrupt gzip stream is an I/O error naming the file, not a panic.
     let mut bad = gz(&idx_bytes(0x08, &[4], &[1, 2, 3, 4]));
     let n = bad.len();
@@ -163,19 +168,33 @@ fn mnist_errors_missing_files_mismatched_counts_bad_labels() {
 }
 
 #[test]
+fn mnist_paper_splits_needs_ten_thousand_training_images() {
+    // Valid files in every respect except the training count.
+    let dir = tempfile::tempdir().unwrap();
+    let names = ["train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"];
+    write_mnist_dir(dir.path(), names, 30, 5, false);
+    assert!(mnist::load_dir(dir.path()).is_ok());
+    let e = msg(mnist::paper_splits(dir.path()).unwrap_err());
+    assert!(e.contains("validation size `10000`") && e.contains("at most the 30 training examples"), "{e}");
+}
+
+#[test]
 fn scaling_unit_symmetric_and_standardize_fitted_on_train() {
     let dir = tempfile::tempdir().unwrap();
     let names = ["train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"];
     write_mnist_dir(dir.path(), names, 40, 5, false);
     let base = mnist::load_dir(dir.path()).unwrap().hold_out_last(10).unwrap();
 
+    assert!((base.train.density() - base.train.features.iter().filter(|&&x| x != 0.0).count() as f64 / (784.0 * 30.0)).abs() < 1e-12);
+    assert!(base.train.density() > 0.99, "the fixture has few zero pixels: {}", base.train.density());
+
     let mut s = base.clone();
-    s.scale(Scaling::Symmetric);
+    s.scale(Scaling::Symmetric).unwrap();
     assert!(s.train.features.iter().chain(s.test.features.iter()).all(|&x| (-1.0..=1.0).contains(&x)));
     assert_eq!(s.train.features[(0, 0)], -1.0);
 
     let mut s = base.clone();
-    let scaler = s.scale(Scaling::Standardize);
+    let scaler = s.scale(Scaling::Standardize).unwrap();
     for row in s.train.features.row_iter() {
         let n = row.len() as f32;
         let mean = row.sum() / n;
@@ -184,11 +203,42 @@ fn scaling_unit_symmetric_and_standardize_fitted_on_train() {
     }
     // The test set uses the training statistics, not its own.
     let mut t = base.test.features.clone();
-    scaler.apply(&mut t);
+    scaler.apply(&mut t).unwrap();
     assert_eq!(t, s.test.features);
     let json = serde_json::to_string(&scaler).unwrap();
     assert_eq!(serde_json::from_str::<relu_data::Scaler>(&json).unwrap(), scaler);
     assert!("bogus".parse::<Scaling>().is_err());
+}
+
+#[test]
+fn scaler_from_outside_is_checked_not_trusted() {
+    use relu_data::Scaler;
+    // Mismatched lengths or non-finite values in a saved scaler are refused on loading.
+    let e = serde_json::from_str::<Scaler>(r#"{"PerFeature":{"shift":[0.0,1.0,2.0],"scale":[1.0,1.0]}}"#).unwrap_err().to_string();
+    assert!(e.contains("3 shifts and 2 scales"), "{e}");
+    let e = serde_json::from_str::<Scaler>(r#"{"Global":{"shift":0.0,"scale":1e39}}"#).unwrap_err().to_string();
+    assert!(e.contains("scale inf"), "{e}");
+    assert!(serde_json::from_str::<Scaler>(r#"{"PerFeature":{"shift":[0.5],"scale":[2.0]}}"#).is_ok());
+    // A scaler built in code is checked when applied, and the matrix left unchanged.
+    let mut m = nalgebra::DMatrix::from_element(3, 2, 1.0f32);
+    let bad = Scaler::PerFeature { shift: vec![0.0; 3], scale: vec![1.0; 2] };
+    let e = msg(bad.apply(&mut m).unwrap_err());
+    assert!(e.contains("invalid scaler") && e.contains("3 shifts and 2 scales"), "{e}");
+    let e = msg(Scaler::PerFeature { shift: vec![0.0; 4], scale: vec![2.0; 4] }.apply(&mut m).unwrap_err());
+    assert!(e.contains("fitted on 4 features") && e.contains("found 3 rows"), "{e}");
+    assert_eq!(m, nalgebra::DMatrix::from_element(3, 2, 1.0f32));
+    Scaler::PerFeature { shift: vec![1.0, 0.0, 0.0], scale: vec![1.0, 2.0, 3.0] }.apply(&mut m).unwrap();
+    assert_eq!(m.column(1).as_slice(), [0.0, 2.0, 3.0]);
+    // Splits whose sets disagree on the feature count are reported, not scaled.
+    let dir = tempfile::tempdir().unwrap();
+    let names = ["train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"];
+    write_mnist_dir(dir.path(), names, 20, 5, false);
+    let mut s = mnist::load_dir(dir.path()).unwrap().hold_out_last(5).unwrap();
+    s.test.features = s.test.features.rows(0, 10).into_owned();
+    let before = s.clone();
+    let e = msg(s.scale(Scaling::Standardize).unwrap_err());
+    assert!(e.contains("test set has 10 features") && e.contains("training set has 784"), "{e}");
+    assert_eq!(s, before);
 }
 
 fn cifar_records(n: usize, label: impl Fn(usize) -> u8) -> Vec<u8> {
@@ -216,6 +266,9 @@ fn cifar_loads_batches_and_halves_the_test_file() {
     let s = cifar::paper_splits(dir.path()).unwrap();
     assert_eq!((s.train.len(), s.valid.len(), s.test.len()), (15, 5000, 5000));
     assert_eq!(s.test.features[(0, 0)], (5000 % 256) as f32 / 255.0, "test is the second half");
+    write(&sub, "test_batch.bin.gz", &gz(&cifar_records(4_999, |i| (i % 10) as u8)));
+    let e = msg(cifar::paper_splits(dir.path()).unwrap_err());
+    assert!(e.contains("CIFAR-10 test file size `4999 images`") && e.contains("at least the 5000"), "{e}");
 }
 
 #[test]
@@ -264,10 +317,18 @@ fn norb_loads_stereo_pairs_and_area_averages() {
     // Camera 1 block (0, 0) starts at pixel 36.
     let want = [36, 37, 38, 42, 43, 44, 48, 49, 50].iter().sum::<i32>() as f32 / 9.0 / 255.0;
     assert!((small.features[(4, 0)] - want).abs() < 1e-6);
-    let opts = NorbOptions { side: Some(3), valid_len: 2, scaling: Scaling::Symmetric };
-    let s = norb::splits(dir.path(), &opts).unwrap();
+    let opts = NorbOptions { side: Some(3), valid_len: 2 };
+    let mut s = norb::paper_splits(dir.path(), &opts).unwrap();
     assert_eq!((s.train.len(), s.valid.len(), s.test.len()), (4, 2, 3));
+    assert_eq!(s.train.shape, vec![2, 3, 3]);
+    // Pixels in [0, 1] like the other loaders; the paper's [−1, 1] is one scaling away.
+    let unit = s.clone();
+    assert!(unit.train.features.iter().chain(unit.test.features.iter()).all(|&x| (0.0..=1.0).contains(&x)));
+    assert_eq!(unit.train, norb::load_part(dir.path(), Part::Training, Some(3)).unwrap().slice(0..4).unwrap());
+    s.scale(Scaling::Symmetric).unwrap();
     assert!(s.train.features.iter().all(|&x| (-1.0..=1.0).contains(&x)));
+    assert_eq!(s.test.features, unit.test.features.map(|x| 2.0 * x - 1.0));
+    assert_eq!(NorbOptions::default(), NorbOptions { side: Some(32), valid_len: 4_300 });
     assert!(matches!(norb::load_part(dir.path(), Part::Training, Some(4)), Err(DataError::InvalidParameter { .. })));
     assert!(norb::check_file(&dir.path().join("smallnorb-5x46789x9x18x6x2x96x96-training-dat.mat.gz")).is_ok());
 }

@@ -1,5 +1,7 @@
 //! Checks against the real data in `../shared/data` (relative to the repository root). Each test
-//! returns early with a message when the data is absent, so the suite still passes elsewhere.
+//! returns early with a message when the data is absent, so the suite still passes elsewhere;
+//! with `RELU_REQUIRE_SHARED_DATA=1` (set it where the data must exist, e.g. CI) an absent folder
+//! fails the test instead.
 
 mod common;
 
@@ -11,10 +13,7 @@ const TEST_COUNTS: [usize; 10] = [980, 1135, 1032, 1010, 982, 892, 958, 1028, 97
 
 #[test]
 fn real_mnist_counts_histogram_and_first_labels() {
-    let Some(data) = common::shared_data().map(|d| d.join("mnist")).filter(|d| d.is_dir()) else {
-        eprintln!("skipping: ../shared/data/mnist is absent");
-        return;
-    };
+    let Some(data) = common::shared_data("mnist") else { return };
     let tt = mnist::load_dir(&data).unwrap();
     assert_eq!(tt.train.features.shape(), (784, 60_000));
     assert_eq!(tt.test.features.shape(), (784, 10_000));
@@ -32,10 +31,7 @@ fn embedded_labels_match_real_files() {
     let s = relu_data::mnist_embedded().unwrap();
     assert_eq!((s.train.len(), s.valid.len(), s.test.len()), (8_000, 2_000, 2_000));
     assert_eq!(s.train.labels[..5], [5, 0, 4, 1, 9]);
-    let Some(data) = common::shared_data().map(|d| d.join("mnist")).filter(|d| d.is_dir()) else {
-        eprintln!("skipping comparison: ../shared/data/mnist is absent");
-        return;
-    };
+    let Some(data) = common::shared_data("mnist") else { return };
     let [tri, trl, tei, tel] = mnist::files(&data).unwrap();
     let train = mnist::load_pair(&tri, &trl).unwrap();
     let test = mnist::load_pair(&tei, &tel).unwrap();
@@ -49,10 +45,7 @@ fn embedded_labels_match_real_files() {
 
 #[test]
 fn real_reviews_build_a_full_vocabulary_and_every_review_is_active() {
-    let Some(dir) = common::shared_data().map(|d| d.join("reviews")).filter(|d| d.is_dir()) else {
-        eprintln!("skipping: ../shared/data/reviews is absent");
-        return;
-    };
+    let Some(dir) = common::shared_data("reviews") else { return };
     let docs = read_tsv(&dir.join("pang_lee_polarity.tsv.gz"), Targets::Polarity).unwrap();
     assert_eq!(docs.len(), 1500);
     assert_eq!(docs.iter().filter(|d| d.label == Some(1)).count(), 750);
@@ -63,4 +56,14 @@ fn real_reviews_build_a_full_vocabulary_and_every_review_is_active() {
     let rt = read_tsv(&dir.join("rotten_tomatoes_snippets.tsv.gz"), Targets::Polarity).unwrap();
     assert_eq!(rt.len(), 12_808);
     assert_eq!(rt.iter().filter(|d| d.label == Some(1)).count(), 7403);
+}
+
+#[test]
+fn absent_data_skips_unless_required() {
+    let root = tempfile::tempdir().unwrap();
+    assert_eq!(common::locate_shared(root.path(), "mnist", false), Ok(None));
+    let e = common::locate_shared(root.path(), "mnist", true).unwrap_err();
+    assert!(e.contains("mnist") && e.contains("RELU_REQUIRE_SHARED_DATA=1"), "{e}");
+    std::fs::create_dir(root.path().join("mnist")).unwrap();
+    assert_eq!(common::locate_shared(root.path(), "mnist", true), Ok(Some(root.path().join("mnist"))));
 }

@@ -6,12 +6,12 @@ mod common;
 use std::path::Path;
 
 use common::{gz, write};
-use relu_data::DataError;
-use relu_data::split::{shuffled_indices, stratified_k_fold};
+use relu_data::split::{shuffled_indices, stratified_holdout, stratified_k_fold};
 use relu_data::text::{
-    Content, Document, ENGLISH_STOP_WORDS, Targets, Tokenizer, Vectorizer, VectorizerConfig, Vocabulary, Weighting, expected_rating,
-    labels, parse_acl, parse_jsonl, parse_tsv, read_acl_domain, read_lines, read_tsv, rmse, stars_of_class,
+    Content, Document, ENGLISH_STOP_WORDS, Targets, Tokenizer, Vectorizer, VectorizerConfig, Vocabulary, Weighting, expected_rating, folds,
+    holdout, labels, parse_acl, parse_jsonl, parse_tsv, read_acl_domain, read_lines, read_reviews, read_tsv, rmse, stars_of_class,
 };
+use relu_data::{DataError, SparseDataset};
 
 fn msg(e: DataError) -> String {
     e.to_string()
@@ -29,6 +29,46 @@ fn tokenizer_is_unicode_aware() {
     assert_eq!(t.tokenize("The film is not good"), ["film", "not", "good", "film_not", "not_good"]);
     assert_eq!(Tokenizer::new().lowercase(false).tokenize("Über"), ["Über"]);
     assert!(Tokenizer::new().tokenize(" ,;. ").is_empty());
+}
+
+#[test]
+fn decomposed_accents_stay_in_their_word_and_match_precomposed_text() {
+    let t = Tokenizer::new();
+    // French, decomposed (base letter + U+0301 acute, U+0300 grave, U+0302 circumflex, U+0327 cedilla).
+    let fr = "Re\u{301}sume\u{301} : un e\u{301}te\u{301} tre\u{300}s re\u{301}ussi, c\u{327}a ne\u{301}anmoins ! Franc\u{327}ais";
+    assert_eq!(t.tokenize(fr), ["résumé", "un", "été", "très", "réussi", "ça", "néanmoins", "français"]);
+    // German, decomposed umlauts (U+0308), against the precomposed spelling.
+    let de = "Gru\u{308}ße aus Ko\u{308}ln, scho\u{308}ne U\u{308}bung";
+    assert_eq!(t.tokenize(de), ["grüße", "aus", "köln", "schöne", "übung"]);
+    assert_eq!(t.tokenize(de), t.tokenize("Grüße aus Köln, schöne Übung"));
+    // Stacked marks in canonical order compose step by step (Vietnamese); without a precomposed
+    // letter the mark stays in the word; a mark with no letter before it is a separator.
+    assert_eq!(t.tokenize("tie\u{302}\u{301}ng Vie\u{323}\u{302}t"), ["tiếng", "việt"]);
+    assert_eq!(t.tokenize("q\u{301}x \u{301}abc x\u{20D7}"), ["q\u{301}x", "abc", "x\u{20D7}"]);
+    assert_eq!(Tokenizer::new().lowercase(false).tokenize("E\u{301}te\u{301}"), ["Été"]);
+    let t = Tokenizer::new().keep_apostrophes(true);
+    assert_eq!(t.tokenize("l'e\u{301}te\u{301}"), ["l'été"]);
+    // A vocabulary learned on precomposed text finds decomposed text's terms.
+    let v = Vectorizer::fit(&[Document::text("café très réussi", None)], &VectorizerConfig::default()).unwrap();
+    let x = v.transform(&[Document::text("cafe\u{301} TRE\u{300}S re\u{301}ussi", None)]).unwrap();
+    assert_eq!(x.example(0).0.len(), 3);
+}
+
+#[test]
+fn byte_order_mark_on_line_one_is_stripped_by_every_reader() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = write(dir.path(), "bom.tsv", "\u{feff}1\tBonjour\n0\tnon\n".as_bytes());
+    assert_eq!(read_tsv(&f, Targets::Polarity).unwrap().iter().map(|d| d.label).collect::<Vec<_>>(), [Some(1), Some(0)]);
+    let f = write(dir.path(), "bom.tsv.gz", &gz("\u{feff}5\tSehr gut\n".as_bytes()));
+    assert_eq!(read_tsv(&f, Targets::Stars).unwrap()[0].label, Some(4));
+    let p = Path::new("bom.jsonl");
+    assert_eq!(parse_jsonl("\u{feff}{\"text\": \"x\", \"label\": 1}".as_bytes(), p, Targets::Polarity).unwrap()[0].label, Some(1));
+    assert_eq!(parse_acl("\u{feff}a:1 #label#:positive\n".as_bytes(), p, true).unwrap()[0].content, Content::Counts(vec![("a".into(), 1)]));
+    let f = write(dir.path(), "bom.txt", "\u{feff}first\n".as_bytes());
+    assert_eq!(read_lines(&f).unwrap()[0].content, Content::Text("first".into()));
+    // Only a leading BOM is removed: one on a later line is the text's business.
+    let e = msg(parse_tsv("1\tok\n\u{feff}0\tno\n".as_bytes(), p, Targets::Polarity).unwrap_err());
+    assert!(e.contains("line 2"), "{e}");
 }
 
 #[test]
@@ -163,6 +203,20 @@ fn features_binary_counts_tfidf_on_train_vocabulary() {
     // good: tf 2, df 2 of 4; plot: tf 1, df 2 → same idf, so the ratio is the tf ratio.
     assert!((vals[0] / vals[1] - 2.0).abs() < 1e-5);
 
+    // Literal tf-idf with different document frequencies. Training: "a b", "a c", "a": N = 3,
+    // df(a) = 3, df(b) = df(c) = 1, so idf(a) = ln(4/4) + 1 = 1 and idf(b) = ln(4/2) + 1 =
+    // 1.6931472. "a a b" → (2·1, 1·1.6931472), norm √(4 + 2.8667473) = 2.6204484 →
+    // (0.7632283, 0.6461289). "b c c" → (1, 2)·1.6931472, normalised → (1, 2)/√5.
+    let idf_train = [Document::text("a b", None), Document::text("a c", None), Document::text("a", None)];
+    let v = Vectorizer::fit(&idf_train, &VectorizerConfig { weighting: Weighting::TfIdf, ..cfg.clone() }).unwrap();
+    assert_eq!(v.vocabulary().terms(), ["a", "b", "c"]);
+    let x = v.transform(&[Document::text("a a b", None), Document::text("b c c", None)]).unwrap();
+    let close = |got: &[f32], want: &[f32]| got.len() == want.len() && got.iter().zip(want).all(|(g, w)| (g - w).abs() < 1e-6);
+    assert_eq!(x.example(0).0, [0, 1]);
+    assert!(close(x.example(0).1, &[0.763_228_3, 0.646_128_9]), "{:?}", x.example(0).1);
+    assert_eq!(x.example(1).0, [1, 2]);
+    assert!(close(x.example(1).1, &[0.447_213_6, 0.894_427_2]), "{:?}", x.example(1).1);
+
     let v = Vectorizer::fit(&train, &VectorizerConfig { max_terms: 2, ..cfg.clone() }).unwrap();
     assert_eq!(v.dim(), 2);
     let json = serde_json::to_string(&v).unwrap();
@@ -207,4 +261,140 @@ fn stratified_k_fold_is_balanced_seeded_and_partitions() {
     sorted.sort_unstable();
     assert_eq!(sorted, (0..50).collect::<Vec<_>>());
     assert_eq!(s, shuffled_indices(50, 3));
+}
+
+#[test]
+fn weighting_and_targets_parse_from_strings() {
+    assert_eq!("binary".parse::<Weighting>().unwrap(), Weighting::Binary);
+    assert_eq!("Counts".parse::<Weighting>().unwrap(), Weighting::Counts);
+    assert_eq!("tfidf".parse::<Weighting>().unwrap(), Weighting::TfIdf);
+    assert_eq!("tf-idf".parse::<Weighting>().unwrap(), Weighting::TfIdf);
+    let e = msg("bm25".parse::<Weighting>().unwrap_err());
+    assert!(e.contains("`bm25`") && e.contains("binary, counts or tfidf"), "{e}");
+
+    assert_eq!("polarity".parse::<Targets>().unwrap(), Targets::Polarity);
+    assert_eq!("rating".parse::<Targets>().unwrap(), Targets::Stars);
+    assert_eq!("stars".parse::<Targets>().unwrap(), Targets::Stars);
+    assert_eq!("classes:7".parse::<Targets>().unwrap(), Targets::Classes(7));
+    assert_eq!("unlabeled".parse::<Targets>().unwrap(), Targets::Unlabeled);
+    for bad in ["classes", "classes:0", "classes:x", "classes:4294967297", "sentiment"] {
+        let e = msg(bad.parse::<Targets>().unwrap_err());
+        assert!(e.contains(&format!("`{bad}`")) && e.contains("polarity, rating (or stars), classes:K") && e.contains("unlabeled"), "{e}");
+    }
+}
+
+#[test]
+fn class_labels_beyond_u32_are_refused_not_wrapped() {
+    let p = Path::new("big.tsv");
+    let e = msg(parse_tsv(b"4294967296\tx\n", p, Targets::Classes(usize::MAX)).unwrap_err());
+    assert!(e.contains("line 1") && e.contains("below 2^32") && e.contains("4294967296"), "{e}");
+    assert_eq!(parse_tsv(b"4294967295\tx\n", p, Targets::Classes(usize::MAX)).unwrap()[0].label, Some(u32::MAX));
+}
+
+#[test]
+fn read_reviews_chooses_the_reader_from_the_file_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let tsv = b"1\tgood\n0\tbad\n";
+    let jsonl = b"{\"text\": \"good\", \"label\": 1}\n{\"text\": \"bad\", \"label\": 0}\n";
+    let want = vec![Document::text("good", Some(1)), Document::text("bad", Some(0))];
+    for (name, bytes) in [
+        ("r.tsv", tsv.to_vec()),
+        ("r.TSV.gz", gz(tsv)),
+        ("r.txt", tsv.to_vec()),
+        ("r.jsonl", jsonl.to_vec()),
+        ("r.jsonl.gz", gz(jsonl)),
+        ("r.json", jsonl.to_vec()),
+    ] {
+        let f = write(d, name, &bytes);
+        assert_eq!(read_reviews(&f, Targets::Polarity).unwrap(), want, "{name}");
+    }
+    // The name decides: JSON in a .tsv file is a TSV error on line 1.
+    let f = write(d, "wrong.tsv", jsonl);
+    assert!(msg(read_reviews(&f, Targets::Polarity).unwrap_err()).contains("no tab"));
+    for name in ["r.csv", "reviews", "r.gz"] {
+        let f = write(d, name, tsv);
+        let e = msg(read_reviews(&f, Targets::Polarity).unwrap_err());
+        assert!(e.contains(name) && e.contains(".tsv, .tsv.gz, .txt") && e.contains(".jsonl, .jsonl.gz, .json"), "{e}");
+    }
+}
+
+fn corpus() -> Vec<Document> {
+    // 20 documents, 8 positive; each has a word of its own (`uN`) besides the shared ones.
+    (0..20).map(|i| Document::text(format!("{} film u{i}", if i % 5 < 2 { "great" } else { "dull" }), Some(u32::from(i % 5 < 2)))).collect()
+}
+
+#[test]
+fn k_fold_refits_the_vectorizer_on_each_training_part_only() {
+    let docs = corpus();
+    let cfg = VectorizerConfig::default();
+    let fs = folds(&docs, 2, 4, 11, &cfg).unwrap();
+    assert_eq!(fs.len(), 4);
+    let mut tested = vec![0; docs.len()];
+    for f in &fs {
+        for &i in &f.test_indices {
+            tested[i] += 1;
+            // No leakage: a test document's own word is not in this fold's vocabulary.
+            assert_eq!(f.vectorizer.vocabulary().get(&format!("u{i}")), None);
+        }
+        for &i in &f.train_indices {
+            assert!(f.vectorizer.vocabulary().get(&format!("u{i}")).is_some());
+        }
+        assert_eq!(f.vectorizer.vocabulary().num_docs(), f.train_indices.len() as u64);
+        assert_eq!((f.train.len(), f.test.len()), (15, 5));
+        assert_eq!((f.train.num_classes, f.test.class_counts()), (2, vec![3, 2]));
+        assert_eq!(f.test.labels, f.test_indices.iter().map(|&i| docs[i].label.unwrap()).collect::<Vec<_>>());
+        // The features are exactly those of a vectorizer fitted on the training documents alone.
+        let train_docs: Vec<Document> = f.train_indices.iter().map(|&i| docs[i].clone()).collect();
+        let test_docs: Vec<Document> = f.test_indices.iter().map(|&i| docs[i].clone()).collect();
+        let v = Vectorizer::fit(&train_docs, &cfg).unwrap();
+        assert_eq!(v, f.vectorizer);
+        assert_eq!(v.transform(&test_docs).unwrap(), f.test.features);
+        assert_eq!(v.transform(&train_docs).unwrap(), f.train.features);
+    }
+    assert!(tested.iter().all(|&c| c == 1));
+    assert_eq!(folds(&docs, 2, 4, 11, &cfg).unwrap(), fs, "seeded");
+
+    let e = msg(folds(&docs, 1, 4, 11, &cfg).unwrap_err());
+    assert!(e.contains("1 of document 0") && e.contains("below the 1 classes"), "{e}");
+    let mut unlabelled = docs.clone();
+    unlabelled[3].label = None;
+    assert!(msg(folds(&unlabelled, 2, 4, 11, &cfg).unwrap_err()).contains("no label"));
+    assert!(folds(&docs, 2, 21, 11, &cfg).is_err());
+}
+
+#[test]
+fn holdout_is_stratified_seeded_and_fits_on_train_only() {
+    let docs = corpus();
+    let cfg = VectorizerConfig { weighting: Weighting::TfIdf, ..Default::default() };
+    let h = holdout(&docs, 5, 0.25, 3, &cfg).unwrap();
+    // 25 % of 8 positives and of 12 negatives.
+    assert_eq!((h.test.len(), h.test.class_counts()), (5, vec![3, 2, 0, 0, 0]));
+    assert_eq!((h.train.len(), h.train.num_classes), (15, 5));
+    assert_eq!(h.vectorizer.vocabulary().num_docs(), 15);
+    assert!(h.test_indices.iter().all(|&i| h.vectorizer.vocabulary().get(&format!("u{i}")).is_none()));
+    assert_eq!(h.vectorizer.weighting(), Weighting::TfIdf);
+    assert_eq!(holdout(&docs, 5, 0.25, 3, &cfg).unwrap(), h);
+    assert_ne!(holdout(&docs, 5, 0.25, 4, &cfg).unwrap().test_indices, h.test_indices);
+    for bad in [0.0, 1.0, f64::NAN, 0.01] {
+        let e = msg(holdout(&docs, 2, bad, 3, &cfg).unwrap_err());
+        assert!(e.contains("test fraction"), "{e}");
+    }
+    let labels: Vec<u32> = docs.iter().map(|d| d.label.unwrap()).collect();
+    assert_eq!(stratified_holdout(&labels, 0.25, 3).unwrap().test, h.test_indices);
+}
+
+#[test]
+fn sparse_dataset_counts_classes_and_density() {
+    let docs = [Document::text("a b", Some(0)), Document::text("c", Some(2)), Document::text("a", Some(2))];
+    let v = Vectorizer::fit(&docs, &VectorizerConfig::default()).unwrap();
+    let ds = SparseDataset::new(v.transform(&docs).unwrap(), labels(&docs).unwrap(), 3).unwrap();
+    assert_eq!((ds.len(), ds.feature_dim(), ds.class_counts()), (3, 3, vec![1, 0, 2]));
+    // 4 active of 3 terms × 3 documents.
+    assert!((ds.density() - 4.0 / 9.0).abs() < 1e-12);
+    assert_eq!(ds.select(&[2, 0]).labels, [2, 0]);
+    let e = msg(SparseDataset::new(v.transform(&docs).unwrap(), vec![0, 1], 3).unwrap_err());
+    assert!(e.contains("3 examples but 2 labels"), "{e}");
+    let e = msg(SparseDataset::new(v.transform(&docs).unwrap(), vec![0, 1, 3], 3).unwrap_err());
+    assert!(e.contains("3 of example 2") && e.contains("below 3"), "{e}");
 }

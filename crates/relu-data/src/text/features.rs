@@ -23,6 +23,20 @@ pub enum Weighting {
     TfIdf,
 }
 
+impl std::str::FromStr for Weighting {
+    type Err = DataError;
+
+    /// Parses `binary`, `counts` (or `count`) and `tfidf` (or `tf-idf`), ignoring ASCII case.
+    fn from_str(s: &str) -> Result<Self> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "binary" => Ok(Self::Binary),
+            "counts" | "count" => Ok(Self::Counts),
+            "tfidf" | "tf-idf" => Ok(Self::TfIdf),
+            _ => Err(DataError::InvalidParameter { name: "weighting", value: s.into(), expected: "binary, counts or tfidf".into() }),
+        }
+    }
+}
+
 /// Settings for [`Vectorizer::fit`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct VectorizerConfig {

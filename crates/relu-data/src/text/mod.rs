@@ -15,16 +15,20 @@
 //! # Ok::<(), relu_data::DataError>(())
 //! ```
 
+mod compose;
+mod evaluation;
 mod features;
 mod ratings;
 mod readers;
 mod tokenize;
 mod vocab;
 
+pub use evaluation::{TextSplit, folds, holdout};
 pub use features::{Vectorizer, VectorizerConfig, Weighting, labels, term_counts};
 pub use ratings::{expected_rating, expected_ratings, rmse, stars_of_class};
 pub use readers::{
-    AclDomain, Content, Document, Targets, parse_acl, parse_jsonl, parse_tsv, read_acl, read_acl_domain, read_jsonl, read_lines, read_tsv,
+    AclDomain, Content, Document, Targets, parse_acl, parse_jsonl, parse_tsv, read_acl, read_acl_domain, read_jsonl, read_lines,
+    read_reviews, read_tsv,
 };
 pub use tokenize::{ENGLISH_STOP_WORDS, Tokenizer};
 pub use vocab::{DEFAULT_VOCAB_SIZE, Vocabulary};

@@ -79,9 +79,42 @@ impl Targets {
                 _ => Err(format!("a star rating 1–5, found `{raw}`")),
             },
             Self::Classes(k) => match int() {
-                Some(v) if v >= 0 && (v as u64) < k as u64 => Ok(Some(v as u32)),
+                // Class indices are u32 everywhere else; a label beyond that is refused, not wrapped.
+                Some(v) if v >= 0 && (v as u64) < k as u64 => {
+                    u32::try_from(v).map(Some).map_err(|_| format!("a class label below 2^32, found `{raw}`"))
+                }
                 _ => Err(format!("a class label in 0..{k}, found `{raw}`")),
             },
+        }
+    }
+}
+
+/// The largest number of classes [`Targets::Classes`] accepts from text: class indices are `u32`.
+const MAX_CLASSES: u64 = 1 << 32;
+
+impl std::str::FromStr for Targets {
+    type Err = DataError;
+
+    /// Parses `polarity`, `rating` or `stars` ([`Targets::Stars`]), `classes:K` and `unlabeled`
+    /// (also `unlabelled`), ignoring ASCII case.
+    fn from_str(s: &str) -> Result<Self> {
+        let bad = || DataError::InvalidParameter {
+            name: "targets",
+            value: s.into(),
+            expected: format!("polarity, rating (or stars), classes:K with K from 1 to {MAX_CLASSES}, or unlabeled"),
+        };
+        let lower = s.trim().to_ascii_lowercase();
+        match lower.as_str() {
+            "polarity" => Ok(Self::Polarity),
+            "rating" | "ratings" | "stars" => Ok(Self::Stars),
+            "unlabeled" | "unlabelled" => Ok(Self::Unlabeled),
+            _ => {
+                let k: u64 = lower.strip_prefix("classes:").and_then(|k| k.trim().parse().ok()).ok_or_else(bad)?;
+                if !(1..=MAX_CLASSES).contains(&k) {
+                    return Err(bad());
+                }
+                usize::try_from(k).map(Self::Classes).map_err(|_| bad())
+            }
         }
     }
 }
@@ -174,6 +207,30 @@ pub fn read_jsonl(path: &Path, targets: Targets) -> Result<Vec<Document>> {
 /// As [`read_jsonl`].
 pub fn parse_jsonl(bytes: &[u8], source: &Path, targets: Targets) -> Result<Vec<Document>> {
     jsonl(io::from_slice(bytes), source, targets)
+}
+
+/// The review file formats [`read_reviews`] recognises from a file name.
+const REVIEW_FORMATS: &str =
+    "a file name ending in .tsv, .tsv.gz, .txt or .txt.gz (label<TAB>text lines) or in .jsonl, .jsonl.gz, .json or .json.gz (JSON Lines)";
+
+/// Reads a review file, choosing the format from its name (ASCII case ignored): `.tsv`,
+/// `.tsv.gz`, `.txt` and `.txt.gz` are read with [`read_tsv`]; `.jsonl`, `.jsonl.gz`, `.json`
+/// and `.json.gz` with [`read_jsonl`]. Whether the bytes are gzip-compressed is still detected
+/// from the content, so the `.gz` suffix is only part of the name.
+///
+/// # Errors
+/// [`DataError::InvalidParameter`] for any other name, listing the accepted ones; otherwise the
+/// errors of the chosen reader.
+pub fn read_reviews(path: &Path, targets: Targets) -> Result<Vec<Document>> {
+    let name = path.file_name().map(|n| n.to_string_lossy().to_ascii_lowercase()).unwrap_or_default();
+    let stem = name.strip_suffix(".gz").unwrap_or(&name);
+    if stem.ends_with(".tsv") || stem.ends_with(".txt") {
+        read_tsv(path, targets)
+    } else if stem.ends_with(".jsonl") || stem.ends_with(".json") {
+        read_jsonl(path, targets)
+    } else {
+        Err(DataError::InvalidParameter { name: "review file", value: path.display().to_string(), expected: REVIEW_FORMATS.into() })
+    }
 }
 
 /// Reads unlabeled text, one document per non-blank line (for unsupervised pre-training).

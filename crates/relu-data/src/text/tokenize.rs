@@ -1,9 +1,12 @@
-//! A Unicode-aware word tokeniser: lower-cases, splits on anything that is not a letter or a
-//! digit, optionally keeps apostrophes inside words, drops stop words and adds bigrams.
+//! A Unicode-aware word tokeniser: lower-cases, splits on anything that is not a letter, a digit
+//! or a combining mark after a letter, optionally keeps apostrophes inside words, drops stop words
+//! and adds bigrams.
 
 use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
+
+use crate::text::compose::{compose, is_combining_mark};
 
 /// A small English stop-list (articles, pronouns, auxiliaries, prepositions, conjunctions).
 /// Negations such as "not" and "no" are deliberately absent: they carry sentiment.
@@ -17,9 +20,13 @@ pub const ENGLISH_STOP_WORDS: &[&str] = &[
 /// training text was.
 ///
 /// Terms are maximal runs of alphanumeric characters (Unicode letters and digits, so "café",
-/// "über" and "naïve" are single words), lower-cased with full Unicode case mapping. Bigrams join
-/// two consecutive kept words with `_`, which never occurs inside a word, so unigrams and bigrams
-/// cannot collide.
+/// "über" and "naïve" are single words) and of the combining marks that follow them (U+0300–U+036F,
+/// U+1AB0–U+1AFF, U+1DC0–U+1DFF, U+20D0–U+20FF, U+FE20–U+FE2F), lower-cased with full Unicode
+/// case mapping. A Latin letter followed by a combining accent is composed into its precomposed
+/// form, so decomposed text ("cafe\u{301}", as some macOS tools write it) gives the same terms as
+/// precomposed text ("café"); this is Unicode's NFC for Latin letters, not a full normalisation.
+/// Bigrams join two consecutive kept words with `_`, which never occurs inside a word, so unigrams
+/// and bigrams cannot collide.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Tokenizer {
     lowercase: bool,
@@ -77,6 +84,17 @@ impl Tokenizer {
                     cur.extend(c.to_lowercase());
                 } else {
                     cur.push(c);
+                }
+            } else if is_combining_mark(c) && !cur.is_empty() {
+                // A decomposed accent belongs to the letter before it; compose the pair where
+                // Unicode has a precomposed letter, so "re\u{301}sume\u{301}" and "résumé" are
+                // one term.
+                match cur.chars().next_back().and_then(|base| compose(base, c)) {
+                    Some(composed) => {
+                        cur.pop();
+                        cur.push(composed);
+                    }
+                    None => cur.push(c),
                 }
             } else if self.keep_apostrophes
                 && (c == '\'' || c == '’')

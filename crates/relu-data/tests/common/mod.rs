@@ -47,8 +47,39 @@ pub fn mnist_images(n: usize) -> Vec<u8> {
     (0..n * 784).map(|j| ((j / 784) * 7 + j % 784) as u8).collect()
 }
 
-/// The real data folder (`../shared/data` from the repository root), if present.
-pub fn shared_data() -> Option<PathBuf> {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data");
-    p.is_dir().then_some(p)
+/// The environment variable that turns "real data absent, test skipped" into a test failure, for
+/// machines (CI) that are meant to have `../shared/data`.
+pub const REQUIRE_SHARED_DATA: &str = "RELU_REQUIRE_SHARED_DATA";
+
+/// `../shared/data/<sub>` (from the repository root) if it is a directory. When it is absent the
+/// calling test should skip, unless `RELU_REQUIRE_SHARED_DATA=1`, in which case this panics so a
+/// machine that should have the data cannot pass by skipping.
+///
+/// # Panics
+/// If the folder is absent and `RELU_REQUIRE_SHARED_DATA=1`.
+#[track_caller]
+pub fn shared_data(sub: &str) -> Option<PathBuf> {
+    let required = std::env::var(REQUIRE_SHARED_DATA).is_ok_and(|v| v == "1");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data");
+    match locate_shared(&root, sub, required) {
+        Ok(found) => {
+            if found.is_none() {
+                eprintln!("skipping: {} is absent (set {REQUIRE_SHARED_DATA}=1 to fail instead)", root.join(sub).display());
+            }
+            found
+        }
+        Err(e) => panic!("{e}"),
+    }
+}
+
+/// `root/sub` if it is a directory; otherwise `Ok(None)`, or an error when the data is required.
+pub fn locate_shared(root: &Path, sub: &str, required: bool) -> Result<Option<PathBuf>, String> {
+    let p = root.join(sub);
+    if p.is_dir() {
+        Ok(Some(p))
+    } else if required {
+        Err(format!("{} is absent but {REQUIRE_SHARED_DATA}=1 requires the real data", p.display()))
+    } else {
+        Ok(None)
+    }
 }

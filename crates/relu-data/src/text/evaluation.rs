@@ -1,0 +1,82 @@
+//! Cross-validation and held-out splits of labelled documents that refit the vectorizer on each
+//! split's training documents only, so no vocabulary term or document frequency of a test
+//! document leaks into the features it is evaluated on.
+
+use crate::dataset::SparseDataset;
+use crate::error::{DataError, Result};
+use crate::split::{self, stratified_holdout, stratified_k_fold};
+use crate::text::features::{Vectorizer, VectorizerConfig, labels, term_counts};
+use crate::text::readers::{Content, Document};
+
+/// One train/test split of labelled documents, vectorised: the vectorizer fitted on the training
+/// documents only, and the sparse training and test sets it produces.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TextSplit {
+    /// Fitted on `train_indices`' documents only.
+    pub vectorizer: Vectorizer,
+    /// The training documents' features and labels, in `train_indices` order.
+    pub train: SparseDataset,
+    /// The test documents' features and labels, in `test_indices` order.
+    pub test: SparseDataset,
+    /// The positions (in the input) of the training documents, ascending.
+    pub train_indices: Vec<usize>,
+    /// The positions (in the input) of the test documents, ascending.
+    pub test_indices: Vec<usize>,
+}
+
+/// The paper's evaluation: stratified, seeded `k`-fold cross-validation
+/// ([`split::stratified_k_fold`]) of labelled documents, each fold with its own vectorizer
+/// fitted on that fold's training documents. Every set gets `num_classes` classes (e.g.
+/// [`crate::text::Targets::num_classes`]), so a class absent from a small fold still counts.
+///
+/// Documents are tokenised once, not once per fold.
+///
+/// # Errors
+/// [`DataError::InvalidParameter`] for an unlabelled document, a label `>= num_classes`, or a `k`
+/// that [`split::stratified_k_fold`] refuses; the errors of [`Vectorizer::fit`].
+pub fn folds(docs: &[Document], num_classes: usize, k: usize, seed: u64, config: &VectorizerConfig) -> Result<Vec<TextSplit>> {
+    let labels = checked_labels(docs, num_classes)?;
+    let counted = count_terms(docs, config);
+    stratified_k_fold(&labels, k, seed)?.into_iter().map(|f| vectorise(&counted, &labels, num_classes, f, config)).collect()
+}
+
+/// A stratified, seeded held-out split ([`split::stratified_holdout`]) of labelled documents:
+/// about `test_fraction` of each class is held out as test set, and the vectorizer is fitted on
+/// the remaining documents only.
+///
+/// # Errors
+/// As [`folds`], with [`split::stratified_holdout`]'s errors for the fraction.
+pub fn holdout(docs: &[Document], num_classes: usize, test_fraction: f64, seed: u64, config: &VectorizerConfig) -> Result<TextSplit> {
+    let labels = checked_labels(docs, num_classes)?;
+    let fold = stratified_holdout(&labels, test_fraction, seed)?;
+    vectorise(&count_terms(docs, config), &labels, num_classes, fold, config)
+}
+
+fn checked_labels(docs: &[Document], num_classes: usize) -> Result<Vec<u32>> {
+    let labels = labels(docs)?;
+    if let Some(i) = labels.iter().position(|&l| l as usize >= num_classes) {
+        return Err(DataError::InvalidParameter {
+            name: "document label",
+            value: format!("{} of document {i}", labels[i]),
+            expected: format!("a class index below the {num_classes} classes"),
+        });
+    }
+    Ok(labels)
+}
+
+/// The documents as term counts, so each fold's fit and transform skip the tokeniser.
+fn count_terms(docs: &[Document], config: &VectorizerConfig) -> Vec<Document> {
+    docs.iter().map(|d| Document { content: Content::Counts(term_counts(&config.tokenizer, d)), label: d.label }).collect()
+}
+
+fn vectorise(counted: &[Document], labels: &[u32], num_classes: usize, fold: split::Fold, config: &VectorizerConfig) -> Result<TextSplit> {
+    let pick = |idx: &[usize]| idx.iter().map(|&i| counted[i].clone()).collect::<Vec<_>>();
+    let (train_docs, test_docs) = (pick(&fold.train), pick(&fold.test));
+    let vectorizer = Vectorizer::fit(&train_docs, config)?;
+    let set = |docs: &[Document], idx: &[usize]| -> Result<SparseDataset> {
+        SparseDataset::new(vectorizer.transform(docs)?, idx.iter().map(|&i| labels[i]).collect(), num_classes)
+    };
+    let train = set(&train_docs, &fold.train)?;
+    let test = set(&test_docs, &fold.test)?;
+    Ok(TextSplit { vectorizer, train, test, train_indices: fold.train, test_indices: fold.test })
+}
