@@ -3,8 +3,10 @@
 //! * `cargo xtask tidy`: architecture and hygiene checks (the crate stack, no ignored tests,
 //!   docs required on library crates, `anyhow` only in binaries). The same checks run as a
 //!   plain `#[test]` in `cargo test --workspace`.
-//! * `cargo xtask bench [FILTER]`: runs the criterion benchmarks and writes a markdown summary
-//!   of medians and sparse/dense ratios to `target/bench/summary.md`.
+//! * `cargo xtask bench [FILTER] [--vs-torch PYTHON]`: runs the criterion benchmarks and the
+//!   end-to-end training-throughput comparison (with PyTorch's reference script when a Python
+//!   with torch is given), and writes a markdown summary of medians and ratios to
+//!   `target/bench/summary.md`.
 //! * `cargo xtask docs`: builds the API docs with warnings as errors.
 
 mod bench;
@@ -45,7 +47,7 @@ fn main() -> Result<()> {
             Ok(())
         }
         _ => {
-            eprintln!("usage: cargo xtask <tidy|bench [FILTER]|docs>");
+            eprintln!("usage: cargo xtask <tidy|bench [FILTER] [--vs-torch PYTHON] [--runs N] [--mnist DIR] [--examples N] [--skip-criterion]|docs>");
             std::process::exit(2)
         }
     }
