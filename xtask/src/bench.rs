@@ -41,7 +41,9 @@ fn parse(root: &Path, args: &[String]) -> Result<Options> {
             "--examples" => o.examples = value("--examples")?.parse().context("--examples takes a positive number")?,
             "--skip-criterion" => o.skip_criterion = true,
             f if !f.starts_with("--") && o.filter.is_none() => o.filter = Some(f.to_owned()),
-            other => bail!("unknown option {other}: expected [FILTER] [--vs-torch PYTHON] [--runs N] [--mnist DIR] [--examples N] [--skip-criterion]"),
+            other => bail!(
+                "unknown option {other}: expected [FILTER] [--vs-torch PYTHON] [--runs N] [--mnist DIR] [--examples N] [--skip-criterion]"
+            ),
         }
     }
     if o.runs == 0 {

@@ -47,7 +47,9 @@ fn main() -> Result<()> {
             Ok(())
         }
         _ => {
-            eprintln!("usage: cargo xtask <tidy|bench [FILTER] [--vs-torch PYTHON] [--runs N] [--mnist DIR] [--examples N] [--skip-criterion]|docs>");
+            eprintln!(
+                "usage: cargo xtask <tidy|bench [FILTER] [--vs-torch PYTHON] [--runs N] [--mnist DIR] [--examples N] [--skip-criterion]|docs>"
+            );
             std::process::exit(2)
         }
     }

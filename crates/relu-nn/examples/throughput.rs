@@ -3,9 +3,12 @@
 //! on hidden activations, plain SGD lr 0.01, softmax NLL, the first EXAMPLES training images in
 //! order, 20 warm-up batches, then one timed pass.
 //!
-//! `cargo run --release -p relu-nn --example throughput -- THREADS BATCH [EXAMPLES] [MNIST_DIR]`
+//! `cargo run --release -p relu-nn --example throughput -- THREADS BATCH [EXAMPLES] [MNIST_DIR] [WARM_EXAMPLES]`
 //!
 //! Prints examples/s and the mean fraction of exact zeros per hidden layer during the timed pass.
+//! The optional WARM_EXAMPLES (default: 20 batches, like the PyTorch script) trains on that many
+//! training images first, so the timed pass sees the sparsity of a network in training rather
+//! than of a fresh initialisation (e.g. 50000 = one epoch of the paper's training set).
 
 use std::io::Read;
 use std::time::Instant;
@@ -25,21 +28,23 @@ fn read_gz(path: &std::path::Path) -> Vec<u8> {
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let usage = "usage: throughput THREADS BATCH [EXAMPLES] [MNIST_DIR]";
+    let usage = "usage: throughput THREADS BATCH [EXAMPLES] [MNIST_DIR] [WARM_EXAMPLES]";
     let threads: usize = args.first().and_then(|a| a.parse().ok()).expect(usage);
     let batch: usize = args.get(1).and_then(|a| a.parse().ok()).expect(usage);
     let n: usize = args.get(2).map_or(10_000, |a| a.parse().expect(usage));
+    let warm: usize = args.get(4).map_or(20 * batch, |a| a.parse().expect(usage));
+    let total = n.max(warm);
     let (x, y) = match args.get(3) {
         Some(dir) => {
             let dir = std::path::Path::new(dir);
             let img = read_gz(&dir.join("train-images-idx3-ubyte.gz"));
             let lab = read_gz(&dir.join("train-labels-idx1-ubyte.gz"));
-            let x = DMatrix::from_iterator(784, n, img[16..16 + n * 784].iter().map(|&p| p as f32 / 255.0));
-            (x, lab[8..8 + n].iter().map(|&l| l as u32).collect::<Vec<_>>())
+            let x = DMatrix::from_iterator(784, total, img[16..16 + total * 784].iter().map(|&p| p as f32 / 255.0));
+            (x, lab[8..8 + total].iter().map(|&l| l as u32).collect::<Vec<_>>())
         }
         None => {
             let mut r = relu_core::seeded_rng(0);
-            (DMatrix::from_fn(784, n, |_, _| r.random::<f32>()), (0..n).map(|_| r.random_range(0..10u32)).collect())
+            (DMatrix::from_fn(784, total, |_, _| r.random::<f32>()), (0..total).map(|_| r.random_range(0..10u32)).collect())
         }
     };
     let x = SparseBatch::from_dense(&x);
@@ -49,14 +54,18 @@ fn main() {
     let mut state = SgdState::new(&net, sgd);
     let mut ws = Workspace::new(&net, Default::default(), Default::default());
     let pool = relu_core::thread_pool(threads).expect("thread pool");
-    let batches: Vec<(Features, Targets)> = (0..n / batch)
-        .map(|b| {
-            let idx: Vec<usize> = (b * batch..(b + 1) * batch).collect();
-            (Features::Sparse(x.select_examples(&idx)), Targets::Classes(idx.iter().map(|&i| y[i]).collect()))
-        })
-        .collect();
+    let make = |count: usize| -> Vec<(Features, Targets)> {
+        (0..count / batch)
+            .map(|b| {
+                let idx: Vec<usize> = (b * batch..(b + 1) * batch).collect();
+                (Features::Sparse(x.select_examples(&idx)), Targets::Classes(idx.iter().map(|&i| y[i]).collect()))
+            })
+            .collect()
+    };
+    let warm_batches = make(warm);
+    let batches = make(n);
     pool.install(|| {
-        for (xb, yb) in batches.iter().take(20) {
+        for (xb, yb) in &warm_batches {
             net.sgd_step(xb, yb, sgd, sgd.lr, &mut state, &mut ws);
         }
         let mut zeros = [0.0f64; 3];
