@@ -67,8 +67,13 @@ pub struct Crossover {
 impl Default for Crossover {
     fn default() -> Self {
         Self {
-            small: Densities { forward: 0.5, backward: 0.5, weight_grad: 0.5 },
-            large: Densities { forward: 0.5, backward: 0.5, weight_grad: 0.5 },
+            // From `cargo bench -p relu-core --bench kernels` (2 threads, 1000×1000 and 1000×784;
+            // docs/benchmarks.md): the sparse kernels' time grows linearly with density, sgemm's
+            // does not, and these are the densities where the two meet. At batch 10 the masked
+            // backward and the fused backward + update never lose to sgemm (1.2× and 1.0–2.2×
+            // faster even at 100 %), so they stay sparse.
+            small: Densities { forward: 0.70, backward: 1.0, weight_grad: 0.45 },
+            large: Densities { forward: 0.33, backward: 0.40, weight_grad: 0.40 },
         }
     }
 }
