@@ -73,9 +73,7 @@ fn main() {
         for (xb, yb) in &batches {
             let (_, cache) = net.sgd_step(xb, yb, sgd, sgd.lr, &mut state, &mut ws);
             for (z, h) in zeros.iter_mut().zip(&cache.hidden) {
-                if let Features::Sparse(s) = &h.output {
-                    *z += 1.0 - s.density() as f64;
-                }
+                *z += 1.0 - h.output.density() as f64;
             }
         }
         let dt = t.elapsed().as_secs_f64();

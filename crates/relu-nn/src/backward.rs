@@ -150,7 +150,9 @@ pub fn backward(
                         dispatch.masked_backward(&layer.weight, &delta, s, s.by_unit(), &mut grad);
                         sparse_delta(&spec.hidden[i - 1], &lower[i - 1], &cache.hidden[i - 1], s, &grad, batch)
                     }
-                    Features::Dense(h) => dense_delta(&spec.hidden[i - 1], &layer.weight, &delta, &cache.hidden[i - 1], h, batch),
+                    Features::Dense(h) => {
+                        dense_delta(&spec.hidden[i - 1], &lower[i - 1], &layer.weight, &delta, &cache.hidden[i - 1], h, batch)
+                    }
                 });
                 update.layer(i, layer, &delta, input, units, dispatch);
                 below
@@ -204,6 +206,7 @@ fn sparse_delta(spec: &LayerSpec, layer: &Layer, cache: &HiddenCache, s: &Sparse
 /// including the layer's own L1 penalty.
 fn dense_delta(
     spec: &LayerSpec,
+    below: &Layer,
     w: &DMatrix<f32>,
     delta: &DMatrix<f32>,
     cache: &HiddenCache,
@@ -218,7 +221,18 @@ fn dense_delta(
     }
     match spec.kind {
         HiddenKind::Affine { activation } => {
-            dx.zip_apply(h, |d, y| *d *= activation.df_from_output(y).expect("dense activations have output derivatives"));
+            let df = |y: f32| activation.df_from_output(y).expect("dense outputs come from activations with output derivatives");
+            match &below.sign {
+                // h = sign_u · f(z): dh/dz = sign_u · f'(z), and f' is read from sign_u · h.
+                Some(sign) => {
+                    for (mut dcol, hcol) in dx.column_iter_mut().zip(h.column_iter()) {
+                        for ((d, &y), &s) in dcol.iter_mut().zip(hcol.iter()).zip(sign.iter()) {
+                            *d *= s * df(s * y);
+                        }
+                    }
+                }
+                None => dx.zip_apply(h, |d, y| *d *= df(y)),
+            }
             dx
         }
         HiddenKind::Maxout { pieces } => {

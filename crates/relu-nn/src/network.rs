@@ -180,7 +180,15 @@ impl Network {
         for (i, (spec, layer)) in self.spec.hidden.iter().zip(&self.layers).enumerate() {
             let input = if i == 0 { x } else { &hidden[i - 1].output };
             let z = affine(layer, input, &mut ws.dispatch[i]);
-            hidden.push(activate(spec, layer, z));
+            // The next layer reads this output; when it would take the dense path anyway, the
+            // output is kept dense and never converted to sparse and back.
+            let next = &ws.dispatch[i + 1];
+            let dense_at = match next.mode {
+                DispatchMode::ForceSparse => f32::INFINITY,
+                DispatchMode::ForceDense => 0.0,
+                DispatchMode::Auto => next.crossover.at(x.len()).forward,
+            };
+            hidden.push(activate(spec, layer, z, dense_at));
         }
         let last = self.layers.len() - 1;
         let input = hidden.last().map_or(x, |h| &h.output);
@@ -211,8 +219,26 @@ fn affine(layer: &Layer, x: &Features, dispatch: &mut Dispatch) -> DMatrix<f32> 
     z
 }
 
-fn activate(spec: &LayerSpec, layer: &Layer, mut z: DMatrix<f32>) -> HiddenCache {
+/// Applies a hidden layer's activation to its pre-activations `z`. Sparse-output activations
+/// (rectifier, LIF) give a sparse output unless its density reaches `dense_at` and the
+/// derivative can be read from the output (rectifier), in which case the output stays dense.
+fn activate(spec: &LayerSpec, layer: &Layer, mut z: DMatrix<f32>, dense_at: f32) -> HiddenCache {
     match spec.kind {
+        HiddenKind::Affine { activation }
+            if activation.sparse_output()
+                && activation.derivative_from_output()
+                && !z.is_empty()
+                && z.iter().filter(|&&v| activation.f(v) != 0.0).count() as f32 >= dense_at * z.len() as f32 =>
+        {
+            let mut h = z;
+            activation.apply_in_place(&mut h);
+            if let Some(sign) = &layer.sign {
+                for mut col in h.column_iter_mut() {
+                    col.component_mul_assign(sign);
+                }
+            }
+            HiddenCache { output: Features::Dense(h), pre: None, argmax: None }
+        }
         HiddenKind::Affine { activation } if activation.sparse_output() => {
             let mut s = activation.apply_sparse(&z);
             if let Some(sign) = &layer.sign {
