@@ -1,0 +1,244 @@
+//! The command line, declared with clap's derive API.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::settings::{Bow, HiddenActivation, Target};
+
+/// Deep sparse rectifier networks (Glorot, Bordes & Bengio, AISTATS 2011): train, evaluate and
+/// inspect them on a CPU.
+#[derive(Debug, Parser)]
+#[command(name = "relu", version, propagate_version = true, max_term_width = 100)]
+#[command(after_help = "Start with `relu train` (no arguments): a 784-1000-1000-1000-10 rectifier network with an L1 \
+                        activation penalty on the MNIST subset built into relu.\n\nErrors exit with code 2; an interrupted \
+                        training run (Ctrl-C) saves a resumable state and exits with code 130.")]
+pub struct Cli {
+    /// The command.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Train a network; writes the model, config.toml, report.json and SVG plots to --out.
+    Train(Box<TrainArgs>),
+    /// Evaluate a trained model on a dataset's test split: error/RMSE, loss, sparsity, dead units.
+    Eval(EvalArgs),
+    /// The paper's sparsity analysis of a trained model: zeros, dead units, active units per
+    /// example, stability of the active set under noise, linear separability of each layer.
+    Inspect(InspectArgs),
+    /// Predict with a trained model: review texts (one per line) or IDX image files.
+    Predict(PredictArgs),
+    /// Describe or download datasets.
+    Data {
+        /// What to do.
+        #[command(subcommand)]
+        command: DataCommand,
+    },
+}
+
+const DATA_HELP: &str = "Data spec: mnist (embedded subset), mnist:DIR (IDX files with MNIST's names), cifar10:DIR, \
+                         norb:DIR, reviews:FILE (.tsv label<TAB>text or .jsonl), acl:DIR (processed_acl domain folder)";
+
+/// `relu train`. Every hyper-parameter can also be set in a TOML file (`--config`); flags given
+/// on the command line override it. Unset values take the paper's defaults.
+#[derive(Debug, Args)]
+#[command(args_override_self = true, allow_negative_numbers = true)]
+#[command(after_help = "Outputs in --out: model.safetensors, config.toml (the resolved configuration), report.json, \
+                        learning_curves.svg, sparsity.svg, active_units.svg and (image data) filters.svg and filter_updates.svg. With --folds, \
+                        cv.json holds the per-fold results.\n\nCtrl-C finishes the current batch, saves \
+                        train_state.safetensors in --out and exits with code 130; `relu train --resume DIR` continues \
+                        the run exactly.")]
+pub struct TrainArgs {
+    /// TOML file with any of the settings below (keys as the flag names, with `_` for `-`).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    #[arg(long, value_name = "SPEC", help = format!("{DATA_HELP} [default: mnist]"))]
+    pub data: Option<String>,
+    /// Hidden layer sizes, bottom to top [default: 1000,1000,1000].
+    #[arg(long, value_name = "SIZES")]
+    pub hidden: Option<LayerSizes>,
+    /// Hidden activation: rectifier, leaky-rectifier:SLOPE, softplus:ALPHA, tanh, sigmoid, linear,
+    /// lif, or maxout:K (K affine pieces per unit) [default: rectifier].
+    #[arg(long, value_name = "NAME")]
+    pub activation: Option<HiddenActivation>,
+    /// L1 penalty weight on every hidden layer's activations [default: 0.001].
+    #[arg(long, value_name = "LAMBDA")]
+    pub l1: Option<f32>,
+    /// Multiply the outputs of half the units of each rectifier layer by −1 (the paper's trick
+    /// against a positive mean activation).
+    #[arg(long)]
+    pub sign_flip: bool,
+    /// SGD learning rate [default: 0.01].
+    #[arg(long, value_name = "RATE")]
+    pub lr: Option<f32>,
+    /// SGD momentum in [0, 1) [default: 0].
+    #[arg(long, value_name = "MU")]
+    pub momentum: Option<f32>,
+    /// Minibatch size [default: 10].
+    #[arg(long, value_name = "N")]
+    pub batch: Option<usize>,
+    #[arg(long, value_name = "N", help = format!("Maximum number of epochs [default: {}]", crate::settings::DEFAULT_EPOCHS))]
+    pub epochs: Option<usize>,
+    /// Stop after N epochs without a better validation score [default: off]. The parameters of
+    /// the best validation epoch are kept either way.
+    #[arg(long, value_name = "N")]
+    pub patience: Option<usize>,
+    /// Seed for initialisation, shuffling and review splits [default: 1234].
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
+    /// Kernel threads; 0 uses every core [default: 0]. Results do not depend on it.
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
+    /// Train on the first N training examples only (quick runs).
+    #[arg(long, value_name = "N")]
+    pub limit: Option<usize>,
+    /// Review data: vocabulary size (most frequent terms of the training documents) [default: 5000].
+    #[arg(long, value_name = "N")]
+    pub vocab: Option<usize>,
+    /// Review data: bag-of-words values [default: binary].
+    #[arg(long, value_enum, value_name = "KIND")]
+    pub bow: Option<Bow>,
+    /// Review data: what the labels are [default: polarity].
+    #[arg(long, value_enum, value_name = "KIND")]
+    pub target: Option<Target>,
+    /// Review data: also run K-fold stratified cross-validation (results in cv.json); each fold
+    /// refits the vocabulary on its own training documents. The model written to --out is still
+    /// trained on the usual held-out split.
+    #[arg(long, value_name = "K")]
+    pub folds: Option<usize>,
+    /// Output folder [default: runs/train-YYYYMMDD-HHMMSS (UTC)].
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Continue the interrupted run in DIR (its config.toml and train_state.safetensors); the
+    /// results go to DIR. Only --epochs, --patience, --threads and --quiet may be given with it.
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["config", "out"])]
+    pub resume: Option<PathBuf>,
+    /// Print nothing but errors.
+    #[arg(long, short)]
+    pub quiet: bool,
+    /// Testing aid: behave as if Ctrl-C were pressed after N training batches (the same path:
+    /// the state is saved and the exit code is 130).
+    #[arg(long, value_name = "N", hide = true)]
+    pub stop_after_batches: Option<usize>,
+}
+
+/// Comma-separated hidden layer sizes, e.g. `1000,1000,1000`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LayerSizes(pub Vec<usize>);
+
+impl std::str::FromStr for LayerSizes {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        s.split(',')
+            .map(|p| p.trim().parse::<usize>().ok().filter(|&n| n > 0))
+            .collect::<Option<Vec<_>>>()
+            .map(LayerSizes)
+            .ok_or_else(|| format!("`{s}`: expected comma-separated positive layer sizes, e.g. 1000,1000,1000"))
+    }
+}
+
+/// `relu eval`.
+#[derive(Debug, Args)]
+pub struct EvalArgs {
+    /// A trained model: the --out folder of `relu train` (or its model.safetensors).
+    #[arg(long, value_name = "DIR")]
+    pub model: PathBuf,
+    #[arg(long, value_name = "SPEC", help = format!("{DATA_HELP}. Images: the test split; reviews: the model's held-out test documents [default: the model's training data]"))]
+    pub data: Option<String>,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+    /// Kernel threads; 0 uses every core.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub threads: usize,
+}
+
+/// `relu inspect`.
+#[derive(Debug, Args)]
+#[command(allow_negative_numbers = true)]
+pub struct InspectArgs {
+    /// A trained model: the --out folder of `relu train` (or its model.safetensors).
+    #[arg(long, value_name = "DIR")]
+    pub model: PathBuf,
+    #[arg(long, value_name = "SPEC", help = format!("{DATA_HELP} [default: the model's training data]"))]
+    pub data: Option<String>,
+    /// Folder for inspect.json and the plots [default: the model folder].
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Standard deviation of the Gaussian input noise ε for the active-set stability measure.
+    #[arg(long, value_name = "SIGMA", default_value_t = 0.01)]
+    pub noise: f32,
+    /// Training-split examples for the linear probes.
+    #[arg(long, value_name = "N", default_value_t = 2000)]
+    pub probe_train: usize,
+    /// Test-split examples analysed (statistics and probe evaluation).
+    #[arg(long, value_name = "N", default_value_t = 2000)]
+    pub examples: usize,
+    /// Epochs of SGD for each linear probe.
+    #[arg(long, value_name = "N", default_value_t = 20)]
+    pub probe_epochs: usize,
+    /// Seed for the noise and the probes.
+    #[arg(long, value_name = "N", default_value_t = 1234)]
+    pub seed: u64,
+    /// Kernel threads; 0 uses every core.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub threads: usize,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `relu predict`.
+#[derive(Debug, Args)]
+#[command(after_help = "Text models print `LABEL<TAB>PROBABILITY` per input line (polarity: negative/positive; \
+                        ratings: the expected star rating and the most likely one). Image models print \
+                        `FILE:INDEX<TAB>CLASS<TAB>PROBABILITY` per image.")]
+pub struct PredictArgs {
+    /// A trained model: the --out folder of `relu train` (or its model.safetensors).
+    #[arg(long, value_name = "DIR")]
+    pub model: PathBuf,
+    /// Text models: files with one review per line (standard input when none). Image models:
+    /// IDX image files (`.gz` allowed) whose images have the model's shape.
+    #[arg(value_name = "FILES")]
+    pub files: Vec<PathBuf>,
+}
+
+/// `relu data …`.
+#[derive(Debug, Subcommand)]
+pub enum DataCommand {
+    /// Counts, shapes, label histograms and input sparsity of a dataset's splits.
+    Info {
+        #[arg(value_name = "SPEC", help = DATA_HELP)]
+        spec: String,
+        /// Review data: vocabulary size.
+        #[arg(long, value_name = "N", default_value_t = relu_data::text::DEFAULT_VOCAB_SIZE)]
+        vocab: usize,
+        /// Review data: bag-of-words values.
+        #[arg(long, value_enum, value_name = "KIND", default_value_t = Bow::Binary)]
+        bow: Bow,
+        /// Review data: what the labels are.
+        #[arg(long, value_enum, value_name = "KIND", default_value_t = Target::Polarity)]
+        target: Target,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Download and verify a dataset (checksums), resuming partial downloads.
+    Fetch {
+        /// mnist, cifar10 or norb.
+        #[arg(value_name = "DATASET")]
+        dataset: String,
+        /// Root folder; files go to its subfolder mnist, cifar10 or smallnorb [default: $RELU_DATA, else the user
+        /// cache folder's `relu`].
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+        /// Download from this base URL (e.g. a local mirror) instead of the official site and its
+        /// mirrors; repeat to try several in order. File names and checksums stay the official ones.
+        #[arg(long, value_name = "URL")]
+        mirror: Vec<String>,
+    },
+}

@@ -1,0 +1,104 @@
+//! `relu predict`: review texts or IDX images through a trained model.
+
+use std::io::{BufRead, Write};
+use std::path::Path;
+
+use anyhow::{Context, Result, bail};
+use nalgebra::DMatrix;
+use relu_data::text::Document;
+use relu_nn::{Features, OutputKind};
+
+use crate::analysis;
+use crate::cli::PredictArgs;
+use crate::data::InputKind;
+use crate::model_dir::{self, Model};
+
+/// Runs `relu predict`.
+///
+/// # Errors
+/// Unreadable model or inputs, or inputs that do not fit the model.
+pub fn run(args: &PredictArgs) -> Result<u8> {
+    let model = model_dir::load(&args.model)?;
+    match model.input.kind {
+        InputKind::Text => predict_text(&model, &args.files),
+        InputKind::Image => predict_images(&model, &args.files),
+    }?;
+    Ok(0)
+}
+
+fn predict_text(model: &Model, files: &[std::path::PathBuf]) -> Result<()> {
+    let vectorizer = model.vectorizer.as_ref().context("the text model has no `vectorizer` metadata")?;
+    let mut lines = Vec::new();
+    if files.is_empty() {
+        for (i, line) in std::io::stdin().lock().lines().enumerate() {
+            lines.push(line.with_context(|| format!("standard input, line {}: expected UTF-8 text", i + 1))?);
+        }
+    } else {
+        for f in files {
+            let text = std::fs::read(f).with_context(|| format!("{}: cannot read the file", f.display()))?;
+            let text = String::from_utf8(text).map_err(|e| anyhow::anyhow!("{}: expected UTF-8 text ({e})", f.display()))?;
+            lines.extend(text.lines().map(str::to_owned));
+        }
+    }
+    let docs: Vec<Document> = lines.iter().map(|l| Document::text(l.as_str(), None)).collect();
+    let x = vectorizer.transform(&docs).context("cannot build bag-of-words features")?;
+    let probs = forward_all(model, &Features::Sparse(x));
+    let mut out = std::io::stdout().lock();
+    for col in probs.column_iter() {
+        let (best, p) = col.iter().enumerate().fold((0, f32::MIN), |b, (i, &v)| if v > b.1 { (i, v) } else { b });
+        let line = match model.net.spec().output {
+            OutputKind::Ratings { .. } => {
+                let expected: f32 = col.iter().enumerate().map(|(k, &p)| p * (k as f32 + 1.0)).sum();
+                format!("{expected:.2}\t{} stars ({p:.3})", best + 1)
+            }
+            OutputKind::Softmax { classes: 2 } => format!("{}\t{p:.3}", if best == 1 { "positive" } else { "negative" }),
+            _ => format!("{best}\t{p:.3}"),
+        };
+        writeln!(out, "{line}")?;
+    }
+    Ok(())
+}
+
+fn predict_images(model: &Model, files: &[std::path::PathBuf]) -> Result<()> {
+    if files.is_empty() {
+        bail!("FILES: an image model needs IDX image files as arguments (e.g. t10k-images-idx3-ubyte.gz)");
+    }
+    let inputs = model.net.spec().inputs;
+    let mut out = std::io::stdout().lock();
+    for f in files {
+        let (x, n) = read_images(f, inputs, model.input.shape.as_deref())?;
+        let probs = forward_all(model, &Features::Dense(x));
+        for (i, col) in probs.column_iter().enumerate().take(n) {
+            let (best, p) = col.iter().enumerate().fold((0, f32::MIN), |b, (i, &v)| if v > b.1 { (i, v) } else { b });
+            writeln!(out, "{}:{i}\t{best}\t{p:.3}", f.display())?;
+        }
+    }
+    Ok(())
+}
+
+/// Reads an IDX image file into `inputs × n` pixels in `[0, 1]`.
+fn read_images(path: &Path, inputs: usize, shape: Option<&[usize]>) -> Result<(DMatrix<f32>, usize)> {
+    let a = relu_data::idx::read_idx(path).with_context(|| format!("{}: cannot read IDX images", path.display()))?;
+    let dims = a.dims();
+    let per: usize = dims.iter().skip(1).product();
+    if dims.len() < 2 || per != inputs {
+        let want = shape.map_or(format!("{inputs} pixels"), |s| format!("shape {s:?}"));
+        bail!("{}: images of shape {:?}, but the model expects {want} per image", path.display(), dims.get(1..).unwrap_or(&[]));
+    }
+    let n = dims[0];
+    Ok((DMatrix::from_vec(inputs, n, a.to_f32(true)), n))
+}
+
+fn forward_all(model: &Model, x: &Features) -> DMatrix<f32> {
+    let mut ws = analysis::workspace(&model.net);
+    let n = x.len();
+    let mut out = DMatrix::zeros(model.net.spec().output.units(), n);
+    let mut start = 0;
+    while start < n {
+        let idx: Vec<usize> = (start..(start + analysis::EVAL_BATCH).min(n)).collect();
+        let cache = model.net.forward(&x.select(&idx), &mut ws);
+        out.columns_mut(start, idx.len()).copy_from(&cache.output);
+        start += analysis::EVAL_BATCH;
+    }
+    out
+}

@@ -1,0 +1,418 @@
+//! `relu train`: settings → data → network → SGD with progress → evaluation → files → summary.
+//!
+//! Nothing is written to `--out` until training has finished (or was interrupted), and every file
+//! is written atomically (temporary file + rename), so a failure never leaves a half-written
+//! file; `report.json` is written last and marks a complete run.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use relu_nn::checkpoint::{self, write_atomic};
+use relu_nn::{Dataset, Evaluation, Network, NetworkSpec, StopReason, TrainReport, Trainer};
+use serde::Serialize;
+
+use crate::analysis;
+use crate::cli::TrainArgs;
+use crate::data::{self, DataSpec, InputKind, TextOptions};
+use crate::model_dir::{self, MODEL_FILE};
+use crate::plots;
+use crate::progress::{self, Display, Progress};
+use crate::report::{Report, RunFacts};
+use crate::settings::{Settings, resolve_threads};
+
+/// The resumable state's file name.
+pub const STATE_FILE: &str = "train_state.safetensors";
+/// The resolved configuration's file name.
+pub const CONFIG_FILE: &str = "config.toml";
+/// The report's file name.
+pub const REPORT_FILE: &str = "report.json";
+/// Cross-validation results (with `--folds`).
+pub const CV_FILE: &str = "cv.json";
+
+/// Exit code of an interrupted run (128 + SIGINT, as shells report Ctrl-C).
+pub const EXIT_INTERRUPTED: u8 = 130;
+
+/// Runs `relu train`; returns the process exit code (0, or 130 when interrupted).
+///
+/// # Errors
+/// Bad settings, unreadable data, divergence, or files that cannot be written.
+pub fn run(args: &TrainArgs) -> Result<u8> {
+    let (settings, out, resuming) = resolve(args)?;
+    let display = Display::choose(args.quiet);
+    let say = |line: &str| {
+        if display != Display::Quiet {
+            println!("{line}");
+        }
+    };
+    let spec: DataSpec = settings.data.parse().map_err(|e| anyhow::anyhow!("--data: {e}"))?;
+    let text = TextOptions { vocab: settings.vocab, bow: settings.bow, target: settings.target, seed: settings.seed };
+    let loaded = data::load(&spec, text, settings.limit)?;
+    let net_spec = NetworkSpec { inputs: loaded.dim(), hidden: settings.layers(), output: loaded.output };
+    net_spec.check().context("the network architecture")?;
+    let threads = resolve_threads(settings.threads);
+    say(&format!(
+        "data {}: {} train, {} valid, {} test examples, {} inputs ({})",
+        loaded.name,
+        loaded.train.len(),
+        loaded.valid.len(),
+        loaded.test.len(),
+        loaded.dim(),
+        if loaded.input.kind == InputKind::Text { "sparse bag of words" } else { "pixels in [0, 1]" },
+    ));
+    say(&format!(
+        "network {} ({} parameters), {} hidden units, L1 {}, {} threads, output to {}",
+        layer_string(&net_spec),
+        net_spec.parameter_count(),
+        settings.activation,
+        settings.l1,
+        threads,
+        out.display()
+    ));
+    let stop = progress::install_ctrlc();
+
+    if let Some(k) = settings.folds
+        && !(resuming && out.join(CV_FILE).is_file())
+    {
+        match cross_validate(&settings, &spec, text, k, display, &stop, args.stop_after_batches)? {
+            Some(cv) => {
+                std::fs::create_dir_all(&out).with_context(|| format!("--out {}: cannot create the folder", out.display()))?;
+                write_atomic(&out.join(CV_FILE), &json_bytes(&cv)?)?;
+                say(&format!(
+                    "cross-validation ({k} folds): mean test {} {:.4} ± {:.4}; written to {}",
+                    cv.metric,
+                    cv.mean,
+                    cv.std,
+                    out.join(CV_FILE).display()
+                ));
+            }
+            None => {
+                eprintln!("interrupted during cross-validation: nothing was saved");
+                return Ok(EXIT_INTERRUPTED);
+            }
+        }
+    }
+
+    let config = settings.train_config();
+    let (mut net, mut trainer) = if resuming {
+        let path = out.join(STATE_FILE);
+        let (net, state, _) = checkpoint::load_training(&path).with_context(|| format!("--resume {}", out.display()))?;
+        if net.spec() != &net_spec {
+            bail!(
+                "--resume {}: {} holds a {} network but config.toml and the data call for {}",
+                out.display(),
+                path.display(),
+                layer_string(net.spec()),
+                layer_string(&net_spec)
+            );
+        }
+        say(&format!("resuming after {} complete epochs (batch {} of the next)", state.completed_epochs, state.next_batch));
+        (net, Trainer::resume(config, state)?)
+    } else {
+        (Network::new(net_spec.clone(), &mut relu_core::seeded_rng(settings.seed))?, Trainer::new(config)?)
+    };
+    let done = trainer.state().map_or(0, |s| s.completed_epochs);
+    let mut observer = Progress::new(display, stop, args.stop_after_batches, settings.epochs, done, "");
+    let fitted = trainer.fit(&mut net, &loaded.train, Some(&loaded.valid), &mut observer);
+    observer.finish();
+    let report = fitted?;
+
+    if report.stop == StopReason::Interrupted {
+        std::fs::create_dir_all(&out).with_context(|| format!("--out {}: cannot create the folder", out.display()))?;
+        write_atomic(&out.join(CONFIG_FILE), settings.to_toml().as_bytes())?;
+        let state = trainer.state().context("the trainer has no state after an interrupted run")?;
+        checkpoint::save_training(&out.join(STATE_FILE), &net, state, trainer.config())?;
+        eprintln!(
+            "interrupted after {} complete epochs: state saved to {}; continue with `relu train --resume {}`",
+            state.completed_epochs,
+            out.join(STATE_FILE).display(),
+            out.display()
+        );
+        return Ok(EXIT_INTERRUPTED);
+    }
+
+    let t_eval = Instant::now();
+    let pool = relu_core::thread_pool(threads)?;
+    let (valid_eval, test_eval, stats) = pool.install(|| {
+        let mut ws = analysis::workspace(&net);
+        let v = net.evaluate(&loaded.valid, analysis::EVAL_BATCH, &mut ws);
+        let t = net.evaluate(&loaded.test, analysis::EVAL_BATCH, &mut ws);
+        (v, t, analysis::layer_stats(&net, &loaded.test))
+    });
+    let wall_seconds = report.history.iter().map(|m| m.seconds).sum::<f64>() + t_eval.elapsed().as_secs_f64();
+    let facts = RunFacts { sizes: [loaded.train.len(), loaded.valid.len(), loaded.test.len()], threads, wall_seconds };
+    let rep = Report::new(&settings, net.spec(), &report, &valid_eval, &test_eval, facts);
+
+    // Everything is rendered in memory first; files are written only when all of it succeeded.
+    let mut files: Vec<(&str, Vec<u8>)> = vec![
+        ("learning_curves.svg", plots::learning_curves(&report.history)?.into_bytes()),
+        ("sparsity.svg", plots::sparsity_curves(&report.history)?.into_bytes()),
+        (
+            "active_units.svg",
+            plots::active_units(&stats.iter().map(|s| s.active_per_example.clone()).collect::<Vec<_>>(), &settings.hidden)?.into_bytes(),
+        ),
+    ];
+    if let Some(shape) = &loaded.input.shape {
+        // The initial weights are a function of the seed, so what training changed in each
+        // filter can be shown without having kept them: MNIST's first-layer weights move little
+        // from their random start in a few epochs, and W − W₀ shows the learned strokes.
+        let init = Network::new(net.spec().clone(), &mut relu_core::seeded_rng(settings.seed))?;
+        let w = &net.layers()[0].weight;
+        files.push(("filters.svg", plots::filter_grid(w, shape, 100, maxout_step(&net))?.into_bytes()));
+        let learned = w - &init.layers()[0].weight;
+        files.push(("filter_updates.svg", plots::filter_grid(&learned, shape, 100, maxout_step(&net))?.into_bytes()));
+    }
+    std::fs::create_dir_all(&out).with_context(|| format!("--out {}: cannot create the folder", out.display()))?;
+    write_atomic(&out.join(CONFIG_FILE), settings.to_toml().as_bytes())?;
+    checkpoint::save_model(&out.join(MODEL_FILE), &net, &model_dir::metadata(&loaded.input, loaded.vectorizer.as_ref()))?;
+    for (name, bytes) in &files {
+        write_atomic(&out.join(name), bytes)?;
+    }
+    write_atomic(&out.join(REPORT_FILE), &json_bytes(&rep)?)?;
+    if resuming {
+        // The run is complete; its interrupted state is stale now.
+        let _ = std::fs::remove_file(out.join(STATE_FILE));
+    }
+    if display != Display::Quiet {
+        let mut names = vec![MODEL_FILE, CONFIG_FILE, REPORT_FILE];
+        names.extend(files.iter().map(|(n, _)| *n));
+        if out.join(CV_FILE).is_file() {
+            names.push(CV_FILE);
+        }
+        print_summary(&rep, &report, &test_eval, &out, &names);
+    }
+    Ok(0)
+}
+
+/// Settings, output folder and whether this is a resume.
+fn resolve(args: &TrainArgs) -> Result<(Settings, PathBuf, bool)> {
+    if let Some(dir) = &args.resume {
+        let fixed: [(&str, bool); 14] = [
+            ("--data", args.data.is_some()),
+            ("--hidden", args.hidden.is_some()),
+            ("--activation", args.activation.is_some()),
+            ("--l1", args.l1.is_some()),
+            ("--sign-flip", args.sign_flip),
+            ("--lr", args.lr.is_some()),
+            ("--momentum", args.momentum.is_some()),
+            ("--batch", args.batch.is_some()),
+            ("--seed", args.seed.is_some()),
+            ("--limit", args.limit.is_some()),
+            ("--vocab", args.vocab.is_some()),
+            ("--bow", args.bow.is_some()),
+            ("--target", args.target.is_some()),
+            ("--folds", args.folds.is_some()),
+        ];
+        if let Some((flag, _)) = fixed.iter().find(|(_, given)| *given) {
+            bail!(
+                "{flag} cannot be combined with --resume: the run's {CONFIG_FILE} fixes it (only --epochs, --patience, --threads and --quiet may change)"
+            );
+        }
+        let state = dir.join(STATE_FILE);
+        if !state.is_file() {
+            bail!("--resume {}: no {STATE_FILE} there; expected the --out folder of an interrupted `relu train`", dir.display());
+        }
+        let mut s = Settings::from_file(&dir.join(CONFIG_FILE)).with_context(|| format!("--resume {}", dir.display()))?;
+        s.epochs = args.epochs.unwrap_or(s.epochs);
+        s.patience = args.patience.or(s.patience);
+        s.threads = args.threads.unwrap_or(s.threads);
+        s.check()?;
+        return Ok((s, dir.clone(), true));
+    }
+    let mut s = match &args.config {
+        Some(path) => Settings::from_file(path).with_context(|| format!("--config {}", path.display()))?,
+        None => Settings::default(),
+    };
+    macro_rules! set {
+        ($($field:ident),*) => { $( if let Some(v) = &args.$field { s.$field = v.clone(); } )* };
+    }
+    set!(data, activation, l1, lr, momentum, batch, epochs, seed, threads, vocab, bow, target);
+    if let Some(h) = &args.hidden {
+        s.hidden.clone_from(&h.0);
+    }
+    s.sign_flip |= args.sign_flip;
+    s.patience = args.patience.or(s.patience);
+    s.limit = args.limit.or(s.limit);
+    s.folds = args.folds.or(s.folds);
+    s.check()?;
+    let out = args.out.clone().unwrap_or_else(default_out);
+    for marker in [REPORT_FILE, STATE_FILE] {
+        if out.join(marker).exists() {
+            bail!(
+                "--out {}: the folder already holds a training run ({marker}); choose another folder, delete it, or continue an interrupted run with --resume",
+                out.display()
+            );
+        }
+    }
+    if out.exists() && !out.is_dir() {
+        bail!("--out {}: exists and is not a folder", out.display());
+    }
+    Ok((s, out, false))
+}
+
+/// `runs/train-YYYYMMDD-HHMMSS` in UTC, with a suffix if that folder exists.
+fn default_out() -> PathBuf {
+    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    let (y, m, d) = civil_from_days(days as i64);
+    let base = format!("runs/train-{y:04}{m:02}{d:02}-{:02}{:02}{:02}", rem / 3600, rem % 3600 / 60, rem % 60);
+    let mut out = PathBuf::from(&base);
+    let mut k = 2;
+    while out.exists() {
+        out = PathBuf::from(format!("{base}-{k}"));
+        k += 1;
+    }
+    out
+}
+
+/// Days since 1970-01-01 → (year, month, day) in the proleptic Gregorian calendar (Howard
+/// Hinnant's `civil_from_days`).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
+}
+
+fn layer_string(spec: &NetworkSpec) -> String {
+    let mut v = vec![spec.inputs.to_string()];
+    v.extend(spec.hidden.iter().map(|l| l.units.to_string()));
+    v.push(spec.output.units().to_string());
+    v.join("-")
+}
+
+fn json_bytes<T: Serialize>(value: &T) -> Result<Vec<u8>> {
+    let mut v = serde_json::to_vec_pretty(value)?;
+    v.push(b'\n');
+    Ok(v)
+}
+
+/// Rows of the first layer's weight matrix that belong to different units (maxout layers have
+/// one row per piece; the grid shows each unit's first piece).
+fn maxout_step(net: &Network) -> usize {
+    match net.spec().hidden.first().map(|l| l.kind) {
+        Some(relu_nn::HiddenKind::Maxout { pieces }) => pieces,
+        _ => 1,
+    }
+}
+
+/// Cross-validation results, `cv.json`.
+#[derive(Debug, Serialize)]
+struct CvReport {
+    folds: usize,
+    /// `error` or `rmse`.
+    metric: &'static str,
+    mean: f64,
+    std: f64,
+    per_fold: Vec<FoldResult>,
+}
+
+#[derive(Debug, Serialize)]
+struct FoldResult {
+    fold: usize,
+    train: usize,
+    test: usize,
+    error: Option<f64>,
+    rmse: Option<f64>,
+    loss: f64,
+    sparsity: Vec<f64>,
+}
+
+/// Trains one network per fold (no validation set, every epoch) and scores it on the fold's
+/// held-out documents. `None` when interrupted.
+fn cross_validate(
+    settings: &Settings,
+    spec: &DataSpec,
+    text: TextOptions,
+    k: usize,
+    display: Display,
+    stop: &std::sync::Arc<std::sync::atomic::AtomicBool>,
+    stop_after: Option<usize>,
+) -> Result<Option<CvReport>> {
+    let (folds, output) = data::text_folds(spec, text, k, settings.limit)?;
+    let threads = resolve_threads(settings.threads);
+    let mut per_fold = Vec::with_capacity(k);
+    for (i, fold) in folds.iter().enumerate() {
+        let net_spec = NetworkSpec { inputs: fold.train.inputs.dim(), hidden: settings.layers(), output };
+        let mut net = Network::new(net_spec, &mut relu_core::seeded_rng(settings.seed))?;
+        let mut trainer = Trainer::new(settings.train_config())?;
+        let mut observer = Progress::new(display, stop.clone(), stop_after, settings.epochs, 0, &format!("fold {}/{k} ", i + 1));
+        let fitted = trainer.fit(&mut net, &fold.train, None, &mut observer);
+        observer.finish();
+        let r: TrainReport = fitted?;
+        if r.stop == StopReason::Interrupted {
+            return Ok(None);
+        }
+        let e: Evaluation =
+            relu_core::thread_pool(threads)?.install(|| net.evaluate(&fold.test, analysis::EVAL_BATCH, &mut analysis::workspace(&net)));
+        per_fold.push(FoldResult {
+            fold: i + 1,
+            train: fold.train.len(),
+            test: fold.test.len(),
+            error: e.error,
+            rmse: e.rmse,
+            loss: e.loss,
+            sparsity: e.sparsity,
+        });
+    }
+    let rating = matches!(output, relu_nn::OutputKind::Ratings { .. });
+    let scores: Vec<f64> = per_fold.iter().map(|f| if rating { f.rmse } else { f.error }.unwrap_or(f64::NAN)).collect();
+    let mean = scores.iter().sum::<f64>() / scores.len() as f64;
+    let std = (scores.iter().map(|s| (s - mean).powi(2)).sum::<f64>() / scores.len() as f64).sqrt();
+    Ok(Some(CvReport { folds: k, metric: if rating { "rmse" } else { "error" }, mean, std, per_fold }))
+}
+
+fn percent(x: f64) -> String {
+    format!("{:.2} %", 100.0 * x)
+}
+
+fn print_summary(rep: &Report, train: &TrainReport, test: &Evaluation, out: &Path, names: &[&str]) {
+    println!();
+    let mut line = String::from("test: ");
+    if let Some(e) = test.error {
+        line += &format!("error {}  ", percent(e));
+    }
+    if let Some(r) = test.rmse {
+        line += &format!("rmse {r:.4}  ");
+    }
+    line += &format!("loss {:.4} on {} examples", test.loss, test.examples);
+    println!("{line}");
+    println!("kept epoch {} of {} ({})", train.best_epoch.map_or("-".into(), |e| e.to_string()), train.history.len(), rep.training.stop);
+    let sparsity: Vec<String> = test.sparsity.iter().map(|&s| format!("{:.1} %", 100.0 * s)).collect();
+    println!("sparsity per hidden layer (test): {}", sparsity.join(", "));
+    let dead: Vec<String> = test.dead_units.iter().zip(&rep.model.layers[1..]).map(|(d, u)| format!("{d} of {u}")).collect();
+    println!("dead units per hidden layer (test): {}", dead.join(", "));
+    println!(
+        "speed: {:.0} examples/s on {} threads; {:.1} s training and evaluation",
+        train.examples_per_second, rep.training.threads, rep.training.wall_seconds
+    );
+    println!("files in {}: {}", out.display(), names.join(", "));
+}
+
+/// The dataset a network would be evaluated on, checked against the network.
+///
+/// # Errors
+/// If the data does not fit the network (input dimension or classes).
+pub fn check_fits(net: &Network, data: &Dataset, flag_value: &str, model: &Path) -> Result<()> {
+    relu_nn::check_dataset(net, data, "test").with_context(|| {
+        format!("--data {flag_value} does not fit the model in {} (a {} network)", model.display(), layer_string(net.spec()))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn civil_dates() {
+        assert_eq!(civil_from_days(0), (1970, 1, 1));
+        assert_eq!(civil_from_days(19_723), (2024, 1, 1));
+        assert_eq!(civil_from_days(19_782), (2024, 2, 29));
+        assert_eq!(civil_from_days(-1), (1969, 12, 31));
+    }
+}

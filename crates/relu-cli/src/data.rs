@@ -1,0 +1,363 @@
+//! Data specs (`--data mnist`, `reviews:FILE`, …) and loading them into train / validation / test
+//! sets the network can consume.
+//!
+//! | spec | what | validation set | test set |
+//! | --- | --- | --- | --- |
+//! | `mnist` | the 12,000-image MNIST subset compiled into relu | images 8,000–9,999 of the training file | the first 2,000 test images |
+//! | `mnist:DIR` | any four IDX files with MNIST's names | the last 10,000 training images (the paper's), or the last sixth below 20,000 images | the test file |
+//! | `cifar10:DIR` | CIFAR-10 binary batches | the first half of the test file | the second half |
+//! | `norb:DIR` | small NORB, downsampled to 2×32×32 | the last 4,300 training pairs | the test files |
+//! | `reviews:FILE` | TSV `label<TAB>text` or JSON Lines (`.tsv`, `.txt`, `.jsonl`, `.json`, optionally `.gz`) | 10 % of the rest | a stratified 20 % |
+//! | `acl:DIR` | a `processed_acl` domain folder (`positive.review`, `negative.review`) | 10 % of the rest | a stratified 20 % |
+//!
+//! Pixels are in `[0, 1]`. Review splits are stratified and seeded with `--seed`; the vocabulary is
+//! learned on the training and validation documents only, never on the test documents, and the
+//! bag-of-words inputs stay sparse (`Features::Sparse`) all the way into the first layer's kernels.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::str::FromStr;
+
+use anyhow::{Context, Result, bail};
+use relu_data::text::{self, Document, Vectorizer, VectorizerConfig};
+use relu_data::{SparseDataset, Splits};
+use relu_nn::{Dataset, Features, OutputKind, Targets};
+use serde::{Deserialize, Serialize};
+
+use crate::settings::{Bow, Target};
+
+/// Fraction of the labelled reviews held out as test set.
+pub const TEXT_TEST_FRACTION: f64 = 0.2;
+/// Fraction of the remaining reviews held out as validation set.
+pub const TEXT_VALID_FRACTION: f64 = 0.1;
+
+/// Where the data comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DataSpec {
+    /// The embedded MNIST subset.
+    MnistEmbedded,
+    /// An MNIST-style IDX folder.
+    Mnist(PathBuf),
+    /// A CIFAR-10 binary folder.
+    Cifar10(PathBuf),
+    /// A small NORB folder.
+    Norb(PathBuf),
+    /// A TSV or JSON Lines review file.
+    Reviews(PathBuf),
+    /// A `processed_acl` domain folder.
+    Acl(PathBuf),
+}
+
+/// The accepted spellings, for error messages.
+pub const SPEC_FORMS: &str = "mnist, mnist:DIR, cifar10:DIR, norb:DIR, reviews:FILE or acl:DIR";
+
+impl FromStr for DataSpec {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        let (kind, arg) = match s.split_once(':') {
+            Some((k, a)) => (k, Some(a)),
+            None => (s, None),
+        };
+        let path = |what: &str| match arg {
+            Some(a) if !a.is_empty() => Ok(PathBuf::from(a)),
+            _ => Err(format!("`{s}` needs a {what} after the colon, e.g. {kind}:{}", if what == "file" { "reviews.tsv" } else { "data/" })),
+        };
+        match kind.to_ascii_lowercase().as_str() {
+            "mnist" if arg.is_none() => Ok(DataSpec::MnistEmbedded),
+            "mnist" => path("folder").map(DataSpec::Mnist),
+            "cifar10" | "cifar-10" => path("folder").map(DataSpec::Cifar10),
+            "norb" | "smallnorb" => path("folder").map(DataSpec::Norb),
+            "reviews" => path("file").map(DataSpec::Reviews),
+            "acl" => path("folder").map(DataSpec::Acl),
+            _ => Err(format!("unknown data spec `{s}`: expected {SPEC_FORMS}")),
+        }
+    }
+}
+
+impl fmt::Display for DataSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DataSpec::MnistEmbedded => f.write_str("mnist"),
+            DataSpec::Mnist(p) => write!(f, "mnist:{}", p.display()),
+            DataSpec::Cifar10(p) => write!(f, "cifar10:{}", p.display()),
+            DataSpec::Norb(p) => write!(f, "norb:{}", p.display()),
+            DataSpec::Reviews(p) => write!(f, "reviews:{}", p.display()),
+            DataSpec::Acl(p) => write!(f, "acl:{}", p.display()),
+        }
+    }
+}
+
+impl DataSpec {
+    /// Whether the spec names review text.
+    pub fn is_text(&self) -> bool {
+        matches!(self, DataSpec::Reviews(_) | DataSpec::Acl(_))
+    }
+}
+
+/// Text pipeline options.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TextOptions {
+    /// Vocabulary size.
+    pub vocab: usize,
+    /// Feature values.
+    pub bow: Bow,
+    /// Label meaning.
+    pub target: Target,
+    /// Seed of the splits.
+    pub seed: u64,
+}
+
+impl TextOptions {
+    fn vectorizer_config(&self) -> VectorizerConfig {
+        VectorizerConfig { max_terms: self.vocab, weighting: self.bow.weighting(), ..Default::default() }
+    }
+
+    fn output(&self) -> OutputKind {
+        match self.target {
+            Target::Polarity => OutputKind::Softmax { classes: 2 },
+            Target::Rating => OutputKind::Ratings { levels: 5 },
+        }
+    }
+}
+
+/// How a model's inputs were built; stored as JSON (`input`) in `model.safetensors`' metadata so
+/// `eval`, `inspect` and `predict` build the same inputs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InputInfo {
+    /// `image` or `text`.
+    pub kind: InputKind,
+    /// The data spec trained on.
+    pub data: String,
+    /// Shape of one image (`[28, 28]`, `[3, 32, 32]`, …); `None` for text.
+    pub shape: Option<Vec<usize>>,
+    /// Label meaning, for text.
+    pub target: Option<Target>,
+    /// Seed of the text splits.
+    pub seed: u64,
+}
+
+/// Image or text input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum InputKind {
+    /// Pixels in `[0, 1]`, dense.
+    Image,
+    /// Bag-of-words, sparse.
+    Text,
+}
+
+/// Data ready for the network.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    /// The spec as given.
+    pub name: String,
+    /// Training set.
+    pub train: Dataset,
+    /// Validation set.
+    pub valid: Dataset,
+    /// Test set.
+    pub test: Dataset,
+    /// The output layer the targets call for.
+    pub output: OutputKind,
+    /// How inputs were built.
+    pub input: InputInfo,
+    /// The fitted bag-of-words transformation (text only).
+    pub vectorizer: Option<Vectorizer>,
+}
+
+impl Loaded {
+    /// Input dimension.
+    pub fn dim(&self) -> usize {
+        self.train.inputs.dim()
+    }
+}
+
+/// Loads `spec` for training: images with their standard split, reviews with a fresh vectorizer
+/// fitted on the training part. `limit` keeps the first examples of the training set.
+///
+/// # Errors
+/// Unreadable or malformed files (named in the message), or splits that leave a set empty.
+pub fn load(spec: &DataSpec, text: TextOptions, limit: Option<usize>) -> Result<Loaded> {
+    let mut loaded = if spec.is_text() { load_text(spec, text)? } else { load_images(spec)? };
+    if let Some(n) = limit {
+        let n = n.min(loaded.train.len());
+        loaded.train = loaded.train.select(&(0..n).collect::<Vec<_>>());
+    }
+    for (name, set) in [("training", &loaded.train), ("validation", &loaded.valid), ("test", &loaded.test)] {
+        if set.is_empty() {
+            bail!("--data {spec}: the {name} set is empty");
+        }
+    }
+    Ok(loaded)
+}
+
+/// Loads an image spec's train / validation / test splits (pixels in `[0, 1]`).
+///
+/// # Errors
+/// Unreadable or malformed files, named in the message.
+pub fn image_splits(spec: &DataSpec) -> Result<Splits> {
+    let ctx = || format!("--data {spec}");
+    let splits = match spec {
+        DataSpec::MnistEmbedded => relu_data::mnist_embedded().with_context(ctx)?,
+        DataSpec::Mnist(dir) => {
+            let tt = relu_data::mnist::load_dir(dir).with_context(ctx)?;
+            let n = tt.train.len();
+            let valid = if n >= 20_000 { relu_data::mnist::PAPER_VALID_LEN } else { n / 6 };
+            tt.hold_out_last(valid).with_context(ctx)?
+        }
+        DataSpec::Cifar10(dir) => relu_data::cifar::paper_splits(dir).with_context(ctx)?,
+        DataSpec::Norb(dir) => relu_data::norb::paper_splits(dir, &relu_data::norb::NorbOptions::default()).with_context(ctx)?,
+        DataSpec::Reviews(_) | DataSpec::Acl(_) => bail!("--data {spec}: not an image dataset"),
+    };
+    Ok(splits)
+}
+
+fn load_images(spec: &DataSpec) -> Result<Loaded> {
+    let splits = image_splits(spec)?;
+    let classes = splits.train.num_classes.max(splits.valid.num_classes).max(splits.test.num_classes);
+    if classes < 2 {
+        bail!("--data {spec}: the labels name {classes} class; a classifier needs at least 2");
+    }
+    let shape = splits.train.shape.clone();
+    Ok(Loaded {
+        name: spec.to_string(),
+        train: dense(splits.train)?,
+        valid: dense(splits.valid)?,
+        test: dense(splits.test)?,
+        output: OutputKind::Softmax { classes },
+        input: InputInfo { kind: InputKind::Image, data: spec.to_string(), shape: Some(shape), target: None, seed: 0 },
+        vectorizer: None,
+    })
+}
+
+fn dense(d: relu_data::Dataset) -> Result<Dataset> {
+    Ok(Dataset::new(Features::Dense(d.features), Targets::Classes(d.labels))?)
+}
+
+fn sparse(d: SparseDataset) -> Result<Dataset> {
+    Ok(Dataset::new(Features::Sparse(d.features), Targets::Classes(d.labels))?)
+}
+
+/// Reads the labelled documents of a text spec.
+///
+/// # Errors
+/// Unreadable files, bad lines (named by file and line), or labels `target` does not accept.
+pub fn read_documents(spec: &DataSpec, target: Target) -> Result<Vec<Document>> {
+    let ctx = || format!("--data {spec}");
+    let docs = match spec {
+        DataSpec::Reviews(file) => text::read_reviews(file, target.targets()).with_context(ctx)?,
+        DataSpec::Acl(dir) => text::read_acl_domain(dir).with_context(ctx)?.labeled,
+        _ => bail!("--data {spec}: not a review dataset"),
+    };
+    if docs.is_empty() {
+        bail!("--data {spec}: no labelled documents");
+    }
+    Ok(docs)
+}
+
+fn load_text(spec: &DataSpec, opts: TextOptions) -> Result<Loaded> {
+    let ctx = || format!("--data {spec}");
+    let docs = read_documents(spec, opts.target)?;
+    let classes = opts.target.targets().num_classes();
+    let split = text::holdout(&docs, classes, TEXT_TEST_FRACTION, opts.seed, &opts.vectorizer_config()).with_context(ctx)?;
+    // The validation set comes out of the training part, after the vocabulary was fitted on it:
+    // the test documents never influence the features.
+    let inner = relu_data::split::stratified_holdout(&split.train.labels, TEXT_VALID_FRACTION, opts.seed.wrapping_add(1))
+        .with_context(|| format!("--data {spec}: too few reviews for a validation split"))?;
+    Ok(Loaded {
+        name: spec.to_string(),
+        train: sparse(split.train.select(&inner.train))?,
+        valid: sparse(split.train.select(&inner.test))?,
+        test: sparse(split.test)?,
+        output: opts.output(),
+        input: InputInfo { kind: InputKind::Text, data: spec.to_string(), shape: None, target: Some(opts.target), seed: opts.seed },
+        vectorizer: Some(split.vectorizer),
+    })
+}
+
+/// One cross-validation fold, ready for the network.
+#[derive(Debug, Clone)]
+pub struct TextFold {
+    /// The fold's training documents.
+    pub train: Dataset,
+    /// The fold's held-out documents.
+    pub test: Dataset,
+}
+
+/// The `k` stratified folds of a text spec, each with its own vectorizer fitted on the fold's
+/// training documents. Also returns the output kind.
+///
+/// # Errors
+/// As [`read_documents`], and for a `k` larger than the number of documents.
+pub fn text_folds(spec: &DataSpec, opts: TextOptions, k: usize, limit: Option<usize>) -> Result<(Vec<TextFold>, OutputKind)> {
+    let docs = read_documents(spec, opts.target)?;
+    let classes = opts.target.targets().num_classes();
+    let folds = text::folds(&docs, classes, k, opts.seed, &opts.vectorizer_config()).with_context(|| format!("--folds {k}"))?;
+    let folds = folds
+        .into_iter()
+        .map(|f| {
+            let mut train = sparse(f.train)?;
+            if let Some(n) = limit {
+                train = train.select(&(0..n.min(train.len())).collect::<Vec<_>>());
+            }
+            Ok(TextFold { train, test: sparse(f.test)? })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok((folds, opts.output()))
+}
+
+/// The test set of `spec` built the way a trained model's inputs were (`info`, and for text its
+/// `vectorizer`): for images the spec's test split; for reviews the held-out test documents of
+/// the model's split (same seed and fraction), transformed with the model's vocabulary.
+///
+/// # Errors
+/// Unreadable data, or a model whose metadata does not describe its inputs.
+pub fn test_set_for_model(spec: &DataSpec, info: &InputInfo, vectorizer: Option<&Vectorizer>) -> Result<Dataset> {
+    Ok(sets_for_model(spec, info, vectorizer)?.1)
+}
+
+/// The training and test sets of `spec` for a trained model (see [`test_set_for_model`]); for
+/// reviews the training set is the model's training part (validation included).
+///
+/// # Errors
+/// As [`test_set_for_model`].
+pub fn sets_for_model(spec: &DataSpec, info: &InputInfo, vectorizer: Option<&Vectorizer>) -> Result<(Dataset, Dataset)> {
+    match (spec.is_text(), info.kind) {
+        (false, InputKind::Image) => {
+            let s = image_splits(spec)?;
+            Ok((dense(s.train)?, dense(s.test)?))
+        }
+        (true, InputKind::Text) => {
+            let Some(v) = vectorizer else { bail!("the model has no `vectorizer` metadata, so its text inputs cannot be rebuilt") };
+            let target = info.target.unwrap_or_default();
+            let docs = read_documents(spec, target)?;
+            let labels = text::labels(&docs).with_context(|| format!("--data {spec}"))?;
+            let fold = relu_data::split::stratified_holdout(&labels, TEXT_TEST_FRACTION, info.seed)
+                .with_context(|| format!("--data {spec}: too few reviews for the held-out split"))?;
+            let set = |idx: &[usize]| -> Result<Dataset> {
+                let picked: Vec<Document> = idx.iter().map(|&i| docs[i].clone()).collect();
+                let x = v.transform(&picked).with_context(|| format!("--data {spec}"))?;
+                Ok(Dataset::new(Features::Sparse(x), Targets::Classes(idx.iter().map(|&i| labels[i]).collect()))?)
+            };
+            Ok((set(&fold.train)?, set(&fold.test)?))
+        }
+        (true, InputKind::Image) => bail!("--data {spec}: the model was trained on images ({}), not on review text", info.data),
+        (false, InputKind::Text) => bail!("--data {spec}: the model was trained on review text ({}), not on images", info.data),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn specs_parse_and_display() {
+        for s in ["mnist", "mnist:/d", "cifar10:x", "norb:y", "reviews:r.tsv", "acl:books"] {
+            assert_eq!(s.parse::<DataSpec>().unwrap().to_string(), s);
+        }
+        assert!("mnist:".parse::<DataSpec>().unwrap_err().contains("needs a folder"));
+        assert!("imagenet".parse::<DataSpec>().unwrap_err().contains("expected mnist"));
+        assert!("reviews".parse::<DataSpec>().is_err());
+    }
+}

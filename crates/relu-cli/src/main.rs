@@ -1,0 +1,108 @@
+//! `relu`: the command line of relu, a library for the deep sparse rectifier networks of Glorot,
+//! Bordes & Bengio (AISTATS 2011).
+//!
+//! ```text
+//! relu train [--data SPEC] [--hidden 1000,1000,1000] [--activation rectifier] [--l1 0.001] …
+//! relu eval --model DIR [--data SPEC] [--json]
+//! relu inspect --model DIR [--data SPEC] [--out DIR]
+//! relu predict --model DIR [FILES…]
+//! relu data info SPEC
+//! relu data fetch mnist|cifar10|norb [--dir DIR]
+//! ```
+//!
+//! `relu train` with no argument trains the paper's MNIST network (784-1000-1000-1000-10
+//! rectifiers, L1 penalty 0.001 on the activations, SGD with learning rate 0.01 and minibatches
+//! of 10) on the MNIST subset compiled into relu, and writes into `--out`
+//! (default `runs/train-YYYYMMDD-HHMMSS`, UTC):
+//!
+//! * `model.safetensors` — the network (relu-nn's format) with the `input` and, for text,
+//!   `vectorizer` metadata that `eval`, `inspect` and `predict` need (see [`model_dir`]);
+//! * `config.toml` — the fully resolved configuration (`relu train --config config.toml` repeats
+//!   the run);
+//! * `report.json` — the summary below;
+//! * `learning_curves.svg`, `sparsity.svg`, `active_units.svg` and, for images, `filters.svg`
+//!   (the first layer's weights) and `filter_updates.svg` (what training changed, `W − W₀`, with
+//!   the initial weights recomputed from the seed);
+//! * `cv.json` with `--folds K` — per-fold results of the cross-validation;
+//! * `train_state.safetensors` only after an interruption (Ctrl-C): `--resume DIR` continues the
+//!   run and gives the same final weights as an uninterrupted run.
+//!
+//! Every file is written atomically, and nothing is written before training has finished or was
+//! interrupted, so an error never leaves a half-written folder. Errors exit with code 2 and name
+//! the flag or file at fault; an interrupted run exits with 130.
+//!
+//! # `report.json`
+//!
+//! A stable schema; fractions are in `[0, 1]`, `null` where a value does not apply. The values
+//! are from one run of the main job on the development machine (`history` cut to one epoch).
+//!
+//! ```json
+//! {
+//!   "relu_version": "0.1.0",
+//!   "dataset":  { "name": "mnist", "train": 8000, "valid": 2000, "test": 2000 },
+//!   "model":    { "layers": [784, 1000, 1000, 1000, 10], "activation": "rectifier", "l1": 0.001,
+//!                 "sign_flip": false, "output": "softmax", "parameters": 2797010 },
+//!   "training": { "epochs_run": 20, "best_epoch": 14, "batch": 10, "lr": 0.01, "momentum": 0.0,
+//!                 "threads": 2, "seed": 1234, "examples_per_second": 6836.1,
+//!                 "wall_seconds": 25.85, "stop": "completed" },
+//!   "valid":    { "error": 0.0485, "loss": 0.1733 },
+//!   "test":     { "error": 0.06, "loss": 0.2101, "rmse": null },
+//!   "sparsity": [0.813, 0.646, 0.585],
+//!   "dead_units": [0, 0, 0],
+//!   "history":  [ { "epoch": 1, "train_loss": 0.926, "penalty": 0.349, "valid_error": 0.12,
+//!                   "sparsity": [0.511, 0.487, 0.456], "seconds": 1.97 } ]
+//! }
+//! ```
+//!
+//! | key | meaning |
+//! | --- | --- |
+//! | `dataset.name` | the `--data` spec; `train`/`valid`/`test` are example counts (`train` after `--limit`) |
+//! | `model.layers` | units per layer from input to output |
+//! | `model.activation` | the hidden activation (`rectifier`, `softplus:3`, `maxout:2`, …) |
+//! | `model.output` | `softmax`, or `ratings` for star ratings (scored by RMSE of the expected rating) |
+//! | `training.epochs_run` | epochs completed (fewer than `--epochs` after early stopping) |
+//! | `training.best_epoch` | the epoch with the best validation score, whose parameters were kept |
+//! | `training.examples_per_second` | training throughput (training batches only; after a resume, of the resumed part) |
+//! | `training.wall_seconds` | seconds of training, per-epoch validation and the final evaluation, summed over interruptions |
+//! | `training.stop` | `completed` or `early-stopped` |
+//! | `valid`, `test` | metrics of the kept parameters: `error` is the misclassified fraction, `loss` the mean negative log-likelihood, `rmse` only for ratings |
+//! | `sparsity` | per hidden layer, the fraction of exact zeros in its outputs on the test set |
+//! | `dead_units` | per hidden layer, the units never active on the test set |
+//! | `history[].train_loss`, `penalty` | mean training loss and L1 penalty over the epoch's batches |
+//! | `history[].valid_error` | validation error after the epoch |
+//! | `history[].sparsity` | per hidden layer, exact zeros over the epoch's training batches |
+//! | `history[].seconds` | the epoch's wall-clock seconds, validation included |
+
+mod analysis;
+mod cli;
+mod cmd;
+mod data;
+mod model_dir;
+mod plots;
+mod progress;
+mod report;
+mod settings;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::cli::{Cli, Command};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match &cli.command {
+        Command::Train(args) => cmd::train::run(args),
+        Command::Eval(args) => cmd::eval::run(args),
+        Command::Inspect(args) => cmd::inspect::run(args),
+        Command::Predict(args) => cmd::predict::run(args),
+        Command::Data { command } => cmd::data::run(command),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}

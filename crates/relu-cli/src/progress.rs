@@ -1,0 +1,159 @@
+//! Training progress: indicatif bars on a terminal, one plain line per epoch otherwise, nothing
+//! with `--quiet`; and the stop signal (Ctrl-C, or `--stop-after-batches` in tests) that the
+//! trainer polls after every batch.
+
+use std::io::IsTerminal;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use relu_nn::{BatchProgress, EpochMetrics, Observer};
+
+/// How progress is shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Display {
+    /// Nothing.
+    Quiet,
+    /// One line per epoch (stdout is not a terminal).
+    Plain,
+    /// Progress bars.
+    Bars,
+}
+
+impl Display {
+    /// Bars on a terminal, plain lines otherwise, nothing when `quiet`.
+    pub fn choose(quiet: bool) -> Self {
+        if quiet {
+            Display::Quiet
+        } else if std::io::stdout().is_terminal() {
+            Display::Bars
+        } else {
+            Display::Plain
+        }
+    }
+}
+
+/// Installs the Ctrl-C handler: the first Ctrl-C sets the returned flag (training stops after
+/// the current batch and saves a resumable state); a second one exits at once with code 130.
+pub fn install_ctrlc() -> Arc<AtomicBool> {
+    let flag = Arc::new(AtomicBool::new(false));
+    let f = Arc::clone(&flag);
+    // A handler can only be installed once per process; `relu` trains once per process, so a
+    // failure here only means no graceful Ctrl-C, which is not worth failing the run for.
+    let _ = ctrlc::set_handler(move || {
+        if f.swap(true, Ordering::SeqCst) {
+            std::process::exit(130);
+        }
+        eprintln!("\ninterrupted: finishing the current batch and saving a resumable state (Ctrl-C again to abort)");
+    });
+    flag
+}
+
+/// The trainer's [`Observer`]: draws progress and relays stop requests.
+#[derive(Debug)]
+pub struct Progress {
+    display: Display,
+    stop: Arc<AtomicBool>,
+    stop_after: Option<usize>,
+    batches_seen: usize,
+    epochs: usize,
+    /// Printed before each plain line (e.g. `fold 2/10 `).
+    prefix: String,
+    bars: Option<(MultiProgress, ProgressBar, ProgressBar)>,
+}
+
+fn style(template: &str) -> ProgressStyle {
+    ProgressStyle::with_template(template).expect("a valid progress template").progress_chars("=> ")
+}
+
+impl Progress {
+    /// Progress for a run of `epochs` epochs of which `done` are already complete (on resume).
+    /// `stop_after` requests a stop after that many batches in this process (a testing aid that
+    /// takes the same path as Ctrl-C).
+    pub fn new(display: Display, stop: Arc<AtomicBool>, stop_after: Option<usize>, epochs: usize, done: usize, prefix: &str) -> Self {
+        let bars = (display == Display::Bars).then(|| {
+            let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stdout());
+            let epoch = multi.add(ProgressBar::new(epochs as u64));
+            epoch.set_style(style("{prefix}epoch {pos}/{len} [{bar:30}] {elapsed_precise} (eta {eta}) {msg}"));
+            epoch.set_prefix(prefix.to_owned());
+            epoch.set_position(done as u64);
+            let batch = multi.add(ProgressBar::new(1));
+            batch.set_style(style("  batch {pos}/{len} [{bar:30}] {msg}"));
+            epoch.enable_steady_tick(Duration::from_millis(250));
+            (multi, epoch, batch)
+        });
+        Self { display, stop, stop_after, batches_seen: 0, epochs, prefix: prefix.to_owned(), bars }
+    }
+
+    /// Removes the bars (before the summary is printed).
+    pub fn finish(&mut self) {
+        if let Some((multi, epoch, batch)) = self.bars.take() {
+            batch.finish_and_clear();
+            epoch.finish();
+            let _ = multi.clear();
+        }
+    }
+}
+
+fn percent(x: f64) -> String {
+    format!("{:.1} %", 100.0 * x)
+}
+
+/// One plain-text line describing an epoch.
+pub fn epoch_line(m: &EpochMetrics, epochs: usize) -> String {
+    let mut line = format!("epoch {}/{epochs}  train loss {:.4}  penalty {:.4}", m.epoch, m.train_loss, m.penalty);
+    if let Some(e) = m.train_error {
+        line += &format!("  train error {}", percent(e));
+    }
+    if let Some(v) = &m.valid {
+        line += &format!("  valid loss {:.4}", v.loss);
+        if let Some(e) = v.error {
+            line += &format!("  valid error {}", percent(e));
+        }
+        if let Some(r) = v.rmse {
+            line += &format!("  valid rmse {r:.4}");
+        }
+    }
+    let sparsity: Vec<String> = m.sparsity.iter().map(|&s| percent(s)).collect();
+    line += &format!("  sparsity {}  {:.0} ex/s  {:.1} s", sparsity.join(" "), m.examples_per_second, m.seconds);
+    line
+}
+
+impl Observer for Progress {
+    fn on_batch(&mut self, p: &BatchProgress) {
+        self.batches_seen += 1;
+        if let Some((_, _, bar)) = &self.bars {
+            if p.batch == 0 {
+                bar.set_length(p.batches as u64);
+            }
+            bar.set_position(p.batch as u64 + 1);
+            // Formatting a message per batch is cheap next to a training step, but refreshing it
+            // every few batches is enough for a human.
+            if p.batch % 8 == 0 || p.batch + 1 == p.batches {
+                let err = p.error.map(|e| format!("  error {}", percent(e))).unwrap_or_default();
+                bar.set_message(format!("loss {:.4}{err}  sparsity {}  {:.0} ex/s", p.loss, percent(p.sparsity), p.examples_per_second));
+            }
+        }
+    }
+
+    fn on_epoch(&mut self, m: &EpochMetrics) {
+        match self.display {
+            Display::Quiet => {}
+            Display::Plain => println!("{}{}", self.prefix, epoch_line(m, self.epochs)),
+            Display::Bars => {
+                if let Some((multi, epoch, _)) = &self.bars {
+                    let _ = multi.println(format!("{}{}", self.prefix, epoch_line(m, self.epochs)));
+                    epoch.set_position(m.epoch as u64);
+                    if let Some(e) = m.valid.as_ref().and_then(|v| v.error) {
+                        epoch.set_message(format!("valid error {}", percent(e)));
+                    }
+                }
+            }
+        }
+    }
+
+    fn stop_requested(&mut self) -> bool {
+        self.stop.load(Ordering::SeqCst) || self.stop_after.is_some_and(|n| self.batches_seen >= n)
+    }
+}

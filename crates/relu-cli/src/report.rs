@@ -1,0 +1,197 @@
+//! `report.json`: the stable, documented summary of a training run (schema in the crate docs).
+
+use relu_nn::{Evaluation, NetworkSpec, OutputKind, TrainReport};
+use serde::Serialize;
+
+use crate::settings::Settings;
+
+/// The whole report.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    /// relu's version.
+    pub relu_version: &'static str,
+    /// What was trained on.
+    pub dataset: DatasetInfo,
+    /// The architecture.
+    pub model: ModelInfo,
+    /// How training went.
+    pub training: TrainingInfo,
+    /// Best-epoch validation metrics.
+    pub valid: ValidInfo,
+    /// Test metrics of the kept parameters.
+    pub test: TestInfo,
+    /// Per hidden layer: fraction of exact zeros on the test set.
+    pub sparsity: Vec<f64>,
+    /// Per hidden layer: units never active on the test set.
+    pub dead_units: Vec<usize>,
+    /// One entry per epoch.
+    pub history: Vec<HistoryEntry>,
+}
+
+/// `dataset`.
+#[derive(Debug, Clone, Serialize)]
+pub struct DatasetInfo {
+    /// The data spec.
+    pub name: String,
+    /// Training examples used.
+    pub train: usize,
+    /// Validation examples.
+    pub valid: usize,
+    /// Test examples.
+    pub test: usize,
+}
+
+/// `model`.
+#[derive(Debug, Clone, Serialize)]
+pub struct ModelInfo {
+    /// Units per layer from input to output, e.g. `[784, 1000, 1000, 1000, 10]`.
+    pub layers: Vec<usize>,
+    /// The hidden activation (`rectifier`, `maxout:3`, …).
+    pub activation: String,
+    /// L1 penalty weight on the hidden activations.
+    pub l1: f32,
+    /// Whether half the units of each layer are sign-flipped.
+    pub sign_flip: bool,
+    /// `softmax`, `ratings` or `regression`.
+    pub output: &'static str,
+    /// Trainable parameters.
+    pub parameters: usize,
+}
+
+/// `training`.
+#[derive(Debug, Clone, Serialize)]
+pub struct TrainingInfo {
+    /// Epochs completed.
+    pub epochs_run: usize,
+    /// The epoch whose parameters were kept.
+    pub best_epoch: Option<usize>,
+    /// Minibatch size.
+    pub batch: usize,
+    /// Learning rate.
+    pub lr: f32,
+    /// Momentum.
+    pub momentum: f32,
+    /// Kernel threads used.
+    pub threads: usize,
+    /// The seed.
+    pub seed: u64,
+    /// Training examples per second.
+    pub examples_per_second: f64,
+    /// Seconds of training and evaluation.
+    pub wall_seconds: f64,
+    /// `completed` or `early-stopped`.
+    pub stop: String,
+}
+
+/// `valid`.
+#[derive(Debug, Clone, Serialize)]
+pub struct ValidInfo {
+    /// Error fraction (null for regression).
+    pub error: Option<f64>,
+    /// Mean data loss.
+    pub loss: f64,
+}
+
+/// `test`.
+#[derive(Debug, Clone, Serialize)]
+pub struct TestInfo {
+    /// Error fraction.
+    pub error: Option<f64>,
+    /// Mean data loss.
+    pub loss: f64,
+    /// RMSE of the expected rating; null unless ratings.
+    pub rmse: Option<f64>,
+}
+
+/// One `history` entry.
+#[derive(Debug, Clone, Serialize)]
+pub struct HistoryEntry {
+    /// 1-based epoch.
+    pub epoch: usize,
+    /// Mean training data loss.
+    pub train_loss: f64,
+    /// Mean training L1 penalty.
+    pub penalty: f64,
+    /// Validation error fraction.
+    pub valid_error: Option<f64>,
+    /// Per hidden layer: training-batch sparsity during the epoch.
+    pub sparsity: Vec<f64>,
+    /// Wall-clock seconds of the epoch.
+    pub seconds: f64,
+}
+
+/// The name of an output kind in the report.
+pub fn output_name(o: OutputKind) -> &'static str {
+    match o {
+        OutputKind::Softmax { .. } => "softmax",
+        OutputKind::Regression { .. } => "regression",
+        OutputKind::Ratings { .. } => "ratings",
+    }
+}
+
+/// Inputs of [`Report::new`] that are not already in the other arguments.
+#[derive(Debug, Clone, Copy)]
+pub struct RunFacts {
+    /// Examples per split.
+    pub sizes: [usize; 3],
+    /// Threads used.
+    pub threads: usize,
+    /// Seconds of training and evaluation.
+    pub wall_seconds: f64,
+}
+
+impl Report {
+    /// Builds the report.
+    pub fn new(
+        settings: &Settings,
+        spec: &NetworkSpec,
+        train: &TrainReport,
+        valid: &Evaluation,
+        test: &Evaluation,
+        facts: RunFacts,
+    ) -> Self {
+        let mut layers = vec![spec.inputs];
+        layers.extend(spec.hidden.iter().map(|l| l.units));
+        layers.push(spec.output.units());
+        Report {
+            relu_version: env!("CARGO_PKG_VERSION"),
+            dataset: DatasetInfo { name: settings.data.clone(), train: facts.sizes[0], valid: facts.sizes[1], test: facts.sizes[2] },
+            model: ModelInfo {
+                layers,
+                activation: settings.activation.to_string(),
+                l1: settings.l1,
+                sign_flip: settings.sign_flip,
+                output: output_name(spec.output),
+                parameters: spec.parameter_count(),
+            },
+            training: TrainingInfo {
+                epochs_run: train.history.len(),
+                best_epoch: train.best_epoch,
+                batch: settings.batch,
+                lr: settings.lr,
+                momentum: settings.momentum,
+                threads: facts.threads,
+                seed: settings.seed,
+                examples_per_second: train.examples_per_second,
+                wall_seconds: facts.wall_seconds,
+                stop: serde_json::to_value(train.stop).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default(),
+            },
+            valid: ValidInfo { error: valid.error, loss: valid.loss },
+            test: TestInfo { error: test.error, loss: test.loss, rmse: test.rmse },
+            sparsity: test.sparsity.clone(),
+            dead_units: test.dead_units.clone(),
+            history: train
+                .history
+                .iter()
+                .map(|m| HistoryEntry {
+                    epoch: m.epoch,
+                    train_loss: m.train_loss,
+                    penalty: m.penalty,
+                    valid_error: m.valid.as_ref().and_then(|v| v.error),
+                    sparsity: m.sparsity.clone(),
+                    seconds: m.seconds,
+                })
+                .collect(),
+        }
+    }
+}

@@ -1,0 +1,323 @@
+//! The training configuration: the paper's defaults, a TOML file (`--config`), command-line flags
+//! on top, and the fully resolved result written to `config.toml` in the run's folder.
+//!
+//! Every field has a default, so a config file only needs the values it changes; unknown keys are
+//! refused (a typo must not silently fall back to a default).
+
+use std::fmt;
+use std::path::Path;
+use std::str::FromStr;
+
+use anyhow::{Context, Result, bail};
+use relu_core::Activation;
+use relu_nn::{HiddenKind, LayerSpec};
+use serde::{Deserialize, Serialize};
+
+use crate::data::DataSpec;
+
+/// Default number of epochs. The embedded MNIST subset has 8,000 training examples; at the
+/// ≈5,000 examples/s of the 784-1000-1000-1000-10 rectifier net on two cores an epoch (with its
+/// validation pass) takes about 2 s, so the no-argument run stays well under two minutes.
+pub const DEFAULT_EPOCHS: usize = 20;
+
+/// What the hidden layers compute: an affine map followed by any relu-core activation, or maxout
+/// with `K` pieces. Written `rectifier`, `leaky-rectifier:S`, `softplus:A`, `tanh`, `sigmoid`,
+/// `linear`, `lif` or `maxout:K`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub enum HiddenActivation {
+    /// Affine + activation.
+    Affine(Activation),
+    /// Maxout with this many pieces per unit.
+    Maxout(usize),
+}
+
+impl HiddenActivation {
+    /// The relu-nn layer kind.
+    pub fn kind(self) -> HiddenKind {
+        match self {
+            HiddenActivation::Affine(activation) => HiddenKind::Affine { activation },
+            HiddenActivation::Maxout(pieces) => HiddenKind::Maxout { pieces },
+        }
+    }
+}
+
+impl FromStr for HiddenActivation {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        const EXPECTED: &str =
+            "expected rectifier, leaky-rectifier:SLOPE, softplus:ALPHA, tanh, sigmoid, linear, lif or maxout:K (K from 2 to 64)";
+        if let Some(k) = s.trim().strip_prefix("maxout") {
+            let pieces = k.strip_prefix(':').and_then(|k| k.trim().parse::<usize>().ok()).filter(|k| (2..=64).contains(k));
+            return pieces.map(HiddenActivation::Maxout).ok_or_else(|| format!("`{s}`: {EXPECTED}"));
+        }
+        s.parse::<Activation>().map(HiddenActivation::Affine).map_err(|e| format!("{e}; {EXPECTED}"))
+    }
+}
+
+impl fmt::Display for HiddenActivation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            HiddenActivation::Affine(a) => a.fmt(f),
+            HiddenActivation::Maxout(k) => write!(f, "maxout:{k}"),
+        }
+    }
+}
+
+impl TryFrom<String> for HiddenActivation {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        s.parse()
+    }
+}
+
+impl From<HiddenActivation> for String {
+    fn from(a: HiddenActivation) -> String {
+        a.to_string()
+    }
+}
+
+/// Bag-of-words feature values (`--bow`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Bow {
+    /// 1 if the word occurs (the paper's choice).
+    #[default]
+    Binary,
+    /// Number of occurrences.
+    Counts,
+    /// tf-idf with idf from the training documents, unit-normalised.
+    Tfidf,
+}
+
+impl Bow {
+    /// The relu-data weighting.
+    pub fn weighting(self) -> relu_data::text::Weighting {
+        match self {
+            Bow::Binary => relu_data::text::Weighting::Binary,
+            Bow::Counts => relu_data::text::Weighting::Counts,
+            Bow::Tfidf => relu_data::text::Weighting::TfIdf,
+        }
+    }
+}
+
+/// What a review's label means (`--target`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Target {
+    /// 0/1 (or neg/pos): a softmax over two classes, scored by error rate.
+    #[default]
+    Polarity,
+    /// 1–5 stars: a softmax over five levels read out as the expected rating, scored by RMSE.
+    Rating,
+}
+
+impl Target {
+    /// The relu-data label mapping.
+    pub fn targets(self) -> relu_data::text::Targets {
+        match self {
+            Target::Polarity => relu_data::text::Targets::Polarity,
+            Target::Rating => relu_data::text::Targets::Stars,
+        }
+    }
+}
+
+/// Every training setting. Field names are the TOML keys and (with `_` → `-`) the flags.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    /// Data spec (`--data`).
+    pub data: String,
+    /// Hidden layer sizes, bottom to top.
+    pub hidden: Vec<usize>,
+    /// Hidden activation.
+    pub activation: HiddenActivation,
+    /// L1 penalty weight on every hidden layer's activations.
+    pub l1: f32,
+    /// Flip the sign of half the units of each rectifier layer.
+    pub sign_flip: bool,
+    /// SGD learning rate.
+    pub lr: f32,
+    /// SGD momentum.
+    pub momentum: f32,
+    /// Minibatch size.
+    pub batch: usize,
+    /// Maximum number of epochs.
+    pub epochs: usize,
+    /// Early-stopping patience in epochs (absent: train every epoch).
+    pub patience: Option<usize>,
+    /// Seed for initialisation, shuffling and data splits.
+    pub seed: u64,
+    /// Kernel threads; 0 means all cores.
+    pub threads: usize,
+    /// Train on the first `limit` training examples only.
+    pub limit: Option<usize>,
+    /// Vocabulary size for text data.
+    pub vocab: usize,
+    /// Bag-of-words weighting for text data.
+    pub bow: Bow,
+    /// Label meaning for text data.
+    pub target: Target,
+    /// k-fold cross-validation for text data (absent: one held-out split).
+    pub folds: Option<usize>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            data: "mnist".into(),
+            hidden: vec![1000, 1000, 1000],
+            activation: HiddenActivation::Affine(Activation::Rectifier),
+            l1: 1e-3,
+            sign_flip: false,
+            lr: 0.01,
+            momentum: 0.0,
+            batch: 10,
+            epochs: DEFAULT_EPOCHS,
+            patience: None,
+            seed: 1234,
+            threads: 0,
+            limit: None,
+            vocab: relu_data::text::DEFAULT_VOCAB_SIZE,
+            bow: Bow::Binary,
+            target: Target::Polarity,
+            folds: None,
+        }
+    }
+}
+
+impl Settings {
+    /// Reads a TOML file; missing keys take their defaults.
+    ///
+    /// # Errors
+    /// If the file cannot be read, is not TOML, or has an unknown key or a bad value (the
+    /// message names the file, the key and the line).
+    pub fn from_file(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).with_context(|| format!("cannot read config file {}", path.display()))?;
+        Self::from_toml(&text).with_context(|| format!("config file {}", path.display()))
+    }
+
+    /// Parses TOML text.
+    ///
+    /// # Errors
+    /// For TOML syntax errors, unknown keys and bad values.
+    pub fn from_toml(text: &str) -> Result<Self> {
+        toml::from_str(text).map_err(|e| anyhow::anyhow!("{}", e.to_string().trim_end()))
+    }
+
+    /// The TOML text of these settings (what `config.toml` holds).
+    pub fn to_toml(&self) -> String {
+        let body = toml::to_string(self).expect("settings always serialise to TOML");
+        format!(
+            "# The fully resolved configuration of this run (defaults, --config file and flags).\n\
+             # Re-run with: relu train --config config.toml\n{body}"
+        )
+    }
+
+    /// Checks every value, naming the flag of the first bad one.
+    ///
+    /// # Errors
+    /// A message `--flag: invalid value …: expected …`.
+    pub fn check(&self) -> Result<()> {
+        let spec: DataSpec = self.data.parse().map_err(|e| anyhow::anyhow!("--data: {e}"))?;
+        if self.hidden.is_empty() || self.hidden.iter().any(|&h| h == 0 || h > 1 << 24) {
+            bail!("--hidden: invalid layer sizes {:?}: expected one or more sizes from 1 to 16,777,216, e.g. 1000,1000,1000", self.hidden);
+        }
+        if !(self.l1.is_finite() && self.l1 >= 0.0) {
+            bail!("--l1: invalid penalty {}: expected a finite number >= 0", self.l1);
+        }
+        if self.sign_flip && self.activation != HiddenActivation::Affine(Activation::Rectifier) {
+            bail!("--sign-flip: only rectifier layers can be sign-flipped, but --activation is {}", self.activation);
+        }
+        if !(self.lr.is_finite() && self.lr > 0.0) {
+            bail!("--lr: invalid learning rate {}: expected a finite number > 0", self.lr);
+        }
+        if !(self.momentum.is_finite() && (0.0..1.0).contains(&self.momentum)) {
+            bail!("--momentum: invalid momentum {}: expected a number in [0, 1)", self.momentum);
+        }
+        if self.batch == 0 || self.batch > 1 << 20 {
+            bail!("--batch: invalid batch size {}: expected 1 to 1,048,576", self.batch);
+        }
+        if self.epochs == 0 {
+            bail!("--epochs: invalid number of epochs 0: expected at least 1");
+        }
+        if self.patience == Some(0) {
+            bail!("--patience: invalid patience 0: expected at least 1 epoch");
+        }
+        if self.threads > 1024 {
+            bail!("--threads: invalid thread count {}: expected 0 (all cores) to 1024", self.threads);
+        }
+        if self.limit == Some(0) {
+            bail!("--limit: invalid limit 0: expected at least 1 training example");
+        }
+        if self.vocab == 0 || self.vocab > 1 << 24 {
+            bail!("--vocab: invalid vocabulary size {}: expected 1 to 16,777,216", self.vocab);
+        }
+        if let Some(k) = self.folds {
+            if k < 2 {
+                bail!("--folds: invalid number of folds {k}: expected at least 2");
+            }
+            if !spec.is_text() {
+                bail!("--folds: cross-validation is for review data (reviews:FILE, acl:DIR), but --data is {}", self.data);
+            }
+        }
+        if self.target == Target::Rating && matches!(spec, DataSpec::Acl(_)) {
+            bail!("--target: acl:DIR folders have polarity labels only; use --target polarity");
+        }
+        Ok(())
+    }
+
+    /// The hidden layers' specs.
+    pub fn layers(&self) -> Vec<LayerSpec> {
+        self.hidden.iter().map(|&units| LayerSpec { units, kind: self.activation.kind(), l1: self.l1, sign_flip: self.sign_flip }).collect()
+    }
+
+    /// The relu-nn training configuration.
+    pub fn train_config(&self) -> relu_nn::TrainConfig {
+        relu_nn::TrainConfig {
+            epochs: self.epochs,
+            batch_size: self.batch,
+            sgd: relu_nn::Sgd { lr: self.lr, momentum: self.momentum, ..Default::default() },
+            patience: self.patience,
+            seed: self.seed,
+            threads: self.threads,
+            ..Default::default()
+        }
+    }
+}
+
+/// The number of threads `threads` means (0 = all cores).
+pub fn resolve_threads(threads: usize) -> usize {
+    if threads == 0 { std::thread::available_parallelism().map_or(1, |n| n.get()) } else { threads }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_round_trip_through_toml() {
+        let s = Settings::default();
+        assert_eq!(Settings::from_toml(&s.to_toml()).unwrap(), s);
+        s.check().unwrap();
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_are_refused() {
+        assert!(Settings::from_toml("lr = 0.1\nlearning_rate = 2").unwrap_err().to_string().contains("learning_rate"));
+        let e = Settings::from_toml("activation = \"swish\"").unwrap_err().to_string();
+        assert!(e.contains("swish"), "{e}");
+        let s = Settings { momentum: 1.0, ..Default::default() };
+        assert!(s.check().unwrap_err().to_string().starts_with("--momentum"));
+    }
+
+    #[test]
+    fn activation_strings() {
+        for s in ["rectifier", "maxout:3", "softplus:2", "leaky-rectifier:0.01", "tanh"] {
+            assert_eq!(s.parse::<HiddenActivation>().unwrap().to_string(), s);
+        }
+        assert!("maxout".parse::<HiddenActivation>().is_err());
+        assert!("maxout:1".parse::<HiddenActivation>().is_err());
+    }
+}

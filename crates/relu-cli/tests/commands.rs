@@ -1,0 +1,200 @@
+//! `relu eval`, `inspect`, `predict`, `data info` and the help texts.
+
+mod common;
+
+use common::*;
+
+#[test]
+fn help_lists_every_command_and_train_flag() {
+    let a = relu().arg("--help").assert().success();
+    let help = String::from_utf8_lossy(&a.get_output().stdout).to_string();
+    for c in ["train", "eval", "inspect", "predict", "data"] {
+        assert!(help.contains(c), "{help}");
+    }
+    let a = relu().args(["train", "--help"]).assert().success();
+    let help = String::from_utf8_lossy(&a.get_output().stdout).to_string();
+    for flag in [
+        "--data",
+        "--hidden",
+        "--activation",
+        "--l1",
+        "--sign-flip",
+        "--lr",
+        "--momentum",
+        "--batch",
+        "--epochs",
+        "--patience",
+        "--seed",
+        "--threads",
+        "--out",
+        "--resume",
+        "--quiet",
+        "--config",
+        "--limit",
+        "--vocab",
+        "--bow",
+        "--target",
+        "--folds",
+        "maxout:K",
+    ] {
+        assert!(help.contains(flag), "train --help lacks {flag}");
+    }
+    assert!(!help.contains("--stop-after-batches"), "the testing aid stays hidden");
+    relu().arg("--version").assert().success().stdout(predicates::str::contains(env!("CARGO_PKG_VERSION")));
+}
+
+#[test]
+fn eval_reports_the_training_test_metrics() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("run");
+    quick_train(&model, &["--quiet"]).success();
+    let report = json(&model.join("report.json"));
+    let a = relu().args(["eval", "--json", "--threads", "2", "--model"]).arg(&model).args(["--data", "mnist"]).assert().success();
+    let e: serde_json::Value = serde_json::from_slice(&a.get_output().stdout).unwrap();
+    assert_eq!(e["examples"], 2000);
+    assert_eq!(e["error"], report["test"]["error"], "eval sees the test split train reported");
+    assert_eq!(e["sparsity"], report["sparsity"]);
+    assert_eq!(e["dead_units"], report["dead_units"]);
+    assert!(e["rmse"].is_null());
+    // Text output; the data spec defaults to the model's.
+    relu()
+        .args(["eval", "--model"])
+        .arg(&model)
+        .assert()
+        .success()
+        .stdout(predicates::str::contains("error").and(predicates::str::contains("layer 1")).and(predicates::str::contains("dead")));
+}
+
+use predicates::prelude::*;
+
+#[test]
+fn text_models_eval_and_predict_from_stdin_and_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let tsv = write_reviews_tsv(dir.path(), 300);
+    let spec = format!("reviews:{}", tsv.display());
+    let model = dir.path().join("run");
+    relu()
+        .args(["train", "--hidden", "16", "--epochs", "4", "--lr", "0.1", "--vocab", "12", "--quiet", "--data", &spec, "--out"])
+        .arg(&model)
+        .assert()
+        .success();
+    let report = json(&model.join("report.json"));
+    let a = relu().args(["eval", "--json", "--model"]).arg(&model).assert().success();
+    let e: serde_json::Value = serde_json::from_slice(&a.get_output().stdout).unwrap();
+    assert_eq!(e["examples"], 60);
+    assert_eq!(e["error"], report["test"]["error"], "eval rebuilds the held-out test documents with the model's vocabulary");
+
+    let a = relu()
+        .args(["predict", "--model"])
+        .arg(&model)
+        .write_stdin("a wonderful superb film\nboring awful plot, terrible actors\n")
+        .assert()
+        .success();
+    let out = String::from_utf8_lossy(&a.get_output().stdout).to_string();
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 2, "{out}");
+    assert!(lines[0].starts_with("positive\t"), "{out}");
+    assert!(lines[1].starts_with("negative\t"), "{out}");
+    let p: f64 = lines[0].split('\t').nth(1).unwrap().parse().unwrap();
+    assert!((0.5..=1.0).contains(&p));
+    let file = dir.path().join("new.txt");
+    std::fs::write(&file, "excellent and moving\n").unwrap();
+    relu().args(["predict", "--model"]).arg(&model).arg(&file).assert().success().stdout(predicate::str::starts_with("positive\t"));
+    assert_usage_error(relu().args(["predict", "--model"]).arg(&model).arg(dir.path().join("absent.txt")).assert(), &["absent.txt"]);
+}
+
+#[test]
+fn image_models_predict_idx_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let idx = write_idx_dir(dir.path(), 150, 30, 8);
+    let model = dir.path().join("run");
+    relu()
+        .args(["train", "--hidden", "16", "--epochs", "5", "--lr", "0.1", "--quiet", "--data"])
+        .arg(format!("mnist:{}", idx.display()))
+        .arg("--out")
+        .arg(&model)
+        .assert()
+        .success();
+    let test_images = idx.join("t10k-images-idx3-ubyte.gz");
+    let a = relu().args(["predict", "--model"]).arg(&model).arg(&test_images).assert().success();
+    let out = String::from_utf8_lossy(&a.get_output().stdout).to_string();
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 30);
+    // The fixture's classes cycle 0, 1, 2; a trained model gets most of them right.
+    let correct = lines.iter().enumerate().filter(|(i, l)| l.split('\t').nth(1) == Some(&(i % 3).to_string())).count();
+    assert!(correct >= 20, "{correct}/30 correct:\n{out}");
+    assert!(lines[0].starts_with(&format!("{}:0\t", test_images.display())));
+}
+
+#[test]
+fn inspect_writes_the_sparsity_analysis() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("run");
+    quick_train(&model, &["--hidden", "32,16", "--quiet"]).success();
+    let out = dir.path().join("inspect");
+    let a = relu()
+        .args(["inspect", "--examples", "300", "--probe-train", "300", "--probe-epochs", "10", "--threads", "2", "--model"])
+        .arg(&model)
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .success();
+    let stdout = String::from_utf8_lossy(&a.get_output().stdout).to_string();
+    assert!(stdout.contains("Jaccard") && stdout.contains("probe accuracy"), "{stdout}");
+    let j = json(&out.join("inspect.json"));
+    assert_eq!(j["examples"], 300);
+    assert!((j["noise_sigma"].as_f64().unwrap() - 0.01).abs() < 1e-7);
+    let input_acc = j["input"]["probe_accuracy"].as_f64().unwrap();
+    assert!(input_acc > 0.5, "a linear probe on pixels beats chance: {input_acc}");
+    let layers = j["layers"].as_array().unwrap();
+    assert_eq!(layers.len(), 2);
+    for (i, l) in layers.iter().enumerate() {
+        assert_eq!(l["layer"], i + 1);
+        for k in ["sparsity", "jaccard", "probe_accuracy"] {
+            let v = l[k].as_f64().unwrap_or_else(|| panic!("layers[{i}].{k}: {l}"));
+            assert!((0.0..=1.0).contains(&v), "layers[{i}].{k} = {v}");
+        }
+        // Tiny noise barely changes which units are active.
+        assert!(l["jaccard"].as_f64().unwrap() > 0.8, "{l}");
+        let a = &l["active_per_example"];
+        assert_eq!(a["counts"].as_array().unwrap().iter().map(|c| c.as_u64().unwrap()).sum::<u64>(), 300);
+        assert!(a["mean"].as_f64().unwrap() <= l["units"].as_f64().unwrap());
+        assert!(l["dead_units"].as_u64().is_some());
+    }
+    assert!(svg_elements(&out.join("inspect_active_units.svg"), "rect") >= 2);
+    assert!(svg_text(&out.join("inspect_layers.svg")).contains("linear-probe accuracy"));
+    // More noise moves more units in or out of the active sets.
+    let noisy = dir.path().join("noisy");
+    relu()
+        .args(["inspect", "--examples", "300", "--probe-train", "100", "--probe-epochs", "1", "--noise", "0.5", "--json", "--model"])
+        .arg(&model)
+        .arg("--out")
+        .arg(&noisy)
+        .assert()
+        .success();
+    let n = json(&noisy.join("inspect.json"));
+    assert!(n["layers"][0]["jaccard"].as_f64().unwrap() < layers[0]["jaccard"].as_f64().unwrap());
+}
+
+#[test]
+fn data_info_describes_splits() {
+    let a = relu().args(["data", "info", "mnist", "--json"]).assert().success();
+    let j: serde_json::Value = serde_json::from_slice(&a.get_output().stdout).unwrap();
+    assert_eq!(j["inputs"], 784);
+    assert_eq!(j["shape"], serde_json::json!([28, 28]));
+    assert_eq!(j["classes"], 10);
+    for (split, n) in [("train", 8000), ("valid", 2000), ("test", 2000)] {
+        assert_eq!(j[split]["examples"], n);
+        assert_eq!(j[split]["labels"].as_array().unwrap().iter().map(|c| c.as_u64().unwrap()).sum::<u64>(), n);
+        let d = j[split]["density"].as_f64().unwrap();
+        assert!((0.1..0.3).contains(&d), "MNIST pixels are ≈19 % non-zero: {d}");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let tsv = write_reviews_tsv(dir.path(), 100);
+    relu()
+        .args(["data", "info", "--vocab", "10"])
+        .arg(format!("reviews:{}", tsv.display()))
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("10 bag-of-words features").and(predicate::str::contains("test")));
+}

@@ -1,0 +1,158 @@
+//! Every error path: exit code 2, no panic, a message naming the flag or file and what was
+//! expected, and nothing written to `--out`.
+
+mod common;
+
+use common::*;
+
+/// `relu train ARGS --out DIR` fails with code 2 naming `needles`, and leaves no `DIR`.
+fn train_fails(args: &[&str], needles: &[&str]) {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let a = relu().arg("train").args(args).arg("--out").arg(&out).assert();
+    assert_usage_error(a, needles);
+    assert!(!out.exists(), "a failed run must not create --out ({args:?})");
+}
+
+#[test]
+fn bad_flag_values_name_the_flag() {
+    train_fails(&["--data", "imagenet"], &["--data", "imagenet", "expected mnist"]);
+    train_fails(&["--data", "mnist:"], &["--data", "needs a folder"]);
+    train_fails(&["--hidden", "0"], &["--hidden", "expected"]);
+    train_fails(&["--hidden", "10,x"], &["--hidden"]);
+    train_fails(&["--activation", "swish"], &["--activation", "swish"]);
+    train_fails(&["--activation", "maxout:1"], &["--activation", "maxout:K"]);
+    train_fails(&["--lr", "-1"], &["--lr", "expected a finite number > 0"]);
+    train_fails(&["--l1", "-0.5"], &["--l1"]);
+    train_fails(&["--momentum", "1.5"], &["--momentum", "[0, 1)"]);
+    train_fails(&["--batch", "0"], &["--batch"]);
+    train_fails(&["--epochs", "0"], &["--epochs"]);
+    train_fails(&["--patience", "0"], &["--patience"]);
+    train_fails(&["--limit", "0"], &["--limit"]);
+    train_fails(&["--bow", "bigrams"], &["--bow", "bigrams"]);
+    train_fails(&["--sign-flip", "--activation", "tanh"], &["--sign-flip", "rectifier"]);
+    train_fails(&["--folds", "3"], &["--folds", "review data"]);
+    train_fails(&["--no-such-flag"], &["--no-such-flag"]);
+}
+
+#[test]
+fn unreadable_data_names_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("nowhere");
+    train_fails(&["--data", &format!("mnist:{}", missing.display())], &["--data", "nowhere", "train-images-idx3-ubyte"]);
+    train_fails(&["--data", &format!("cifar10:{}", missing.display())], &["--data", "data_batch_1.bin"]);
+    train_fails(&["--data", &format!("reviews:{}", missing.display())], &["--data", "review file"]);
+    let bad = dir.path().join("bad.tsv");
+    std::fs::write(&bad, "1\tfine review\nno tab on this line\n").unwrap();
+    train_fails(&["--data", &format!("reviews:{}", bad.display())], &["bad.tsv", "line 2", "tab"]);
+    let stars = dir.path().join("stars.tsv");
+    std::fs::write(&stars, "7\tseven stars\n").unwrap();
+    train_fails(&["--target", "rating", "--data", &format!("reviews:{}", stars.display())], &["stars.tsv", "line 1", "star rating 1–5"]);
+    // A truncated IDX file is reported with its name, not a panic.
+    let idx = write_idx_dir(dir.path(), 30, 12, 8);
+    let labels = idx.join("train-labels-idx1-ubyte");
+    let bytes = std::fs::read(&labels).unwrap();
+    std::fs::write(&labels, &bytes[..bytes.len() - 5]).unwrap();
+    train_fails(&["--data", &format!("mnist:{}", idx.display())], &["train-labels-idx1-ubyte"]);
+}
+
+#[test]
+fn bad_config_files_name_the_file_and_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("bad.toml");
+    std::fs::write(&cfg, "lr = 0.1\nlearning_rate = 0.2\n").unwrap();
+    train_fails(&["--config", cfg.to_str().unwrap()], &["--config", "bad.toml", "learning_rate"]);
+    std::fs::write(&cfg, "hidden = \"many\"\n").unwrap();
+    train_fails(&["--config", cfg.to_str().unwrap()], &["bad.toml", "hidden"]);
+    train_fails(&["--config", dir.path().join("absent.toml").to_str().unwrap()], &["--config", "absent.toml"]);
+}
+
+#[test]
+fn divergence_is_an_error_and_writes_nothing() {
+    train_fails(&["--hidden", "16", "--epochs", "1", "--limit", "100", "--lr", "1e30"], &["diverged"]);
+}
+
+#[test]
+fn an_existing_run_is_not_overwritten_and_resume_needs_a_state() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    quick_train(&out, &["--limit", "100", "--quiet"]).success();
+    let before = std::fs::read(out.join("report.json")).unwrap();
+    assert_usage_error(quick_train(&out, &["--limit", "100"]), &["--out", "already holds a training run"]);
+    assert_eq!(std::fs::read(out.join("report.json")).unwrap(), before);
+    assert_usage_error(relu().args(["train", "--resume"]).arg(&out).assert(), &["--resume", "train_state.safetensors"]);
+    assert_usage_error(relu().args(["train", "--resume"]).arg(dir.path().join("none")).assert(), &["--resume", "none"]);
+}
+
+#[test]
+fn eval_and_inspect_refuse_missing_or_mismatched_models() {
+    let dir = tempfile::tempdir().unwrap();
+    assert_usage_error(relu().args(["eval", "--model"]).arg(dir.path().join("none")).assert(), &["--model", "none"]);
+    assert_usage_error(relu().args(["eval", "--model"]).arg(dir.path()).assert(), &["--model", "model.safetensors"]);
+    // Not a safetensors file.
+    let fake = dir.path().join("fake");
+    std::fs::create_dir_all(&fake).unwrap();
+    std::fs::write(fake.join("model.safetensors"), b"not a model").unwrap();
+    assert_usage_error(relu().args(["eval", "--model"]).arg(&fake).assert(), &["--model", "model.safetensors"]);
+
+    // An MNIST model (784 inputs, 10 classes) against 8×8 images.
+    let model = dir.path().join("mnist");
+    quick_train(&model, &["--limit", "100", "--quiet"]).success();
+    let idx = write_idx_dir(dir.path(), 30, 12, 8);
+    let spec = format!("mnist:{}", idx.display());
+    assert_usage_error(relu().args(["eval", "--model"]).arg(&model).args(["--data", &spec]).assert(), &["--data", "does not fit", "784"]);
+    assert_usage_error(relu().args(["inspect", "--model"]).arg(&model).args(["--data", &spec]).assert(), &["--data", "does not fit"]);
+    // An image model against review text.
+    let tsv = write_reviews_tsv(dir.path(), 40);
+    assert_usage_error(
+        relu().args(["eval", "--model"]).arg(&model).args(["--data", &format!("reviews:{}", tsv.display())]).assert(),
+        &["--data", "trained on images"],
+    );
+    // Predicting 8×8 IDX images with a 28×28 model.
+    let images = dir.path().join("small-images-idx3-ubyte");
+    write_idx_images(&images, 3, 8, 5);
+    assert_usage_error(relu().args(["predict", "--model"]).arg(&model).arg(&images).assert(), &["small-images-idx3-ubyte", "[28, 28]"]);
+    assert_usage_error(relu().args(["predict", "--model"]).arg(&model).assert(), &["FILES", "IDX"]);
+    assert_usage_error(relu().args(["inspect", "--noise", "-1", "--model"]).arg(&model).assert(), &["--noise"]);
+}
+
+#[test]
+fn data_commands_report_bad_specs() {
+    assert_usage_error(relu().args(["data", "info", "imagenet"]).assert(), &["SPEC", "expected mnist"]);
+    assert_usage_error(relu().args(["data", "info", "norb:/definitely/not/here"]).assert(), &["--data norb:/definitely/not/here"]);
+    assert_usage_error(relu().args(["data", "fetch", "imagenet"]).assert(), &["DATASET", "imagenet", "mnist, cifar10 or norb"]);
+    assert_usage_error(relu().args(["data"]).assert(), &["Usage"]);
+}
+
+/// A local HTTP server that answers every request with `body`; returns its base URL.
+fn serve(body: &'static [u8]) -> String {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut s) = stream else { return };
+            let mut req = Vec::new();
+            let mut buf = [0u8; 1024];
+            while !req.windows(4).any(|w| w == b"\r\n\r\n") {
+                match s.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => req.extend_from_slice(&buf[..n]),
+                }
+            }
+            let head = format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len());
+            let _ = s.write_all(head.as_bytes()).and_then(|()| s.write_all(body));
+        }
+    });
+    url
+}
+
+#[test]
+fn fetch_refuses_files_with_a_wrong_checksum_and_keeps_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = serve(b"this is not the MNIST training set");
+    let a = relu().args(["data", "fetch", "mnist", "--mirror", &url, "--dir"]).arg(dir.path()).assert();
+    assert_usage_error(a, &["fetching mnist", "train-images-idx3-ubyte.gz", "checksum"]);
+    let kept: Vec<_> = std::fs::read_dir(dir.path().join("mnist")).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert!(kept.is_empty(), "a file that failed verification must not stay: {kept:?}");
+}

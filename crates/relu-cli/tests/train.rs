@@ -1,0 +1,348 @@
+//! `relu train`: outputs, the report.json schema, plots, config files, resumption, every data
+//! kind.
+
+mod common;
+
+use common::*;
+use serde_json::Value;
+
+fn assert_number(v: &Value, what: &str) -> f64 {
+    v.as_f64().unwrap_or_else(|| panic!("{what} should be a number, is {v}"))
+}
+
+fn assert_fraction(v: &Value, what: &str) {
+    let x = assert_number(v, what);
+    assert!((0.0..=1.0).contains(&x), "{what} = {x} is not a fraction");
+}
+
+#[test]
+fn train_writes_every_output_and_report_follows_the_schema() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let a = quick_train(&out, &[]).success();
+    let stdout = String::from_utf8_lossy(&a.get_output().stdout).to_string();
+    // Not a terminal: plain per-epoch lines, then the summary.
+    assert!(stdout.contains("epoch 1/1"), "{stdout}");
+    for needle in ["test: error", "sparsity per hidden layer", "dead units per hidden layer", "examples/s", "files in"] {
+        assert!(stdout.contains(needle), "summary lacks `{needle}`: {stdout}");
+    }
+    for f in [
+        "model.safetensors",
+        "config.toml",
+        "report.json",
+        "learning_curves.svg",
+        "sparsity.svg",
+        "active_units.svg",
+        "filters.svg",
+        "filter_updates.svg",
+    ] {
+        assert!(out.join(f).is_file(), "missing {f}");
+    }
+    assert!(!out.join("train_state.safetensors").exists());
+    // No temporary files are left behind.
+    let names: Vec<String> = std::fs::read_dir(&out).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    assert!(names.iter().all(|n| !n.starts_with('.')), "{names:?}");
+
+    let r = json(&out.join("report.json"));
+    let keys: Vec<&str> = r.as_object().unwrap().keys().map(String::as_str).collect();
+    let mut expected = ["relu_version", "dataset", "model", "training", "valid", "test", "sparsity", "dead_units", "history"];
+    expected.sort_unstable();
+    let mut got = keys.clone();
+    got.sort_unstable();
+    assert_eq!(got, expected);
+    assert_eq!(r["relu_version"], env!("CARGO_PKG_VERSION"));
+    assert_eq!(r["dataset"]["name"], "mnist");
+    assert_eq!(r["dataset"]["train"], 500);
+    assert_eq!(r["dataset"]["valid"], 2000);
+    assert_eq!(r["dataset"]["test"], 2000);
+    assert_eq!(r["model"]["layers"], serde_json::json!([784, 32, 10]));
+    assert_eq!(r["model"]["activation"], "rectifier");
+    assert!((assert_number(&r["model"]["l1"], "l1") - 0.001).abs() < 1e-9);
+    let t = &r["training"];
+    for k in ["epochs_run", "best_epoch", "batch", "lr", "threads", "seed", "examples_per_second", "wall_seconds"] {
+        assert_number(&t[k], k);
+    }
+    assert_eq!(t["epochs_run"], 1);
+    assert_eq!(t["batch"], 10);
+    assert_eq!(t["seed"], 1234);
+    assert_eq!(t["threads"], 2);
+    assert!(assert_number(&t["examples_per_second"], "examples_per_second") > 0.0);
+    assert_fraction(&r["valid"]["error"], "valid.error");
+    assert_number(&r["valid"]["loss"], "valid.loss");
+    assert_fraction(&r["test"]["error"], "test.error");
+    assert_number(&r["test"]["loss"], "test.loss");
+    assert!(r["test"]["rmse"].is_null(), "rmse is null unless ratings");
+    // Fifty SGD steps already beat chance (90 % error).
+    assert!(r["test"]["error"].as_f64().unwrap() < 0.8, "{}", r["test"]);
+    assert_eq!(r["sparsity"].as_array().unwrap().len(), 1);
+    assert_fraction(&r["sparsity"][0], "sparsity[0]");
+    assert!(r["dead_units"][0].as_u64().unwrap() <= 32);
+    let h = r["history"].as_array().unwrap();
+    assert_eq!(h.len(), 1);
+    for k in ["epoch", "train_loss", "penalty", "valid_error", "seconds"] {
+        assert_number(&h[0][k], k);
+    }
+    assert_fraction(&h[0]["sparsity"][0], "history sparsity");
+
+    let config = std::fs::read_to_string(out.join("config.toml")).unwrap();
+    for line in [
+        "data = \"mnist\"",
+        "hidden = [32]",
+        "activation = \"rectifier\"",
+        "l1 = 0.001",
+        "lr = 0.01",
+        "batch = 10",
+        "epochs = 1",
+        "seed = 1234",
+        "limit = 500",
+    ] {
+        assert!(config.contains(line), "config.toml lacks `{line}`:\n{config}");
+    }
+    // The model file carries what eval/predict need.
+    let (net, meta) = relu_nn::checkpoint::load_model(&out.join("model.safetensors")).unwrap();
+    assert_eq!(net.spec().inputs, 784);
+    let input: Value = serde_json::from_str(&meta["input"]).unwrap();
+    assert_eq!(input["kind"], "image");
+    assert_eq!(input["shape"], serde_json::json!([28, 28]));
+}
+
+#[test]
+fn plots_are_well_formed_svg_with_their_elements() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    quick_train(&out, &["--epochs", "2", "--limit", "200", "--quiet"]).success().stdout("");
+    let lc = out.join("learning_curves.svg");
+    assert!(svg_elements(&lc, "polyline") + svg_elements(&lc, "path") >= 4, "learning curves need lines");
+    assert!(svg_elements(&lc, "circle") >= 4, "a dot per epoch and series");
+    let text = svg_text(&lc);
+    for label in ["epoch", "train loss", "valid loss", "valid error"] {
+        assert!(text.contains(label), "learning_curves.svg lacks the label `{label}`: {text}");
+    }
+    let sp = out.join("sparsity.svg");
+    assert!(svg_elements(&sp, "polyline") + svg_elements(&sp, "path") >= 1);
+    assert!(svg_text(&sp).contains("layer 1"));
+    let au = out.join("active_units.svg");
+    assert!(svg_elements(&au, "rect") >= 3, "histogram bars");
+    assert!(svg_text(&au).contains("active units per example"));
+    let f = out.join("filters.svg");
+    // 32 filters of 28×28 pixels, drawn as paths of pixel runs grouped by grey level.
+    assert!(svg_elements(&f, "path") >= 8);
+    let svg = std::fs::read_to_string(&f).unwrap();
+    assert!(svg.matches('M').count() >= 32 * 28, "every filter row has at least one run");
+    assert!(svg_elements(&out.join("filter_updates.svg"), "path") >= 8);
+}
+
+/// Runs that train the same tiny network, one straight through and one interrupted then resumed,
+/// must end with bit-identical parameters.
+fn resume_matches(extra: &[&str], stop_after: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let (full, parted) = (dir.path().join("full"), dir.path().join("parted"));
+    let args = ["train", "--hidden", "16,8", "--epochs", "3", "--limit", "300", "--threads", "2", "--quiet", "--out"];
+    relu().args(args).arg(&full).args(extra).assert().success();
+    let a = relu().args(args).arg(&parted).args(extra).args(["--stop-after-batches", stop_after]).assert();
+    assert_eq!(a.get_output().status.code(), Some(130), "an interrupted run exits with 130");
+    assert!(parted.join("train_state.safetensors").is_file());
+    assert!(parted.join("config.toml").is_file());
+    assert!(!parted.join("report.json").exists(), "no report for an unfinished run");
+    assert!(!parted.join("model.safetensors").exists());
+    // Resuming refuses flags that would change the run.
+    assert_usage_error(relu().args(["train", "--lr", "0.5", "--resume"]).arg(&parted).assert(), &["--lr", "--resume"]);
+    relu().args(["train", "--quiet", "--resume"]).arg(&parted).assert().success();
+    assert!(!parted.join("train_state.safetensors").exists(), "the stale state is removed after completion");
+    let (a, _) = relu_nn::checkpoint::load_model(&full.join("model.safetensors")).unwrap();
+    let (b, _) = relu_nn::checkpoint::load_model(&parted.join("model.safetensors")).unwrap();
+    assert_eq!(a, b, "resumed weights differ from the uninterrupted run");
+    let (ra, rb) = (json(&full.join("report.json")), json(&parted.join("report.json")));
+    assert_eq!(ra["history"].as_array().unwrap().len(), 3);
+    for k in ["train_loss", "penalty", "valid_error", "sparsity"] {
+        for e in 0..3 {
+            assert_eq!(ra["history"][e][k], rb["history"][e][k], "history[{e}].{k}");
+        }
+    }
+    assert_eq!(ra["test"], rb["test"]);
+}
+
+#[test]
+fn resume_mid_epoch_gives_the_uninterrupted_weights() {
+    // 300 examples / batch 10 = 30 batches per epoch: batch 45 is in the middle of epoch 2.
+    resume_matches(&[], "45");
+}
+
+#[test]
+fn resume_with_momentum_at_an_epoch_boundary_gives_the_uninterrupted_weights() {
+    // Momentum buffers must be saved too; batch 30 ends epoch 1, so the stop happens after its
+    // validation.
+    resume_matches(&["--momentum", "0.5", "--patience", "5"], "30");
+}
+
+#[test]
+fn config_file_sets_values_and_flags_override_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("exp.toml");
+    std::fs::write(&cfg, "hidden = [24]\nlr = 0.05\nepochs = 1\nlimit = 200\nactivation = \"softplus:2\"\n").unwrap();
+    let out = dir.path().join("run");
+    relu().args(["train", "--quiet", "--threads", "2", "--lr", "0.02", "--config"]).arg(&cfg).arg("--out").arg(&out).assert().success();
+    let config = std::fs::read_to_string(out.join("config.toml")).unwrap();
+    for line in ["hidden = [24]", "lr = 0.02", "activation = \"softplus:2\"", "limit = 200"] {
+        assert!(config.contains(line), "config.toml lacks `{line}`:\n{config}");
+    }
+    let r = json(&out.join("report.json"));
+    assert_eq!(r["model"]["activation"], "softplus:2");
+    assert!((r["training"]["lr"].as_f64().unwrap() - 0.02).abs() < 1e-7);
+    // The written config.toml is a valid --config file that repeats the run.
+    let again = dir.path().join("again");
+    relu().args(["train", "--quiet", "--config"]).arg(out.join("config.toml")).arg("--out").arg(&again).assert().success();
+    let (a, _) = relu_nn::checkpoint::load_model(&out.join("model.safetensors")).unwrap();
+    let (b, _) = relu_nn::checkpoint::load_model(&again.join("model.safetensors")).unwrap();
+    assert_eq!(a, b);
+}
+
+#[test]
+fn maxout_and_sign_flip_networks_train() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("maxout");
+    quick_train(&out, &["--activation", "maxout:2", "--limit", "200", "--quiet"]).success();
+    let r = json(&out.join("report.json"));
+    assert_eq!(r["model"]["activation"], "maxout:2");
+    assert!(out.join("filters.svg").is_file());
+    let out = dir.path().join("flip");
+    quick_train(&out, &["--sign-flip", "--limit", "200", "--quiet"]).success();
+    assert_eq!(json(&out.join("report.json"))["model"]["sign_flip"], true);
+}
+
+#[test]
+fn idx_folder_trains_with_its_own_split() {
+    let dir = tempfile::tempdir().unwrap();
+    let idx = write_idx_dir(dir.path(), 120, 30, 8);
+    let out = dir.path().join("run");
+    relu()
+        .args(["train", "--hidden", "16", "--epochs", "3", "--lr", "0.1", "--quiet", "--data"])
+        .arg(format!("mnist:{}", idx.display()))
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .success();
+    let r = json(&out.join("report.json"));
+    // Fewer than 20,000 training images: the last sixth is the validation set.
+    assert_eq!(r["dataset"]["train"], 100);
+    assert_eq!(r["dataset"]["valid"], 20);
+    assert_eq!(r["dataset"]["test"], 30);
+    assert_eq!(r["model"]["layers"], serde_json::json!([64, 16, 3]));
+    assert!(svg_elements(&out.join("filters.svg"), "path") >= 2);
+}
+
+#[test]
+fn reviews_train_with_sparse_bag_of_words() {
+    let dir = tempfile::tempdir().unwrap();
+    let tsv = write_reviews_tsv(dir.path(), 300);
+    let out = dir.path().join("run");
+    let a = relu()
+        .args(["train", "--hidden", "16", "--epochs", "4", "--lr", "0.1", "--vocab", "12", "--bow", "tfidf", "--data"])
+        .arg(format!("reviews:{}", tsv.display()))
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .success();
+    assert!(String::from_utf8_lossy(&a.get_output().stdout).contains("sparse bag of words"));
+    let r = json(&out.join("report.json"));
+    // 20 % stratified test split, then 10 % of the rest for validation.
+    assert_eq!(r["dataset"]["test"], 60);
+    assert_eq!(r["dataset"]["valid"], 24);
+    assert_eq!(r["dataset"]["train"], 216);
+    assert_eq!(r["model"]["layers"], serde_json::json!([12, 16, 2]));
+    assert!(r["test"]["error"].as_f64().unwrap() < 0.2, "sentiment words make this easy: {}", r["test"]);
+    assert!(!out.join("filters.svg").exists(), "no filter images for text");
+    let (_, meta) = relu_nn::checkpoint::load_model(&out.join("model.safetensors")).unwrap();
+    let v: Value = serde_json::from_str(&meta["vectorizer"]).unwrap();
+    assert_eq!(v["vocab"]["terms"].as_array().unwrap().len(), 12);
+}
+
+#[test]
+fn star_ratings_report_rmse() {
+    let dir = tempfile::tempdir().unwrap();
+    let tsv = write_ratings_tsv(dir.path(), 200);
+    let out = dir.path().join("run");
+    relu()
+        .args(["train", "--hidden", "8", "--epochs", "2", "--target", "rating", "--quiet", "--data"])
+        .arg(format!("reviews:{}", tsv.display()))
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .success();
+    let r = json(&out.join("report.json"));
+    assert_eq!(r["model"]["output"], "ratings");
+    let rmse = r["test"]["rmse"].as_f64().expect("rmse is a number for ratings");
+    assert!(rmse > 0.0 && rmse < 4.0, "{rmse}");
+}
+
+#[test]
+fn cross_validation_writes_per_fold_results() {
+    let dir = tempfile::tempdir().unwrap();
+    let tsv = write_reviews_tsv(dir.path(), 150);
+    let out = dir.path().join("run");
+    relu()
+        .args(["train", "--hidden", "8", "--epochs", "2", "--lr", "0.1", "--folds", "3", "--quiet", "--data"])
+        .arg(format!("reviews:{}", tsv.display()))
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .success();
+    let cv = json(&out.join("cv.json"));
+    assert_eq!(cv["folds"], 3);
+    assert_eq!(cv["metric"], "error");
+    let folds = cv["per_fold"].as_array().unwrap();
+    assert_eq!(folds.len(), 3);
+    assert_eq!(folds.iter().map(|f| f["test"].as_u64().unwrap()).sum::<u64>(), 150, "every review is tested once");
+    assert!(out.join("report.json").is_file(), "the final model is trained too");
+}
+
+#[test]
+fn acl_folder_trains() {
+    let dir = tempfile::tempdir().unwrap();
+    let acl = write_acl_dir(dir.path(), 60);
+    let out = dir.path().join("run");
+    relu()
+        .args(["train", "--hidden", "8", "--epochs", "2", "--quiet", "--bow", "counts", "--data"])
+        .arg(format!("acl:{}", acl.display()))
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .success();
+    assert_eq!(json(&out.join("report.json"))["dataset"]["test"], 24);
+}
+
+/// The real Ctrl-C path: SIGINT while training saves a resumable state and exits with 130.
+#[cfg(unix)]
+#[test]
+fn sigint_saves_a_resumable_state() {
+    use std::io::BufRead;
+    use std::process::{Command, Stdio};
+
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    // Long enough (hundreds of epochs) that it is still running when the signal arrives.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_relu"))
+        .args(["train", "--hidden", "16", "--epochs", "500", "--limit", "2000", "--threads", "1", "--out"])
+        .arg(&out)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Plain progress prints a line per epoch; the first one proves the handler is installed and
+    // training is under way.
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    assert!(lines.by_ref().map_while(Result::ok).any(|l| l.starts_with("epoch 1/500")), "no epoch line");
+    let killed = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    assert!(killed.success());
+    let status = child.wait().unwrap();
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert_eq!(status.code(), Some(130), "stderr: {stderr}");
+    assert!(stderr.contains("--resume"), "{stderr}");
+    assert!(out.join("train_state.safetensors").is_file());
+    assert!(!out.join("report.json").exists());
+    // The saved state loads, with some but not all epochs done.
+    let (_, state, config) = relu_nn::checkpoint::load_training(&out.join("train_state.safetensors")).unwrap();
+    assert!(state.completed_epochs >= 1 && state.completed_epochs < 500);
+    assert_eq!(config.epochs, 500);
+}
