@@ -109,6 +109,25 @@ pub struct TrainArgs {
     /// trained on the usual held-out split.
     #[arg(long, value_name = "K")]
     pub folds: Option<usize>,
+    /// Pre-train the hidden layers as denoising auto-encoders, greedily, on all training inputs
+    /// (before --limit, so a limited run is semi-supervised): `dae` or `dae:STRATEGY` with
+    /// STRATEGY softplus, scaled-sigmoid, linear, linear-pre, rectifier or sigmoid [default: none].
+    #[arg(long, value_name = "dae[:STRATEGY]")]
+    pub pretrain: Option<crate::settings::Pretrain>,
+    /// Pre-training epochs per hidden layer [default: 10].
+    #[arg(long, value_name = "N")]
+    pub pretrain_epochs: Option<usize>,
+    /// Pre-training input corruption: none, masking:P, salt-and-pepper:P or gaussian:SIGMA
+    /// [default: masking:0.25].
+    #[arg(long, value_name = "SPEC")]
+    pub corruption: Option<relu_pretrain::Corruption>,
+    /// Pre-training: tie each decoder's weights to its encoder's [default: untied].
+    #[arg(long)]
+    pub tied_decoder: bool,
+    /// Pre-training on sparse inputs: reconstruct the non-zero inputs and this fraction of the
+    /// zero ones, reweighted [default: all].
+    #[arg(long, value_name = "Q")]
+    pub sampling: Option<f32>,
     /// Output folder [default: runs/train-YYYYMMDD-HHMMSS (UTC)].
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,

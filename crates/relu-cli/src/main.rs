@@ -50,7 +50,8 @@
 //!   "sparsity": [0.813, 0.646, 0.585],
 //!   "dead_units": [0, 0, 0],
 //!   "history":  [ { "epoch": 1, "train_loss": 0.926, "penalty": 0.349, "valid_error": 0.12,
-//!                   "sparsity": [0.511, 0.487, 0.456], "seconds": 1.97 } ]
+//!                   "sparsity": [0.511, 0.487, 0.456], "seconds": 1.97 } ],
+//!   "pretraining": null
 //! }
 //! ```
 //!
@@ -72,6 +73,7 @@
 //! | `history[].valid_error` | validation error after the epoch |
 //! | `history[].sparsity` | per hidden layer, exact zeros over the epoch's training batches |
 //! | `history[].seconds` | the epoch's wall-clock seconds, validation included |
+//! | `pretraining` | `null`, or with `--pretrain`: `method`, per-layer `reconstruction`, `corruption`, `epochs` per layer, `unlabeled` examples, per-layer `initial_error`, and `history` entries `{layer, epoch, train_loss, reconstruction_error, sparsity}` on up to 2,000 clean training examples |
 
 mod analysis;
 mod cli;

@@ -26,6 +26,29 @@ pub struct Report {
     pub dead_units: Vec<usize>,
     /// One entry per epoch.
     pub history: Vec<HistoryEntry>,
+    /// With `--pretrain`: the auto-encoders' reconstruction error per layer and epoch (`null`
+    /// otherwise, and after `--resume`, which continues the supervised phase only).
+    pub pretraining: Option<PretrainingInfo>,
+}
+
+/// What `--pretrain` did.
+#[derive(Debug, Clone, Serialize)]
+pub struct PretrainingInfo {
+    /// `dae` or `dae:STRATEGY`.
+    pub method: String,
+    /// The reconstruction used for each hidden layer.
+    pub reconstruction: Vec<String>,
+    /// Input corruption.
+    pub corruption: String,
+    /// Epochs per layer.
+    pub epochs: usize,
+    /// Unlabeled examples used.
+    pub unlabeled: usize,
+    /// Per layer: mean reconstruction error per example before pre-training.
+    pub initial_error: Vec<f64>,
+    /// Per layer and epoch: training loss, reconstruction error and code sparsity of up to
+    /// 2,000 clean monitoring examples.
+    pub history: Vec<relu_pretrain::PretrainEpoch>,
 }
 
 /// `dataset`.
@@ -192,6 +215,7 @@ impl Report {
                     seconds: m.seconds,
                 })
                 .collect(),
+            pretraining: None,
         }
     }
 }

@@ -11,6 +11,7 @@ use std::str::FromStr;
 use anyhow::{Context, Result, bail};
 use relu_core::Activation;
 use relu_nn::{HiddenKind, LayerSpec};
+use relu_pretrain::{Corruption, PretrainConfig, Reconstruction};
 use serde::{Deserialize, Serialize};
 
 use crate::data::DataSpec;
@@ -161,6 +162,65 @@ pub struct Settings {
     pub target: Target,
     /// k-fold cross-validation for text data (absent: one held-out split).
     pub folds: Option<usize>,
+    /// Denoising auto-encoder pre-training of the hidden layers before supervised training
+    /// (absent: random initialisation).
+    pub pretrain: Option<Pretrain>,
+    /// Pre-training epochs per hidden layer.
+    pub pretrain_epochs: usize,
+    /// Input corruption during pre-training.
+    pub corruption: Corruption,
+    /// Tie each auto-encoder's decoder weights to its encoder's.
+    pub tied_decoder: bool,
+    /// Reconstruction sampling during pre-training: the fraction of zero inputs reconstructed
+    /// (absent: all).
+    pub sampling: Option<f32>,
+}
+
+/// `--pretrain dae` (the reconstruction the paper recommends for the activation: softplus for
+/// rectifiers, sigmoid otherwise) or `--pretrain dae:STRATEGY` with STRATEGY one of `softplus`,
+/// `scaled-sigmoid`, `linear`, `linear-pre`, `rectifier`, `sigmoid` (or the paper's numbers 1–4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Pretrain {
+    /// The reconstruction strategy; `None` picks the default for the activation.
+    pub reconstruction: Option<Reconstruction>,
+}
+
+impl FromStr for Pretrain {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        const EXPECTED: &str = "expected dae or dae:STRATEGY (softplus, scaled-sigmoid, linear, linear-pre, rectifier, sigmoid)";
+        match s.trim().split_once(':') {
+            None if s.trim() == "dae" => Ok(Pretrain { reconstruction: None }),
+            Some(("dae", r)) => {
+                r.parse::<Reconstruction>().map(|r| Pretrain { reconstruction: Some(r) }).map_err(|e| format!("{e}; {EXPECTED}"))
+            }
+            _ => Err(format!("`{s}`: {EXPECTED}")),
+        }
+    }
+}
+
+impl fmt::Display for Pretrain {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.reconstruction {
+            None => f.write_str("dae"),
+            Some(r) => write!(f, "dae:{r}"),
+        }
+    }
+}
+
+impl TryFrom<String> for Pretrain {
+    type Error = String;
+    fn try_from(value: String) -> Result<Self, String> {
+        value.parse()
+    }
+}
+
+impl From<Pretrain> for String {
+    fn from(value: Pretrain) -> Self {
+        value.to_string()
+    }
 }
 
 impl Default for Settings {
@@ -183,6 +243,11 @@ impl Default for Settings {
             bow: Bow::Binary,
             target: Target::Polarity,
             folds: None,
+            pretrain: None,
+            pretrain_epochs: 10,
+            corruption: Corruption::Masking(0.25),
+            tied_decoder: false,
+            sampling: None,
         }
     }
 }
@@ -262,6 +327,20 @@ impl Settings {
                 bail!("--folds: cross-validation is for review data (reviews:FILE, acl:DIR), but --data is {}", self.data);
             }
         }
+        if self.pretrain.is_some() {
+            if matches!(self.activation, HiddenActivation::Maxout(_)) {
+                bail!("--pretrain: maxout layers cannot be pre-trained as auto-encoders; use an affine --activation");
+            }
+            if self.pretrain_epochs == 0 {
+                bail!("--pretrain-epochs: invalid number of epochs 0: expected at least 1");
+            }
+            if let Some(q) = self.sampling
+                && !(q > 0.0 && q <= 1.0)
+            {
+                bail!("--sampling: invalid fraction {q}: expected a fraction in (0, 1]");
+            }
+        }
+        self.corruption.check().map_err(|e| anyhow::anyhow!("--corruption: {e}"))?;
         if self.target == Target::Rating && matches!(spec, DataSpec::Acl(_)) {
             bail!("--target: acl:DIR folders have polarity labels only; use --target polarity");
         }
@@ -271,6 +350,21 @@ impl Settings {
     /// The hidden layers' specs.
     pub fn layers(&self) -> Vec<LayerSpec> {
         self.hidden.iter().map(|&units| LayerSpec { units, kind: self.activation.kind(), l1: self.l1, sign_flip: self.sign_flip }).collect()
+    }
+
+    /// The relu-pretrain configuration (same seed and batch size as training).
+    pub fn pretrain_config(&self) -> Option<PretrainConfig> {
+        self.pretrain.map(|p| PretrainConfig {
+            epochs: self.pretrain_epochs,
+            batch_size: self.batch,
+            lr: self.lr,
+            corruption: self.corruption,
+            reconstruction: p.reconstruction,
+            tied: self.tied_decoder,
+            sampling: self.sampling,
+            seed: self.seed,
+            ..PretrainConfig::default()
+        })
     }
 
     /// The relu-nn training configuration.

@@ -29,6 +29,12 @@ fn bad_flag_values_name_the_flag() {
     train_fails(&["--epochs", "0"], &["--epochs"]);
     train_fails(&["--patience", "0"], &["--patience"]);
     train_fails(&["--limit", "0"], &["--limit"]);
+    train_fails(&["--pretrain", "vae"], &["--pretrain", "expected dae"]);
+    train_fails(&["--pretrain", "dae:cubic"], &["--pretrain", "cubic"]);
+    train_fails(&["--pretrain", "dae", "--activation", "maxout:2"], &["--pretrain", "maxout"]);
+    train_fails(&["--pretrain", "dae", "--pretrain-epochs", "0"], &["--pretrain-epochs"]);
+    train_fails(&["--pretrain", "dae", "--sampling", "1.5"], &["--sampling", "(0, 1]"]);
+    train_fails(&["--corruption", "masking:2"], &["--corruption", "probability"]);
     train_fails(&["--bow", "bigrams"], &["--bow", "bigrams"]);
     train_fails(&["--sign-flip", "--activation", "tanh"], &["--sign-flip", "rectifier"]);
     train_fails(&["--folds", "3"], &["--folds", "review data"]);

@@ -45,12 +45,14 @@ fn train_writes_every_output_and_report_follows_the_schema() {
 
     let r = json(&out.join("report.json"));
     let keys: Vec<&str> = r.as_object().unwrap().keys().map(String::as_str).collect();
-    let mut expected = ["relu_version", "dataset", "model", "training", "valid", "test", "sparsity", "dead_units", "history"];
+    let mut expected =
+        ["relu_version", "dataset", "model", "training", "valid", "test", "sparsity", "dead_units", "history", "pretraining"];
     expected.sort_unstable();
     let mut got = keys.clone();
     got.sort_unstable();
     assert_eq!(got, expected);
     assert_eq!(r["relu_version"], env!("CARGO_PKG_VERSION"));
+    assert!(r["pretraining"].is_null(), "no --pretrain, no pre-training section");
     assert_eq!(r["dataset"]["name"], "mnist");
     assert_eq!(r["dataset"]["train"], 500);
     assert_eq!(r["dataset"]["valid"], 2000);
@@ -345,4 +347,31 @@ fn sigint_saves_a_resumable_state() {
     let (_, state, config) = relu_nn::checkpoint::load_training(&out.join("train_state.safetensors")).unwrap();
     assert!(state.completed_epochs >= 1 && state.completed_epochs < 500);
     assert_eq!(config.epochs, 500);
+}
+
+/// `--pretrain dae` pre-trains every hidden layer on all training inputs (8,000, not the 500 of
+/// `--limit`), reports each layer's reconstruction error per epoch, and lowers it.
+#[test]
+fn pretraining_reports_falling_reconstruction_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    quick_train(&out, &["--hidden", "32,16", "--pretrain", "dae:softplus", "--pretrain-epochs", "2", "--corruption", "masking:0.25"])
+        .success()
+        .stdout(predicates::str::contains("pre-train layer 2 epoch 2/2"));
+    let r = json(&out.join("report.json"));
+    let p = &r["pretraining"];
+    assert_eq!(p["method"], "dae:softplus");
+    assert_eq!(p["reconstruction"], serde_json::json!(["softplus", "softplus"]));
+    assert_eq!(p["corruption"], "masking:0.25");
+    assert_eq!(p["unlabeled"], 8000);
+    let history = p["history"].as_array().unwrap();
+    assert_eq!(history.len(), 4);
+    for layer in 1..=2u64 {
+        let initial = assert_number(&p["initial_error"][layer as usize - 1], "initial error");
+        let last = history.iter().rfind(|h| h["layer"] == layer).unwrap();
+        let after = assert_number(&last["reconstruction_error"], "reconstruction error");
+        assert!(after < initial, "layer {layer}: reconstruction error {initial} -> {after}");
+    }
+    let cfg = std::fs::read_to_string(out.join("config.toml")).unwrap();
+    assert!(cfg.contains("pretrain = \"dae:softplus\""), "{cfg}");
 }

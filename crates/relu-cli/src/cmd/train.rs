@@ -18,7 +18,7 @@ use crate::data::{self, DataSpec, InputKind, TextOptions};
 use crate::model_dir::{self, MODEL_FILE};
 use crate::plots;
 use crate::progress::{self, Display, Progress};
-use crate::report::{Report, RunFacts};
+use crate::report::{PretrainingInfo, Report, RunFacts};
 use crate::settings::{Settings, resolve_threads};
 
 /// The resumable state's file name.
@@ -94,6 +94,7 @@ pub fn run(args: &TrainArgs) -> Result<u8> {
     }
 
     let config = settings.train_config();
+    let mut pretraining: Option<PretrainingInfo> = None;
     let (mut net, mut trainer) = if resuming {
         let path = out.join(STATE_FILE);
         let (net, state, _) = checkpoint::load_training(&path).with_context(|| format!("--resume {}", out.display()))?;
@@ -108,6 +109,10 @@ pub fn run(args: &TrainArgs) -> Result<u8> {
         }
         say(&format!("resuming after {} complete epochs (batch {} of the next)", state.completed_epochs, state.next_batch));
         (net, Trainer::resume(config, state)?)
+    } else if let Some(cfg) = settings.pretrain_config() {
+        let (net, info) = pretrain(&settings, &spec, text, &net_spec, &cfg, threads, &say)?;
+        pretraining = Some(info);
+        (net, Trainer::new(config)?)
     } else {
         (Network::new(net_spec.clone(), &mut relu_core::seeded_rng(settings.seed))?, Trainer::new(config)?)
     };
@@ -141,7 +146,8 @@ pub fn run(args: &TrainArgs) -> Result<u8> {
     });
     let wall_seconds = report.history.iter().map(|m| m.seconds).sum::<f64>() + t_eval.elapsed().as_secs_f64();
     let facts = RunFacts { sizes: [loaded.train.len(), loaded.valid.len(), loaded.test.len()], threads, wall_seconds };
-    let rep = Report::new(&settings, net.spec(), &report, &valid_eval, &test_eval, facts);
+    let mut rep = Report::new(&settings, net.spec(), &report, &valid_eval, &test_eval, facts);
+    rep.pretraining = pretraining;
 
     // Everything is rendered in memory first; files are written only when all of it succeeded.
     let mut files: Vec<(&str, Vec<u8>)> = vec![
@@ -187,7 +193,7 @@ pub fn run(args: &TrainArgs) -> Result<u8> {
 /// Settings, output folder and whether this is a resume.
 fn resolve(args: &TrainArgs) -> Result<(Settings, PathBuf, bool)> {
     if let Some(dir) = &args.resume {
-        let fixed: [(&str, bool); 14] = [
+        let fixed: [(&str, bool); 19] = [
             ("--data", args.data.is_some()),
             ("--hidden", args.hidden.is_some()),
             ("--activation", args.activation.is_some()),
@@ -202,6 +208,11 @@ fn resolve(args: &TrainArgs) -> Result<(Settings, PathBuf, bool)> {
             ("--bow", args.bow.is_some()),
             ("--target", args.target.is_some()),
             ("--folds", args.folds.is_some()),
+            ("--pretrain", args.pretrain.is_some()),
+            ("--pretrain-epochs", args.pretrain_epochs.is_some()),
+            ("--corruption", args.corruption.is_some()),
+            ("--tied-decoder", args.tied_decoder),
+            ("--sampling", args.sampling.is_some()),
         ];
         if let Some((flag, _)) = fixed.iter().find(|(_, given)| *given) {
             bail!(
@@ -226,7 +237,10 @@ fn resolve(args: &TrainArgs) -> Result<(Settings, PathBuf, bool)> {
     macro_rules! set {
         ($($field:ident),*) => { $( if let Some(v) = &args.$field { s.$field = v.clone(); } )* };
     }
-    set!(data, activation, l1, lr, momentum, batch, epochs, seed, threads, vocab, bow, target);
+    set!(data, activation, l1, lr, momentum, batch, epochs, seed, threads, vocab, bow, target, pretrain_epochs, corruption);
+    s.pretrain = args.pretrain.or(s.pretrain);
+    s.sampling = args.sampling.or(s.sampling);
+    s.tied_decoder |= args.tied_decoder;
     if let Some(h) = &args.hidden {
         s.hidden.clone_from(&h.0);
     }
@@ -248,6 +262,64 @@ fn resolve(args: &TrainArgs) -> Result<(Settings, PathBuf, bool)> {
         bail!("--out {}: exists and is not a folder", out.display());
     }
     Ok((s, out, false))
+}
+
+/// Greedy denoising auto-encoder pre-training on every training input (before `--limit`), then
+/// the network for fine-tuning: pre-trained hidden layers and a fresh output layer.
+fn pretrain(
+    settings: &Settings,
+    spec: &DataSpec,
+    text: TextOptions,
+    net_spec: &NetworkSpec,
+    cfg: &relu_pretrain::PretrainConfig,
+    threads: usize,
+    say: &(dyn Fn(&str) + Sync),
+) -> Result<(Network, PretrainingInfo)> {
+    let all = data::load(spec, text, None)?;
+    let unlabeled = &all.train.inputs;
+    say(&format!(
+        "pre-training {} hidden layers as denoising auto-encoders on {} unlabeled examples ({} epochs each, corruption {}, {} decoder)",
+        net_spec.hidden.len(),
+        unlabeled.len(),
+        cfg.epochs,
+        cfg.corruption,
+        if cfg.tied { "tied" } else { "untied" },
+    ));
+    let pool = relu_core::thread_pool(threads)?;
+    let pre = pool
+        .install(|| {
+            relu_pretrain::pretrain(net_spec, unlabeled, cfg, &mut |e| {
+                say(&format!(
+                    "pre-train layer {} epoch {}/{}  reconstruction error {:.4}  code zeros {:.1} %",
+                    e.layer,
+                    e.epoch,
+                    cfg.epochs,
+                    e.reconstruction_error,
+                    100.0 * e.sparsity
+                ))
+            })
+        })
+        .context("--pretrain")?;
+    let net = relu_pretrain::initialise(net_spec.clone(), &pre, &mut relu_core::seeded_rng(settings.seed)).context("--pretrain")?;
+    let info = PretrainingInfo {
+        method: settings.pretrain.map(|p| p.to_string()).unwrap_or_default(),
+        reconstruction: net_spec
+            .hidden
+            .iter()
+            .map(|l| match l.kind {
+                relu_nn::HiddenKind::Affine { activation } => {
+                    cfg.reconstruction.unwrap_or_else(|| relu_pretrain::Reconstruction::default_for(activation)).to_string()
+                }
+                relu_nn::HiddenKind::Maxout { .. } => String::new(),
+            })
+            .collect(),
+        corruption: cfg.corruption.to_string(),
+        epochs: cfg.epochs,
+        unlabeled: unlabeled.len(),
+        initial_error: pre.initial_error.clone(),
+        history: pre.history.clone(),
+    };
+    Ok((net, info))
 }
 
 /// `runs/train-YYYYMMDD-HHMMSS` in UTC, with a suffix if that folder exists.
