@@ -114,16 +114,7 @@ impl Source<'_> {
                 format!("a payload of at most {MAX_PAYLOAD} bytes, but the header announces {len} bytes of {what}"),
             ));
         }
-        if let Some(total) = self.len {
-            let available = total.saturating_sub(start);
-            if available != len {
-                return Err(DataError::malformed(
-                    path,
-                    start,
-                    format!("{len} bytes of {what} after the header (as its dimensions say), but {available} bytes follow"),
-                ));
-            }
-        }
+        self.check_known_length(len, path, what)?;
         let mut buf = Vec::with_capacity(len.min(MAX_RESERVE) as usize);
         // One byte more than announced, to detect trailing data without reading it all.
         let got = (&mut self.reader).take(len + 1).read_to_end(&mut buf).map_err(|e| DataError::io(path, "read", e))? as u64;
@@ -147,20 +138,28 @@ impl Source<'_> {
 }
 
 impl Source<'_> {
+    /// When the input's length is known (plain files), checks that exactly `len` bytes follow the
+    /// current position.
+    fn check_known_length(&self, len: u64, path: &Path, what: &str) -> Result<()> {
+        if let Some(total) = self.len {
+            let available = total.saturating_sub(self.pos);
+            if available != len {
+                return Err(DataError::malformed(
+                    path,
+                    self.pos,
+                    format!("{len} bytes of {what} after the header (as its dimensions say), but {available} bytes follow"),
+                ));
+            }
+        }
+        Ok(())
+    }
+
     /// Like [`Source::payload`] but discards the bytes, only checking their number; used to verify
     /// large downloads without holding them in memory.
     pub(crate) fn skip_payload(&mut self, len: u64, path: &Path, what: &str) -> Result<()> {
         let start = self.pos;
-        if let Some(total) = self.len {
-            let available = total.saturating_sub(start);
-            if available != len {
-                return Err(DataError::malformed(
-                    path,
-                    start,
-                    format!("{len} bytes of {what} after the header (as its dimensions say), but {available} bytes follow"),
-                ));
-            }
-            return Ok(());
+        if self.len.is_some() {
+            return self.check_known_length(len, path, what);
         }
         let got = std::io::copy(&mut (&mut self.reader).take(len.saturating_add(1)), &mut std::io::sink())
             .map_err(|e| DataError::io(path, "read", e))?;
