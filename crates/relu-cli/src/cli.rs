@@ -24,6 +24,9 @@ pub struct Cli {
 pub enum Command {
     /// Train a network; writes the model, config.toml, report.json and SVG plots to --out.
     Train(Box<TrainArgs>),
+    /// Pre-train a network's hidden layers as denoising auto-encoders (greedy, layer by layer)
+    /// and write it to --out, for `relu train --init DIR` or `relu inspect`.
+    Pretrain(Box<PretrainArgs>),
     /// Evaluate a trained model on a dataset's test split: error/RMSE, loss, sparsity, dead units.
     Eval(EvalArgs),
     /// The paper's sparsity analysis of a trained model: zeros, dead units, active units per
@@ -128,6 +131,10 @@ pub struct TrainArgs {
     /// zero ones, reweighted [default: all].
     #[arg(long, value_name = "Q")]
     pub sampling: Option<f32>,
+    /// Start from the network in DIR/model.safetensors (e.g. written by `relu pretrain`) instead
+    /// of a random initialisation; its architecture must match the data and flags.
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["resume", "pretrain"])]
+    pub init: Option<PathBuf>,
     /// Output folder [default: runs/train-YYYYMMDD-HHMMSS (UTC)].
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
@@ -260,4 +267,21 @@ pub enum DataCommand {
         #[arg(long, value_name = "URL")]
         mirror: Vec<String>,
     },
+}
+
+/// `relu pretrain`: the network, data and pre-training flags of `relu train` (supervised-only
+/// flags such as --epochs are refused), plus --unlabeled.
+#[derive(Debug, Args)]
+#[command(after_help = "Pre-trains on --unlabeled's training inputs, or on all training inputs of --data. Writes \
+                        model.safetensors (pre-trained hidden layers, a random output layer), config.toml and pretrain.json \
+                        (reconstruction error per layer and epoch) to --out. Fine-tune with `relu train --init DIR` and the \
+                        same --data, --hidden and --activation.")]
+pub struct PretrainArgs {
+    /// Network, data and pre-training settings, as for `relu train`.
+    #[command(flatten)]
+    pub train: TrainArgs,
+    /// Unlabeled image data (a data spec, e.g. mnist:DIR) whose training inputs are used for
+    /// pre-training instead of --data's; it must have the same input dimension.
+    #[arg(long, value_name = "SPEC")]
+    pub unlabeled: Option<String>,
 }

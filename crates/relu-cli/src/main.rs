@@ -3,6 +3,7 @@
 //!
 //! ```text
 //! relu train [--data SPEC] [--hidden 1000,1000,1000] [--activation rectifier] [--l1 0.001] …
+//! relu pretrain [--data SPEC] [--unlabeled SPEC] [--hidden …] [--pretrain dae[:STRATEGY]] --out DIR
 //! relu eval --model DIR [--data SPEC] [--json]
 //! relu inspect --model DIR [--data SPEC] [--out DIR]
 //! relu predict --model DIR [FILES…]
@@ -95,6 +96,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match &cli.command {
         Command::Train(args) => cmd::train::run(args),
+        Command::Pretrain(args) => cmd::pretrain::run(args),
         Command::Eval(args) => cmd::eval::run(args),
         Command::Inspect(args) => cmd::inspect::run(args),
         Command::Predict(args) => cmd::predict::run(args),

@@ -35,6 +35,8 @@ fn bad_flag_values_name_the_flag() {
     train_fails(&["--pretrain", "dae", "--pretrain-epochs", "0"], &["--pretrain-epochs"]);
     train_fails(&["--pretrain", "dae", "--sampling", "1.5"], &["--sampling", "(0, 1]"]);
     train_fails(&["--corruption", "masking:2"], &["--corruption", "probability"]);
+    train_fails(&["--init", "/nonexistent/relu-run"], &["--init", "/nonexistent/relu-run"]);
+    train_fails(&["--init", "/nonexistent/relu-run", "--pretrain", "dae"], &["--init", "--pretrain"]);
     train_fails(&["--bow", "bigrams"], &["--bow", "bigrams"]);
     train_fails(&["--sign-flip", "--activation", "tanh"], &["--sign-flip", "rectifier"]);
     train_fails(&["--folds", "3"], &["--folds", "review data"]);
@@ -161,4 +163,16 @@ fn fetch_refuses_files_with_a_wrong_checksum_and_keeps_nothing() {
     assert_usage_error(a, &["fetching mnist", "train-images-idx3-ubyte.gz", "checksum"]);
     let kept: Vec<_> = std::fs::read_dir(dir.path().join("mnist")).unwrap().map(|e| e.unwrap().file_name()).collect();
     assert!(kept.is_empty(), "a file that failed verification must not stay: {kept:?}");
+}
+
+/// `relu pretrain` refuses supervised-only flags and text as separate unlabeled data.
+#[test]
+fn pretrain_refuses_supervised_flags() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("pre");
+    let a = relu().args(["pretrain", "--epochs", "3", "--out"]).arg(&out).assert();
+    assert_usage_error(a, &["--epochs", "relu train --init"]);
+    let a = relu().args(["pretrain", "--unlabeled", "reviews:x.tsv", "--out"]).arg(&out).assert();
+    assert_usage_error(a, &["--unlabeled"]);
+    assert!(!out.exists());
 }

@@ -375,3 +375,42 @@ fn pretraining_reports_falling_reconstruction_error() {
     let cfg = std::fs::read_to_string(out.join("config.toml")).unwrap();
     assert!(cfg.contains("pretrain = \"dae:softplus\""), "{cfg}");
 }
+
+/// `relu pretrain` writes a pre-trained network that `relu train --init` fine-tunes; a mismatched
+/// architecture is refused.
+#[test]
+fn pretrain_command_then_train_from_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let pre = dir.path().join("pre");
+    relu()
+        .args(["pretrain", "--hidden", "24", "--pretrain-epochs", "1", "--threads", "2", "--out"])
+        .arg(&pre)
+        .assert()
+        .success()
+        .stdout(predicates::str::contains("pre-train layer 1 epoch 1/1"));
+    for f in ["model.safetensors", "config.toml", "pretrain.json"] {
+        assert!(pre.join(f).is_file(), "{f} missing");
+    }
+    let p = json(&pre.join("pretrain.json"));
+    assert_eq!(p["method"], "dae");
+    assert_eq!(p["unlabeled"], 8000);
+    let initial = assert_number(&p["initial_error"][0], "initial error");
+    let after = assert_number(&p["history"][0]["reconstruction_error"], "reconstruction error");
+    assert!(after < initial, "{initial} -> {after}");
+
+    let fine = dir.path().join("fine");
+    let pre_dir = pre.to_str().unwrap();
+    quick_train(&fine, &["--hidden", "24", "--init", pre_dir]).success();
+    assert!(fine.join("report.json").is_file());
+    // Fine-tuning starts from the pre-trained weights: with --lr tiny, the first layer barely moves.
+    let still = dir.path().join("still");
+    quick_train(&still, &["--hidden", "24", "--lr", "1e-9", "--init", pre_dir]).success();
+    let (a, _) = relu_nn::checkpoint::load_model(&pre.join("model.safetensors")).unwrap();
+    let (b, _) = relu_nn::checkpoint::load_model(&still.join("model.safetensors")).unwrap();
+    let diff = (&a.layers()[0].weight - &b.layers()[0].weight).amax();
+    assert!(diff < 1e-6, "first layer moved by {diff}");
+
+    let wrong = dir.path().join("wrong");
+    let a = relu().args(["train", "--hidden", "25", "--epochs", "1", "--init"]).arg(&pre).arg("--out").arg(&wrong).assert();
+    assert_usage_error(a, &["--init", "784-24-10", "784-25-10"]);
+}

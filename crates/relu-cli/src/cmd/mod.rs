@@ -4,4 +4,5 @@ pub mod data;
 pub mod eval;
 pub mod inspect;
 pub mod predict;
+pub mod pretrain;
 pub mod train;

@@ -110,8 +110,21 @@ pub fn run(args: &TrainArgs) -> Result<u8> {
         say(&format!("resuming after {} complete epochs (batch {} of the next)", state.completed_epochs, state.next_batch));
         (net, Trainer::resume(config, state)?)
     } else if let Some(cfg) = settings.pretrain_config() {
-        let (net, info) = pretrain(&settings, &spec, text, &net_spec, &cfg, threads, &say)?;
+        let all = data::load(&spec, text, None)?;
+        let (net, info) = pretrain(&settings, &all.train.inputs, &net_spec, &cfg, threads, &say)?;
         pretraining = Some(info);
+        (net, Trainer::new(config)?)
+    } else if let Some(dir) = &args.init {
+        let (net, _) = checkpoint::load_model(&dir.join(MODEL_FILE)).with_context(|| format!("--init {}", dir.display()))?;
+        if net.spec() != &net_spec {
+            bail!(
+                "--init {}: holds a {} network but the data and flags call for {}",
+                dir.display(),
+                layer_string(net.spec()),
+                layer_string(&net_spec)
+            );
+        }
+        say(&format!("starting from the network in {}", dir.display()));
         (net, Trainer::new(config)?)
     } else {
         (Network::new(net_spec.clone(), &mut relu_core::seeded_rng(settings.seed))?, Trainer::new(config)?)
@@ -191,9 +204,9 @@ pub fn run(args: &TrainArgs) -> Result<u8> {
 }
 
 /// Settings, output folder and whether this is a resume.
-fn resolve(args: &TrainArgs) -> Result<(Settings, PathBuf, bool)> {
+pub(crate) fn resolve(args: &TrainArgs) -> Result<(Settings, PathBuf, bool)> {
     if let Some(dir) = &args.resume {
-        let fixed: [(&str, bool); 19] = [
+        let fixed: [(&str, bool); 20] = [
             ("--data", args.data.is_some()),
             ("--hidden", args.hidden.is_some()),
             ("--activation", args.activation.is_some()),
@@ -213,6 +226,7 @@ fn resolve(args: &TrainArgs) -> Result<(Settings, PathBuf, bool)> {
             ("--corruption", args.corruption.is_some()),
             ("--tied-decoder", args.tied_decoder),
             ("--sampling", args.sampling.is_some()),
+            ("--init", args.init.is_some()),
         ];
         if let Some((flag, _)) = fixed.iter().find(|(_, given)| *given) {
             bail!(
@@ -264,19 +278,17 @@ fn resolve(args: &TrainArgs) -> Result<(Settings, PathBuf, bool)> {
     Ok((s, out, false))
 }
 
-/// Greedy denoising auto-encoder pre-training on every training input (before `--limit`), then
-/// the network for fine-tuning: pre-trained hidden layers and a fresh output layer.
-fn pretrain(
+/// Greedy denoising auto-encoder pre-training on `unlabeled` (for `relu train --pretrain`, every
+/// training input, before `--limit`), then the network for fine-tuning: pre-trained hidden
+/// layers and a fresh output layer.
+pub(crate) fn pretrain(
     settings: &Settings,
-    spec: &DataSpec,
-    text: TextOptions,
+    unlabeled: &relu_nn::Features,
     net_spec: &NetworkSpec,
     cfg: &relu_pretrain::PretrainConfig,
     threads: usize,
     say: &(dyn Fn(&str) + Sync),
 ) -> Result<(Network, PretrainingInfo)> {
-    let all = data::load(spec, text, None)?;
-    let unlabeled = &all.train.inputs;
     say(&format!(
         "pre-training {} hidden layers as denoising auto-encoders on {} unlabeled examples ({} epochs each, corruption {}, {} decoder)",
         net_spec.hidden.len(),
