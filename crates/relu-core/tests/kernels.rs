@@ -3,6 +3,7 @@
 
 use nalgebra::{DMatrix, DVector};
 use proptest::prelude::*;
+use proptest::test_runner::RngSeed;
 use relu_core::kernels::{self, reference};
 use relu_core::testing::{assert_close, rectified_matrix, rng, uniform_matrix, uniform_vector};
 use relu_core::{Crossover, Densities, Dispatch, DispatchMode, KernelPath, SparseBatch, Touched};
@@ -107,7 +108,7 @@ fn check_all(c: &Case) {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 96, .. ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 96, rng_seed: RngSeed::Fixed(2011), .. ProptestConfig::default() })]
 
     #[test]
     fn kernels_match_references((seed, out, inp, batch, density) in shapes()) {

@@ -4,6 +4,7 @@
 
 use nalgebra::{DMatrix, DVector};
 use proptest::prelude::*;
+use proptest::test_runner::RngSeed;
 use relu_core::activation::{LeakyRectifier, Lif, Softplus};
 use relu_core::testing::{rectified_matrix, rng, uniform_matrix};
 use relu_core::{Activation, DispatchMode, SparseBatch};
@@ -128,6 +129,11 @@ fn reference_loss(spec: &NetworkSpec, p: &Params, x: &DMatrix<f64>, t: &Targets)
                 vals[0]
             }),
         };
+        if l.l1 > 0.0 {
+            // |h| has its own kink at h = 0 (linear, tanh and leaky units cross it; a rectifier's
+            // exact zeros stay zero, as their z is already kept away from 0).
+            margin = margin.min(out.iter().filter(|v| **v != 0.0).map(|v| v.abs()).fold(f64::INFINITY, f64::min));
+        }
         penalty += l.l1 as f64 * out.iter().map(|v| v.abs()).sum::<f64>() / batch;
         h = out;
     }
@@ -212,7 +218,8 @@ fn check_case(c: Case, mode: DispatchMode) -> Result<(), TestCaseError> {
     let spec = net.spec().clone();
     let base = params_of(&net);
     let (_, margin) = reference_loss(&spec, &base, &xd, &targets);
-    prop_assume!(margin > 0.02, "too close to a kink: {}", margin);
+    // The parameters move by 1e-5, so pre-activations and outputs move by far less than 1e-3.
+    prop_assume!(margin > 1e-3, "too close to a kink: {}", margin);
     let (grads, _) = net.gradients(&x, &targets, &mut ws(&net, mode));
     let eps = 1e-5;
     for (li, (w, b, _)) in base.iter().enumerate() {
@@ -257,7 +264,7 @@ fn cases() -> impl Strategy<Value = Case> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 160, max_global_rejects: 4000, .. ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 160, max_global_rejects: 4000, rng_seed: RngSeed::Fixed(2011), .. ProptestConfig::default() })]
 
     #[test]
     fn gradients_match_finite_differences(c in cases()) {

@@ -4,6 +4,7 @@
 
 use nalgebra::{DMatrix, DVector};
 use proptest::prelude::*;
+use proptest::test_runner::RngSeed;
 use relu_core::testing::{rectified_matrix, rng};
 use relu_core::{Activation, Dispatch, SparseBatch};
 use relu_nn::Features;
@@ -58,6 +59,10 @@ fn loss64(spec: &DaeSpec, p: &P, x: &DMatrix<f64>, t: &DMatrix<f64>, sel: Option
         margin = z.iter().map(|v| v.abs()).fold(margin, f64::min);
     }
     let h = z.map(|v| act64(spec.activation, v));
+    if spec.l1 > 0.0 && spec.activation != Activation::Rectifier {
+        // The L1 term |h| has its own kink at h = 0 (tanh crosses it; the rectifier's is at z = 0).
+        margin = h.iter().map(|v| v.abs()).fold(margin, f64::min);
+    }
     let mut a = dec.transpose() * &h;
     for mut c in a.column_iter_mut() {
         c += bd;
@@ -148,7 +153,7 @@ fn check(c: Case) -> Result<(), TestCaseError> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 200, max_global_rejects: 5000, .. ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 200, max_global_rejects: 5000, rng_seed: RngSeed::Fixed(2011), .. ProptestConfig::default() })]
 
     #[test]
     fn gradients_match_finite_differences(
