@@ -7,7 +7,7 @@
 //! | weight gradient `dW = δ·Hᵀ` | [`dense_weight_grad`] | [`sparse_weight_grad`] (only columns of active inputs) |
 //! | backward + SGD step, fused | [`dense_backward`] then [`dense_weight_grad`] | [`sparse_backward_update`] (one pass over the active columns) |
 //!
-//! [`Dispatch`] picks the path per call from the batch's measured density. [`reference`] holds
+//! [`Dispatch`] picks the path per call from the batch's measured density. [`reference`](mod@reference) holds
 //! slow, obviously correct versions that the tests compare every fast path against.
 //!
 //! All kernels run on the calling rayon pool (see [`crate::thread_pool`]).
