@@ -39,6 +39,16 @@ pub enum Reconstruction {
 }
 
 impl Reconstruction {
+    /// Every strategy, in the order of the paper's numbering (3' after 3).
+    pub const ALL: [Reconstruction; 6] = [
+        Reconstruction::Softplus,
+        Reconstruction::ScaledSigmoid,
+        Reconstruction::Linear,
+        Reconstruction::LinearPreActivation,
+        Reconstruction::Rectifier,
+        Reconstruction::Sigmoid,
+    ];
+
     /// The reconstruction for an encoder activation when none is given: softplus for rectifier
     /// encoders (the paper's choice on images), sigmoid otherwise.
     pub fn default_for(activation: Activation) -> Self {

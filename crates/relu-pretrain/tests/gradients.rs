@@ -10,15 +10,6 @@ use relu_core::{Activation, Dispatch, SparseBatch};
 use relu_nn::Features;
 use relu_pretrain::{Dae, DaeSpec, Reconstruction, Selection};
 
-const STRATEGIES: [Reconstruction; 6] = [
-    Reconstruction::Softplus,
-    Reconstruction::ScaledSigmoid,
-    Reconstruction::Linear,
-    Reconstruction::LinearPreActivation,
-    Reconstruction::Rectifier,
-    Reconstruction::Sigmoid,
-];
-
 fn act64(a: Activation, x: f64) -> f64 {
     match a {
         Activation::Rectifier => x.max(0.0),
@@ -105,7 +96,7 @@ struct Case {
 
 fn check(c: Case) -> Result<(), TestCaseError> {
     let activation = [Activation::Rectifier, Activation::Tanh, Activation::Sigmoid][c.activation];
-    let reconstruction = STRATEGIES[c.strategy];
+    let reconstruction = Reconstruction::ALL[c.strategy];
     let spec = DaeSpec { inputs: 9, hidden: 6, activation, reconstruction, tied: c.tied, l1: if c.l1 { 0.05 } else { 0.0 } };
     let mut r = rng(c.seed);
     let mut dae = Dae::new(spec, &mut r).unwrap();

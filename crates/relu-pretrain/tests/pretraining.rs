@@ -24,14 +24,7 @@ fn structured(n: usize, seed: u64) -> DMatrix<f32> {
 #[test]
 fn every_strategy_lowers_reconstruction_error_layer_by_layer() {
     let x = Features::Dense(structured(600, 1));
-    for rec in [
-        Reconstruction::Softplus,
-        Reconstruction::ScaledSigmoid,
-        Reconstruction::Linear,
-        Reconstruction::LinearPreActivation,
-        Reconstruction::Rectifier,
-        Reconstruction::Sigmoid,
-    ] {
+    for rec in Reconstruction::ALL {
         for tied in [false, true] {
             // The classic sigmoid cross-entropy reconstruction is for sigmoid/tanh encoders,
             // whose codes lie in [0, 1]; the others are the rectifier strategies.
