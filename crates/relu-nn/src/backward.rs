@@ -49,12 +49,45 @@ pub trait Update {
         dispatch: &mut Dispatch,
     );
 
-    /// When the update is a plain SGD step with this learning rate, layers with sparse inputs
-    /// fuse the backward pass and the step into one pass over the active weight columns
-    /// (relu-core's `backward_update`) and [`Update::layer`] is not called for them.
-    fn fused_sgd(&self) -> Option<f32> {
-        None
+    /// Called instead of [`Update::layer`] for a layer whose input is sparse: first writes the
+    /// gradient for the layer below at the input's active positions into `grad` (when given,
+    /// aligned with the input's values, computed with the weights as they were), then updates.
+    /// The default runs relu-core's masked backward, then [`Update::layer`]; plain SGD overrides
+    /// it with the fused kernel that does both in one pass over the active weight columns.
+    fn sparse_layer(
+        &mut self,
+        index: usize,
+        layer: &mut Layer,
+        delta: &DMatrix<f32>,
+        input: &Features,
+        grad: Option<&mut [f32]>,
+        dispatch: &mut Dispatch,
+    ) {
+        masked_then_layer(self, index, layer, delta, input, grad, dispatch);
     }
+}
+
+/// The default of [`Update::sparse_layer`]: the masked backward into `grad`, then
+/// [`Update::layer`].
+pub(crate) fn masked_then_layer<U: Update + ?Sized>(
+    update: &mut U,
+    index: usize,
+    layer: &mut Layer,
+    delta: &DMatrix<f32>,
+    input: &Features,
+    grad: Option<&mut [f32]>,
+    dispatch: &mut Dispatch,
+) {
+    let units = match input {
+        Features::Sparse(s) => {
+            if let Some(g) = grad {
+                dispatch.masked_backward(&layer.weight, delta, s, s.by_unit(), g);
+            }
+            Some(s.by_unit())
+        }
+        Features::Dense(_) => None,
+    };
+    update.layer(index, layer, delta, input, units, dispatch);
 }
 
 /// Gradients of the batch loss, one entry per layer (hidden layers then the output layer).
@@ -130,31 +163,17 @@ pub fn backward(
         let (lower, upper) = layers.split_at_mut(i);
         let layer = &mut upper[0];
         let dispatch = &mut ws.dispatch[i];
-        let below = match (update.fused_sgd(), input) {
-            (Some(lr), Features::Sparse(s)) => {
-                // One pass over the active weight columns: gradient for the layer below (with
-                // the weights before the step), then the step.
+        // For i > 0 the input is the output of hidden layer i − 1, whose δ is computed here.
+        let below = match input {
+            Features::Sparse(s) => {
                 let mut grad = (i > 0).then(|| vec![0.0f32; s.nnz()]);
-                dispatch.backward_update(-lr, &mut layer.weight, &delta, s, grad.as_deref_mut());
-                layer.bias.axpy(-lr, &delta.column_sum(), 1.0);
+                update.sparse_layer(i, layer, &delta, input, grad.as_deref_mut(), dispatch);
                 grad.map(|g| sparse_delta(&spec.hidden[i - 1], &lower[i - 1], &cache.hidden[i - 1], s, &g, batch))
             }
-            _ => {
-                let units = match input {
-                    Features::Sparse(s) => Some(s.by_unit()),
-                    Features::Dense(_) => None,
-                };
-                let below = (i > 0).then(|| match &cache.hidden[i - 1].output {
-                    Features::Sparse(s) => {
-                        let mut grad = vec![0.0f32; s.nnz()];
-                        dispatch.masked_backward(&layer.weight, &delta, s, s.by_unit(), &mut grad);
-                        sparse_delta(&spec.hidden[i - 1], &lower[i - 1], &cache.hidden[i - 1], s, &grad, batch)
-                    }
-                    Features::Dense(h) => {
-                        dense_delta(&spec.hidden[i - 1], &lower[i - 1], &layer.weight, &delta, &cache.hidden[i - 1], h, batch)
-                    }
-                });
-                update.layer(i, layer, &delta, input, units, dispatch);
+            Features::Dense(h) => {
+                let below =
+                    (i > 0).then(|| dense_delta(&spec.hidden[i - 1], &lower[i - 1], &layer.weight, &delta, &cache.hidden[i - 1], h, batch));
+                update.layer(i, layer, &delta, input, None, dispatch);
                 below
             }
         };

@@ -4,7 +4,7 @@ use nalgebra::{DMatrix, DVector};
 use relu_core::{Dispatch, UnitMajor};
 use serde::{Deserialize, Serialize};
 
-use crate::backward::{Update, add_outer};
+use crate::backward::{Update, add_outer, masked_then_layer};
 use crate::error::{Result, invalid};
 use crate::features::Features;
 use crate::network::{Layer, Network};
@@ -92,9 +92,30 @@ pub(crate) struct SgdStep<'a> {
     pub(crate) state: &'a mut SgdState,
 }
 
+/// `b ← b − lr·Σₑ δ[:, e]`.
+fn step_bias(layer: &mut Layer, lr: f32, delta: &DMatrix<f32>) {
+    layer.bias.axpy(-lr, &delta.column_sum(), 1.0);
+}
+
 impl Update for SgdStep<'_> {
-    fn fused_sgd(&self) -> Option<f32> {
-        self.sgd.is_plain().then_some(self.lr)
+    fn sparse_layer(
+        &mut self,
+        index: usize,
+        layer: &mut Layer,
+        delta: &DMatrix<f32>,
+        input: &Features,
+        grad: Option<&mut [f32]>,
+        dispatch: &mut Dispatch,
+    ) {
+        match input {
+            // One pass over the active weight columns: the gradient for the layer below (with
+            // the weights before the step), then the step.
+            Features::Sparse(s) if self.sgd.is_plain() => {
+                dispatch.backward_update(-self.lr, &mut layer.weight, delta, s, grad);
+                step_bias(layer, self.lr, delta);
+            }
+            _ => masked_then_layer(self, index, layer, delta, input, grad, dispatch),
+        }
     }
 
     fn layer(
@@ -110,7 +131,7 @@ impl Update for SgdStep<'_> {
         if self.sgd.is_plain() {
             // W ← W − lr·δ·xᵀ, touching only the columns of active inputs.
             add_outer(-lr, delta, input, input_units, &mut layer.weight, dispatch);
-            layer.bias.axpy(-lr, &delta.column_sum(), 1.0);
+            step_bias(layer, lr, delta);
             return;
         }
         let mut g = DMatrix::zeros(layer.weight.nrows(), layer.weight.ncols());

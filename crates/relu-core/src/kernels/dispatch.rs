@@ -176,12 +176,19 @@ impl Dispatch {
         }
     }
 
-    fn densify(&mut self, s: &SparseBatch) -> &DMatrix<f32> {
+    /// The scratch matrix, shaped `units × batch` like `s` (reallocated only when the shape
+    /// changes; contents unspecified).
+    fn scratch_like(&mut self, s: &SparseBatch) -> &mut DMatrix<f32> {
         if self.scratch.shape() != (s.units(), s.batch_size()) {
             self.scratch = DMatrix::zeros(s.units(), s.batch_size());
         }
-        s.write_dense(&mut self.scratch);
-        &self.scratch
+        &mut self.scratch
+    }
+
+    fn densify(&mut self, s: &SparseBatch) -> &DMatrix<f32> {
+        let scratch = self.scratch_like(s);
+        s.write_dense(scratch);
+        scratch
     }
 
     /// `Z = W·S + b`; see [`sparse_affine`] and [`dense_affine`].
@@ -226,13 +233,11 @@ impl Dispatch {
     /// The dense path of the masked backward: the full `Wᵀ·δ`, gathered at `s`'s positions.
     fn masked_backward_dense(&mut self, w: &DMatrix<f32>, delta: &DMatrix<f32>, s: &SparseBatch, out: &mut [f32]) {
         assert_eq!(out.len(), s.nnz(), "masked_backward: output must hold one value per active entry");
-        if self.scratch.shape() != (s.units(), s.batch_size()) {
-            self.scratch = DMatrix::zeros(s.units(), s.batch_size());
-        }
-        dense_backward(w, delta, &mut self.scratch);
+        let full = self.scratch_like(s);
+        dense_backward(w, delta, full);
         let mut k = 0;
         for e in 0..s.batch_size() {
-            let col = self.scratch.column(e);
+            let col = full.column(e);
             for &j in s.example(e).0 {
                 out[k] = col[j as usize];
                 k += 1;
