@@ -38,6 +38,13 @@ pub struct TrainConfig {
     pub crossover: Crossover,
     /// Batch size for evaluation passes (default 1000).
     pub eval_batch: usize,
+    /// Stop after the first epoch that ends this many seconds or more after [`Trainer::fit`]
+    /// was called (`None`, the default: no limit). The best-validation parameters are kept, as
+    /// with early stopping, and the report says [`StopReason::TimeLimit`]. For experiments run
+    /// under a wall-clock budget; with a limit the number of epochs depends on the machine, so
+    /// results are reproducible only without one.
+    #[serde(default)]
+    pub time_limit: Option<f64>,
 }
 
 impl Default for TrainConfig {
@@ -52,6 +59,7 @@ impl Default for TrainConfig {
             dispatch: DispatchMode::Auto,
             crossover: Crossover::default(),
             eval_batch: 1000,
+            time_limit: None,
         }
     }
 }
@@ -73,6 +81,11 @@ impl TrainConfig {
         }
         if self.patience == Some(0) {
             return Err(invalid("patience", 0, "at least 1 epoch (or none)"));
+        }
+        if let Some(t) = self.time_limit
+            && !(t.is_finite() && t >= 0.0)
+        {
+            return Err(invalid("time limit", t, "a finite number of seconds >= 0 (or none)"));
         }
         self.sgd.check()?;
         self.crossover.check()?;
@@ -132,6 +145,8 @@ pub enum StopReason {
     EarlyStopped,
     /// The observer asked to stop (e.g. Ctrl-C) after a batch; the state can be resumed.
     Interrupted,
+    /// [`TrainConfig::time_limit`] was reached at the end of an epoch.
+    TimeLimit,
 }
 
 /// The outcome of [`Trainer::fit`].
@@ -356,6 +371,7 @@ impl Trainer {
         observer: &mut (dyn Observer + Send),
         st: &mut TrainState,
     ) -> Result<TrainReport> {
+        let fit_start = Instant::now();
         let cfg = &self.config;
         let kind = net.spec().output;
         let mut ws = Workspace::new(net, cfg.dispatch, cfg.crossover);
@@ -457,6 +473,10 @@ impl Trainer {
             st.history.push(metrics);
             if cfg.patience.is_some_and(|p| st.bad_epochs >= p) {
                 stop = StopReason::EarlyStopped;
+                break;
+            }
+            if cfg.time_limit.is_some_and(|t| fit_start.elapsed().as_secs_f64() >= t) && st.completed_epochs < cfg.epochs {
+                stop = StopReason::TimeLimit;
                 break;
             }
             if observer.stop_requested() && st.completed_epochs < cfg.epochs {

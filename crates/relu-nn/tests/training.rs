@@ -144,6 +144,21 @@ fn early_stopping_keeps_the_best_parameters() {
 }
 
 #[test]
+fn a_time_limit_stops_after_the_epoch_that_reaches_it_and_keeps_the_best_parameters() {
+    // A limit of 0 s is reached by the end of the first epoch, whatever the machine's speed.
+    let (net, report) = train(TrainConfig { time_limit: Some(0.0), ..config(5) }, DispatchMode::Auto);
+    assert_eq!(report.stop, StopReason::TimeLimit);
+    assert_eq!(report.history.len(), 1);
+    assert_eq!(report.best_epoch, Some(1));
+    let (one_epoch, _) = train(config(1), DispatchMode::Auto);
+    assert_eq!(net, one_epoch);
+    // A generous limit changes nothing.
+    let (_, all) = train(TrainConfig { time_limit: Some(1e9), ..config(3) }, DispatchMode::Auto);
+    assert_eq!((all.stop, all.history.len()), (StopReason::Completed, 3));
+    assert!(Trainer::new(TrainConfig { time_limit: Some(f64::NAN), ..config(3) }).is_err());
+}
+
+#[test]
 fn divergence_is_reported_with_epoch_batch_and_layer() {
     let cfg = TrainConfig { sgd: Sgd { lr: 1e30, ..Sgd::default() }, ..config(2) };
     let (tr, va) = (blobs(600, 1), blobs(200, 2));

@@ -101,6 +101,9 @@ pub struct Pretrained {
     pub initial_error: Vec<f64>,
     /// Every layer's every epoch.
     pub history: Vec<PretrainEpoch>,
+    /// The reconstruction each layer used ([`PretrainConfig::reconstruction`], or the default
+    /// for its activation and inputs).
+    pub reconstruction: Vec<Reconstruction>,
 }
 
 /// Pre-trains the hidden layers of `spec` greedily on `unlabeled` inputs (`spec.inputs ×
@@ -129,18 +132,23 @@ pub fn pretrain(
     let mut dispatch = Dispatch::new(DispatchMode::Auto, Default::default());
     let mut data = unlabeled.clone();
     let mut pre: Option<DMatrix<f32>> = None;
-    let (mut layers, mut history, mut initial) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut layers, mut history, mut initial, mut used) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for (li, l) in spec.hidden.iter().enumerate() {
         let HiddenKind::Affine { activation } = l.kind else {
             return Err(invalid("pre-trained layer", "maxout", "affine layers (maxout cannot be pre-trained as an auto-encoder)"));
         };
         let reconstruction = cfg.reconstruction.unwrap_or_else(|| Reconstruction::default_for(activation));
+        used.push(reconstruction);
         // Strategy 2 divides the inputs (the previous layer's rectifier outputs) by their
         // maximum over the data, so inputs and targets lie in [0, 1].
         let scale = if reconstruction == Reconstruction::ScaledSigmoid { max_abs(&data).max(f32::MIN_POSITIVE) } else { 1.0 };
         let input = scaled(&data, 1.0 / scale);
         let target_all: Features = match (reconstruction, &pre) {
             (Reconstruction::LinearPreActivation, Some(z)) => Features::Dense(z.clone()),
+            // Tanh codes lie in [−1, 1]: the sigmoid reconstructs (x + 1) / 2.
+            (Reconstruction::Sigmoid, _) if !in_range(&input, 0.0) && in_range(&input, -1.0) => {
+                Features::Dense(input.to_dense().map(|v| 0.5 * (v + 1.0)))
+            }
             _ => input.clone(),
         };
         check_targets(reconstruction, &target_all)?;
@@ -188,7 +196,7 @@ pub fn pretrain(
         let weight = if scale == 1.0 { dae.encoder.clone() } else { &dae.encoder / scale };
         layers.push(Layer { weight, bias: dae.encoder_bias.clone(), sign: None });
     }
-    Ok(Pretrained { layers, initial_error: initial, history })
+    Ok(Pretrained { layers, initial_error: initial, history, reconstruction: used })
 }
 
 /// Encodes all examples in batches of 1000: pre-activations and codes.
@@ -203,6 +211,15 @@ fn encode_all(dae: &Dae, x: &Features, dispatch: &mut Dispatch) -> (DMatrix<f32>
     }
     let code = if dae.spec().activation.sparse_output() { Features::Sparse(SparseBatch::from_dense(&h)) } else { Features::Dense(h) };
     (z, code)
+}
+
+/// Whether every value lies in `[lo, 1]`.
+fn in_range(x: &Features, lo: f32) -> bool {
+    let ok = |v: &f32| (lo..=1.0).contains(v);
+    match x {
+        Features::Dense(m) => m.iter().all(ok),
+        Features::Sparse(s) => s.values().iter().all(ok),
+    }
 }
 
 fn max_abs(x: &Features) -> f32 {

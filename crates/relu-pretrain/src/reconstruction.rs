@@ -34,7 +34,8 @@ pub enum Reconstruction {
     /// 4. Rectifier reconstruction `r = max(0, a)` with squared error.
     Rectifier,
     /// Sigmoid reconstruction with cross-entropy, for inputs in `[0, 1]` and tanh/sigmoid
-    /// encoders (the classic denoising auto-encoder).
+    /// encoders (the classic denoising auto-encoder). Inputs in `[−1, 1]` (a lower tanh layer's
+    /// codes) are reconstructed as `(x + 1) / 2`.
     Sigmoid,
 }
 

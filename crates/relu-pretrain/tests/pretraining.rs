@@ -51,6 +51,30 @@ fn every_strategy_lowers_reconstruction_error_layer_by_layer() {
 }
 
 #[test]
+fn default_reconstructions_fit_each_layers_inputs() {
+    // Tanh codes lie in [−1, 1]: above the first layer the sigmoid reconstructs (x + 1) / 2.
+    let x = Features::Dense(structured(600, 1));
+    let expected = [
+        (Activation::Tanh, [Reconstruction::Sigmoid, Reconstruction::Sigmoid]),
+        (Activation::Sigmoid, [Reconstruction::Sigmoid, Reconstruction::Sigmoid]),
+        (Activation::Rectifier, [Reconstruction::Softplus, Reconstruction::Softplus]),
+    ];
+    for (activation, want) in expected {
+        let spec = NetworkSpec::mlp(40, &[30, 20], activation, 0.0, OutputKind::Softmax { classes: 2 });
+        let cfg = PretrainConfig { epochs: 8, lr: 0.05, seed: 5, ..PretrainConfig::default() };
+        let pre = pretrain(&spec, &x, &cfg, &mut |_| {}).unwrap();
+        assert_eq!(pre.reconstruction, want, "{activation}");
+        let last = pre.history.iter().rfind(|h| h.layer == 2).unwrap();
+        assert!(
+            last.reconstruction_error < pre.initial_error[1],
+            "{activation}: {} -> {}",
+            pre.initial_error[1],
+            last.reconstruction_error
+        );
+    }
+}
+
+#[test]
 fn sparse_inputs_with_sampling_and_salt_and_pepper() {
     // Binary bag-of-words-like inputs, 300 terms, ≈5 % present.
     let mut r = rng(2);
