@@ -34,6 +34,13 @@ pub enum Command {
     Inspect(InspectArgs),
     /// Predict with a trained model: review texts (one per line) or IDX image files.
     Predict(PredictArgs),
+    /// Re-run the paper's experiments: Table 1, Figures 3 and 4, and the sentiment study; each
+    /// writes report.json, a markdown table and (figures) an SVG next to the paper's numbers.
+    Reproduce {
+        /// Which experiment.
+        #[command(subcommand)]
+        command: ReproduceCommand,
+    },
     /// Describe or download datasets.
     Data {
         /// What to do.
@@ -284,4 +291,172 @@ pub struct PretrainArgs {
     /// pre-training instead of --data's; it must have the same input dimension.
     #[arg(long, value_name = "SPEC")]
     pub unlabeled: Option<String>,
+}
+
+/// `relu reproduce …`.
+#[derive(Debug, Subcommand)]
+pub enum ReproduceCommand {
+    /// Table 1: rectifier, tanh and softplus networks, each without and with denoising
+    /// auto-encoder pre-training, learning rate chosen from a grid by validation error.
+    Table1(Table1Args),
+    /// Figure 3: rectifier networks trained with L1 penalties from 0 to --l1-max; test error
+    /// against sparsity, with a quadratic fit.
+    Fig3(Fig3Args),
+    /// Figure 4: semi-supervised; a fraction of the training labels, rectifier and tanh, with and
+    /// without pre-training on every training input; test error against the labeled fraction.
+    Fig4(Fig4Args),
+    /// Table 2 (sentiment): bag-of-words reviews, a linear model against 1 and 3 rectifier layers
+    /// and 3 tanh layers, with and without pre-training, scored by k-fold cross-validation.
+    Sentiment(SentimentArgs),
+}
+
+/// Flags shared by every `relu reproduce` experiment.
+#[derive(Debug, Args)]
+pub struct ReproduceCommon {
+    /// Supervised epochs per network (the best validation epoch is kept).
+    #[arg(long, value_name = "N")]
+    pub epochs: Option<usize>,
+    /// Stop a network after N epochs without a better validation score [default: off].
+    #[arg(long, value_name = "N")]
+    pub patience: Option<usize>,
+    /// Learning rates tried for every network: each trains --select-epochs on the training set,
+    /// and the one with the lowest validation error is used for the full run.
+    #[arg(long, value_name = "RATES", value_delimiter = ',')]
+    pub lr_grid: Option<Vec<f32>>,
+    /// Epochs of each learning-rate trial.
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub select_epochs: usize,
+    /// Pre-training epochs per hidden layer (networks with pre-training).
+    #[arg(long, value_name = "N")]
+    pub pretrain_epochs: Option<usize>,
+    /// Use only the first N training examples (labels and, for pre-training, inputs).
+    #[arg(long, value_name = "N")]
+    pub limit: Option<usize>,
+    /// Wall-clock budget for the whole experiment, shared equally between its networks: each
+    /// network's supervised training stops after the epoch that exhausts its share (the best
+    /// validation epoch is still kept). Results then depend on the machine's speed.
+    #[arg(long, value_name = "M")]
+    pub budget_minutes: Option<f64>,
+    /// Seed for initialisation, shuffling, corruption and review splits.
+    #[arg(long, value_name = "N", default_value_t = 1234)]
+    pub seed: u64,
+    /// Kernel threads; 0 uses every core.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub threads: usize,
+    /// Output folder [default: runs/reproduce-EXPERIMENT-YYYYMMDD-HHMMSS (UTC)].
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Print nothing but errors and the final table.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+/// `relu reproduce table1`.
+#[derive(Debug, Args)]
+#[command(after_help = "The paper's protocol: 3 hidden layers of 1000 units (NORB: 4000 and 2000), minibatch 10, constant \
+                        learning rate, L1 0.001 on rectifier activations, masking noise 0.25 for pre-training, MNIST 50k/10k/10k. \
+                        Writes report.json and table.md to --out.")]
+pub struct Table1Args {
+    #[arg(
+        long,
+        value_name = "SPEC",
+        default_value = "mnist",
+        help = "Image data: mnist (embedded subset), mnist:DIR, cifar10:DIR or norb:DIR"
+    )]
+    pub data: String,
+    /// Rows to run, from rectifier, tanh and softplus.
+    #[arg(long, value_name = "NAMES", value_delimiter = ',', default_value = "rectifier,tanh,softplus")]
+    pub rows: Vec<String>,
+    /// Columns to run: none (random initialisation), dae (pre-trained), or both.
+    #[arg(long, value_name = "WHICH", default_value = "both")]
+    pub pretraining: PretrainingColumns,
+    #[command(flatten)]
+    pub common: ReproduceCommon,
+}
+
+/// Which of Table 1's columns to run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum PretrainingColumns {
+    /// Random initialisation only.
+    None,
+    /// Pre-trained only.
+    Dae,
+    /// Both.
+    Both,
+}
+
+/// `relu reproduce fig3`.
+#[derive(Debug, Args)]
+#[command(after_help = "Writes report.json, table.md and fig3.svg (test error against the average fraction of zeros of the hidden \
+                        layers, one point per network, with a least-squares quadratic) to --out.")]
+pub struct Fig3Args {
+    #[arg(
+        long,
+        value_name = "SPEC",
+        default_value = "mnist",
+        help = "Image data: mnist (embedded subset), mnist:DIR, cifar10:DIR or norb:DIR"
+    )]
+    pub data: String,
+    /// Number of networks: one without penalty, the others with L1 penalties spaced
+    /// geometrically from --l1-min to --l1-max (each with its own initialisation seed).
+    #[arg(long, value_name = "N", default_value_t = 21)]
+    pub nets: usize,
+    /// Smallest non-zero L1 penalty.
+    #[arg(long, value_name = "LAMBDA", default_value_t = 1e-5)]
+    pub l1_min: f32,
+    /// Largest L1 penalty.
+    #[arg(long, value_name = "LAMBDA", default_value_t = 0.01)]
+    pub l1_max: f32,
+    #[command(flatten)]
+    pub common: ReproduceCommon,
+}
+
+/// `relu reproduce fig4`.
+#[derive(Debug, Args)]
+#[command(after_help = "Pre-training uses every training input (before --limit); supervised training uses the first \
+                        fraction of the training labels. Writes report.json, table.md and fig4.svg to --out.")]
+pub struct Fig4Args {
+    #[arg(
+        long,
+        value_name = "SPEC",
+        default_value = "mnist",
+        help = "Image data: mnist (embedded subset), mnist:DIR, cifar10:DIR or norb:DIR"
+    )]
+    pub data: String,
+    /// Labeled fractions of the training set.
+    #[arg(long, value_name = "FRACTIONS", value_delimiter = ',', default_value = "0.05,0.2,0.5,1")]
+    pub fractions: Vec<f64>,
+    #[command(flatten)]
+    pub common: ReproduceCommon,
+}
+
+/// `relu reproduce sentiment`.
+#[derive(Debug, Args)]
+#[command(after_help = "Each fold fits its own top-N vocabulary on its training documents and holds out 10% of them \
+                        (stratified) for learning-rate selection and early stopping. Writes report.json and table.md to --out.")]
+pub struct SentimentArgs {
+    /// Review data: reviews:FILE (.tsv label<TAB>text or .jsonl) or acl:DIR.
+    #[arg(long, value_name = "SPEC")]
+    pub data: String,
+    /// Number of cross-validation folds.
+    #[arg(long, value_name = "K", default_value_t = 5)]
+    pub folds: usize,
+    /// Units in each hidden layer.
+    #[arg(long, value_name = "N", default_value_t = 1000)]
+    pub units: usize,
+    /// Vocabulary size (most frequent terms of each fold's training documents).
+    #[arg(long, value_name = "N", default_value_t = relu_data::text::DEFAULT_VOCAB_SIZE)]
+    pub vocab: usize,
+    /// What the labels are.
+    #[arg(long, value_enum, value_name = "KIND", default_value_t = Target::Polarity)]
+    pub target: Target,
+    /// Models to run (names as in the table): linear, rect1, rect3, tanh3, each optionally
+    /// followed by +dae [default: all of them, with and without pre-training].
+    #[arg(long, value_name = "NAMES", value_delimiter = ',')]
+    pub models: Option<Vec<String>>,
+    /// L1 penalty on the rectifier layers' activations.
+    #[arg(long, value_name = "LAMBDA", default_value_t = 1e-3)]
+    pub l1: f32,
+    #[command(flatten)]
+    pub common: ReproduceCommon,
 }

@@ -7,6 +7,7 @@
 //! relu eval --model DIR [--data SPEC] [--json]
 //! relu inspect --model DIR [--data SPEC] [--out DIR]
 //! relu predict --model DIR [FILES…]
+//! relu reproduce table1|fig3|fig4|sentiment [--data SPEC] [--budget-minutes M] …
 //! relu data info SPEC
 //! relu data fetch mnist|cifar10|norb [--dir DIR]
 //! ```
@@ -100,6 +101,7 @@ fn main() -> ExitCode {
         Command::Eval(args) => cmd::eval::run(args),
         Command::Inspect(args) => cmd::inspect::run(args),
         Command::Predict(args) => cmd::predict::run(args),
+        Command::Reproduce { command } => cmd::reproduce::run(command),
         Command::Data { command } => cmd::data::run(command),
     };
     match result {

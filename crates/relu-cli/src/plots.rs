@@ -310,6 +310,109 @@ pub fn filter_grid(weight: &DMatrix<f32>, shape: &[usize], count: usize, step: u
     Ok(svg)
 }
 
+/// A scatter of `(x, y)` fractions (shown as percentages) with the quadratic `a + b·x + c·x²`
+/// drawn over the points' x range.
+///
+/// # Errors
+/// If plotters fails to draw.
+pub fn scatter_with_fit(title: &str, x_desc: &str, y_desc: &str, points: &[(f64, f64)], fit: Option<[f64; 3]>) -> Result<String> {
+    let (x0, x1) = padded(points.iter().map(|p| p.0), false);
+    let (y0, y1) = padded(points.iter().map(|p| p.1), true);
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (WIDTH, 550)).into_drawing_area();
+        root.fill(&WHITE).map_err(err)?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(title, (FONT, 20))
+            .margin(12)
+            .x_label_area_size(40)
+            .y_label_area_size(70)
+            .build_cartesian_2d(x0..x1, y0..y1)
+            .map_err(err)?;
+        chart
+            .configure_mesh()
+            .x_desc(x_desc)
+            .y_desc(y_desc)
+            .x_label_formatter(&|v| format!("{:.0}%", v * 100.0))
+            .y_label_formatter(&|v| format!("{:.2}%", v * 100.0))
+            .draw()
+            .map_err(err)?;
+        let dots = color(1);
+        chart
+            .draw_series(points.iter().filter(|p| p.0.is_finite() && p.1.is_finite()).map(|&p| Circle::new(p, 4, dots.filled())))
+            .map_err(err)?
+            .label("network")
+            .legend(move |(x, y)| Circle::new((x + 10, y), 4, dots.filled()));
+        if let Some([a, b, c]) = fit {
+            let (lo, hi) = points.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), p| (l.min(p.0), h.max(p.0)));
+            let line = color(0);
+            let curve = (0..=100).map(|i| lo + (hi - lo) * f64::from(i) / 100.0).map(|x| (x, a + b * x + c * x * x));
+            chart
+                .draw_series(LineSeries::new(curve, line.stroke_width(2)))
+                .map_err(err)?
+                .label("quadratic fit")
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], line.stroke_width(2)));
+        }
+        chart
+            .configure_series_labels()
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK)
+            .position(SeriesLabelPosition::UpperLeft)
+            .draw()
+            .map_err(err)?;
+        root.present().map_err(err)?;
+    }
+    Ok(svg)
+}
+
+/// Lines of `(x, y)` fractions, both shown as percentages (e.g. test error against the labeled
+/// fraction).
+///
+/// # Errors
+/// If plotters fails to draw.
+pub fn curves(title: &str, x_desc: &str, y_desc: &str, series: &[Series]) -> Result<String> {
+    let (x0, x1) = padded(series.iter().flat_map(|(_, p)| p.iter().map(|&(x, _)| x)), true);
+    let (y0, y1) = padded(series.iter().flat_map(|(_, p)| p.iter().map(|&(_, y)| y)), true);
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (WIDTH, 550)).into_drawing_area();
+        root.fill(&WHITE).map_err(err)?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(title, (FONT, 20))
+            .margin(12)
+            .x_label_area_size(40)
+            .y_label_area_size(70)
+            .build_cartesian_2d(x0..x1, y0..y1)
+            .map_err(err)?;
+        chart
+            .configure_mesh()
+            .x_desc(x_desc)
+            .y_desc(y_desc)
+            .x_label_formatter(&|v| format!("{:.0}%", v * 100.0))
+            .y_label_formatter(&|v| format!("{:.1}%", v * 100.0))
+            .draw()
+            .map_err(err)?;
+        for (i, (name, points)) in series.iter().enumerate() {
+            let color = color(i);
+            chart
+                .draw_series(LineSeries::new(points.iter().copied(), color.stroke_width(2)))
+                .map_err(err)?
+                .label(name.as_str())
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2)));
+            chart.draw_series(points.iter().map(|&p| Circle::new(p, 4, color.filled()))).map_err(err)?;
+        }
+        chart
+            .configure_series_labels()
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK)
+            .position(SeriesLabelPosition::UpperRight)
+            .draw()
+            .map_err(err)?;
+        root.present().map_err(err)?;
+    }
+    Ok(svg)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,4 +5,5 @@ pub mod eval;
 pub mod inspect;
 pub mod predict;
 pub mod pretrain;
+pub mod reproduce;
 pub mod train;

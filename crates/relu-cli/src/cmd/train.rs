@@ -263,7 +263,7 @@ pub(crate) fn resolve(args: &TrainArgs) -> Result<(Settings, PathBuf, bool)> {
     s.limit = args.limit.or(s.limit);
     s.folds = args.folds.or(s.folds);
     s.check()?;
-    let out = args.out.clone().unwrap_or_else(default_out);
+    let out = args.out.clone().unwrap_or_else(|| timestamped_out("train"));
     for marker in [REPORT_FILE, STATE_FILE] {
         if out.join(marker).exists() {
             bail!(
@@ -315,16 +315,7 @@ pub(crate) fn pretrain(
     let net = relu_pretrain::initialise(net_spec.clone(), &pre, &mut relu_core::seeded_rng(settings.seed)).context("--pretrain")?;
     let info = PretrainingInfo {
         method: settings.pretrain.map(|p| p.to_string()).unwrap_or_default(),
-        reconstruction: net_spec
-            .hidden
-            .iter()
-            .map(|l| match l.kind {
-                relu_nn::HiddenKind::Affine { activation } => {
-                    cfg.reconstruction.unwrap_or_else(|| relu_pretrain::Reconstruction::default_for(activation)).to_string()
-                }
-                relu_nn::HiddenKind::Maxout { .. } => String::new(),
-            })
-            .collect(),
+        reconstruction: pre.reconstruction.iter().map(ToString::to_string).collect(),
         corruption: cfg.corruption.to_string(),
         epochs: cfg.epochs,
         unlabeled: unlabeled.len(),
@@ -334,12 +325,12 @@ pub(crate) fn pretrain(
     Ok((net, info))
 }
 
-/// `runs/train-YYYYMMDD-HHMMSS` in UTC, with a suffix if that folder exists.
-fn default_out() -> PathBuf {
+/// `runs/PREFIX-YYYYMMDD-HHMMSS` in UTC, with a suffix if that folder exists.
+pub(crate) fn timestamped_out(prefix: &str) -> PathBuf {
     let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
     let (days, rem) = (secs / 86_400, secs % 86_400);
     let (y, m, d) = civil_from_days(days as i64);
-    let base = format!("runs/train-{y:04}{m:02}{d:02}-{:02}{:02}{:02}", rem / 3600, rem % 3600 / 60, rem % 60);
+    let base = format!("runs/{prefix}-{y:04}{m:02}{d:02}-{:02}{:02}{:02}", rem / 3600, rem % 3600 / 60, rem % 60);
     let mut out = PathBuf::from(&base);
     let mut k = 2;
     while out.exists() {

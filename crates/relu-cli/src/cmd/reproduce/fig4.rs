@@ -1,0 +1,136 @@
+//! `relu reproduce fig4`: the semi-supervised setting of the paper's Figure 4. Pre-training sees
+//! every training input; supervised training sees a fraction of the labels.
+
+use anyhow::{Result, bail};
+use relu_core::Activation;
+use relu_nn::NetworkSpec;
+use relu_pretrain::Reconstruction;
+use serde::Serialize;
+
+use super::{Defaults, Header, Job, NetResult, Runner, Splits, pct, train_job};
+use crate::cli::Fig4Args;
+use crate::data::{self, DataSpec, TextOptions};
+use crate::plots;
+use crate::report::PretrainingInfo;
+use crate::settings::{HiddenActivation, Pretrain, Settings};
+
+const DEFAULTS: Defaults = Defaults { epochs: 30, patience: Some(10), lr_grid: &[0.01], pretrain_epochs: 10 };
+
+#[derive(Serialize)]
+struct Fig4Report {
+    #[serde(flatten)]
+    header: Header,
+    fractions: Vec<f64>,
+    networks: Vec<NetResult>,
+    /// One per activation that was pre-trained (shared by every fraction).
+    pretraining: Vec<PretrainingInfo>,
+}
+
+/// The number of labeled examples for `fraction` of `n` (at least one).
+pub(super) fn labeled(n: usize, fraction: f64) -> usize {
+    ((n as f64 * fraction).round() as usize).clamp(1, n)
+}
+
+pub(super) fn run(args: &Fig4Args) -> Result<u8> {
+    let spec: DataSpec = args.data.parse().map_err(|e| anyhow::anyhow!("--data: {e}"))?;
+    if spec.is_text() {
+        bail!("--data {}: Figure 4 is on images (mnist, mnist:DIR, cifar10:DIR, norb:DIR)", args.data);
+    }
+    if args.fractions.is_empty() || args.fractions.iter().any(|&f| !(f > 0.0 && f <= 1.0)) {
+        bail!("--fractions: invalid fractions {:?}: expected comma-separated fractions in (0, 1], e.g. 0.05,0.2,0.5,1", args.fractions);
+    }
+    let r = Runner::new("fig4", &args.common, &DEFAULTS)?;
+    let text = TextOptions { vocab: 1, bow: Default::default(), target: Default::default(), seed: r.seed };
+    let loaded = data::load(&spec, text, r.limit)?;
+    let n = loaded.train.len();
+    r.say(&format!(
+        "figure 4 on {}: {n} training inputs for pre-training, labeled fractions {:?}; {} valid, {} test",
+        loaded.name,
+        args.fractions,
+        loaded.valid.len(),
+        loaded.test.len()
+    ));
+    let rows: [(&str, HiddenActivation, f32, Option<Reconstruction>); 2] = [
+        ("rectifier", HiddenActivation::Affine(Activation::Rectifier), 1e-3, Some(Reconstruction::ScaledSigmoid)),
+        ("tanh", HiddenActivation::Affine(Activation::Tanh), 0.0, None),
+    ];
+    let jobs_total = rows.len() * 2 * args.fractions.len();
+    let (mut networks, mut pretraining) = (Vec::new(), Vec::new());
+    let mut interrupted = false;
+    'all: for (name, activation, l1, reconstruction) in rows {
+        for pretrained in [false, true] {
+            let base = Settings {
+                data: args.data.clone(),
+                activation,
+                l1,
+                pretrain: pretrained.then_some(Pretrain { reconstruction }),
+                ..r.settings()
+            };
+            let spec = NetworkSpec { inputs: loaded.dim(), hidden: base.layers(), output: loaded.output };
+            let init = if pretrained {
+                let (net, info) = r.pretrain(&base, &loaded.train.inputs, &spec, &format!("{name} + DAE"))?;
+                pretraining.push(info);
+                Some(net)
+            } else {
+                None
+            };
+            for &f in &args.fractions {
+                let subset = loaded.train.select(&(0..labeled(n, f)).collect::<Vec<_>>());
+                let splits = Splits { train: &subset, valid: &loaded.valid, test: &loaded.test };
+                let job = Job {
+                    name: format!("{name}{} {:.0}%", if pretrained { " + DAE" } else { "" }, 100.0 * f),
+                    settings: base.clone(),
+                    spec: spec.clone(),
+                    init: init.clone(),
+                };
+                match train_job(&r, &job, &splits, r.share(jobs_total - networks.len()))? {
+                    Some(net) => networks.push(net),
+                    None => {
+                        interrupted = true;
+                        break 'all;
+                    }
+                }
+            }
+        }
+    }
+    let mut series: Vec<(String, Vec<(f64, f64)>)> = Vec::new();
+    for net in &networks {
+        let key = format!("{}{}", net.activation, if net.pretrained { " + DAE" } else { "" });
+        let point = (net.train_examples as f64 / n as f64, net.score());
+        match series.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, pts)) => pts.push(point),
+            None => series.push((key, vec![point])),
+        }
+    }
+    let svg = plots::curves(
+        &format!("Test error against the labeled fraction ({})", loaded.name),
+        "fraction of the training labels used",
+        "test error",
+        &series,
+    )?;
+    let mut table =
+        format!("Figure 4 on {}: test error by labeled fraction (pre-training on all {n} training inputs)\n\n| network |", loaded.name);
+    for &f in &args.fractions {
+        table += &format!(" {:.0}% ({}) |", 100.0 * f, labeled(n, f));
+    }
+    table += &format!("\n| --- |{}\n", " ---: |".repeat(args.fractions.len()));
+    for (key, pts) in &series {
+        table += &format!("| {key} |");
+        for (_, e) in pts {
+            table += &format!(" {} |", pct(*e));
+        }
+        table += "\n";
+    }
+    let report = Fig4Report { header: r.header(&loaded.name, interrupted), fractions: args.fractions.clone(), networks, pretraining };
+    r.finish(&report, &table, vec![("fig4.svg", svg.into_bytes())], interrupted)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn labeled_counts() {
+        assert_eq!(super::labeled(50_000, 0.05), 2500);
+        assert_eq!(super::labeled(50_000, 1.0), 50_000);
+        assert_eq!(super::labeled(10, 0.01), 1);
+    }
+}

@@ -1,0 +1,453 @@
+//! `relu reproduce`: the paper's experiments, each a list of networks trained by one runner.
+//!
+//! Every experiment follows the same steps: load the data once, build the list of networks
+//! ([`Job`]s), train each one ([`train_job`]: learning rate chosen from a grid by validation
+//! error, then the full run, the best validation epoch kept), evaluate it on the test split, and
+//! write `report.json` (every network's settings, learning-rate trials, errors and sparsity) and
+//! `table.md` (the paper's layout with the paper's numbers beside ours), plus an SVG for the
+//! figures. Files are written atomically at the end; Ctrl-C writes the networks finished so far
+//! (marked `"interrupted": true`) and exits with code 130.
+
+mod fig3;
+mod fig4;
+mod sentiment;
+mod table1;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use relu_nn::checkpoint::write_atomic;
+use relu_nn::{Dataset, Features, Network, NetworkSpec, NnError, StopReason, Trainer};
+use serde::Serialize;
+
+use crate::analysis;
+use crate::cli::{ReproduceCommand, ReproduceCommon};
+use crate::cmd::train::EXIT_INTERRUPTED;
+use crate::progress::{self, Display, Progress};
+use crate::report::PretrainingInfo;
+use crate::settings::{Settings, resolve_threads};
+
+/// Runs `relu reproduce …`; returns the exit code (0, or 130 when interrupted).
+///
+/// # Errors
+/// Bad flags, unreadable data, or files that cannot be written.
+pub fn run(command: &ReproduceCommand) -> Result<u8> {
+    match command {
+        ReproduceCommand::Table1(a) => table1::run(a),
+        ReproduceCommand::Fig3(a) => fig3::run(a),
+        ReproduceCommand::Fig4(a) => fig4::run(a),
+        ReproduceCommand::Sentiment(a) => sentiment::run(a),
+    }
+}
+
+/// Per-experiment defaults for the shared flags.
+#[derive(Debug, Clone)]
+struct Defaults {
+    epochs: usize,
+    patience: Option<usize>,
+    lr_grid: &'static [f32],
+    pretrain_epochs: usize,
+}
+
+/// The resolved shared flags and the run's bookkeeping.
+struct Runner {
+    experiment: &'static str,
+    epochs: usize,
+    patience: Option<usize>,
+    lr_grid: Vec<f32>,
+    select_epochs: usize,
+    pretrain_epochs: usize,
+    limit: Option<usize>,
+    budget_seconds: Option<f64>,
+    seed: u64,
+    threads: usize,
+    out: PathBuf,
+    display: Display,
+    stop: Arc<AtomicBool>,
+    started: Instant,
+}
+
+impl Runner {
+    fn new(experiment: &'static str, c: &ReproduceCommon, d: &Defaults) -> Result<Self> {
+        let lr_grid = c.lr_grid.clone().unwrap_or_else(|| d.lr_grid.to_vec());
+        if lr_grid.is_empty() || lr_grid.iter().any(|&r| !(r.is_finite() && r > 0.0)) {
+            bail!("--lr-grid: invalid learning rates {lr_grid:?}: expected comma-separated finite numbers > 0, e.g. 0.1,0.03,0.01");
+        }
+        let epochs = c.epochs.unwrap_or(d.epochs);
+        if epochs == 0 {
+            bail!("--epochs: invalid number of epochs 0: expected at least 1");
+        }
+        if c.select_epochs == 0 {
+            bail!("--select-epochs: invalid number of epochs 0: expected at least 1");
+        }
+        if c.patience == Some(0) {
+            bail!("--patience: invalid patience 0: expected at least 1 epoch");
+        }
+        if c.pretrain_epochs == Some(0) {
+            bail!("--pretrain-epochs: invalid number of epochs 0: expected at least 1");
+        }
+        if c.limit == Some(0) {
+            bail!("--limit: invalid limit 0: expected at least 1 training example");
+        }
+        if let Some(m) = c.budget_minutes
+            && !(m.is_finite() && m > 0.0)
+        {
+            bail!("--budget-minutes: invalid budget {m}: expected a number of minutes > 0");
+        }
+        if c.threads > 1024 {
+            bail!("--threads: invalid thread count {}: expected 0 (all cores) to 1024", c.threads);
+        }
+        let out = c.out.clone().unwrap_or_else(|| crate::cmd::train::timestamped_out(&format!("reproduce-{experiment}")));
+        if out.join("report.json").exists() {
+            bail!("--out {}: the folder already holds a report.json; choose another folder or delete it", out.display());
+        }
+        if out.exists() && !out.is_dir() {
+            bail!("--out {}: exists and is not a folder", out.display());
+        }
+        Ok(Self {
+            experiment,
+            epochs,
+            patience: c.patience.or(d.patience),
+            lr_grid,
+            select_epochs: c.select_epochs,
+            pretrain_epochs: c.pretrain_epochs.unwrap_or(d.pretrain_epochs),
+            limit: c.limit,
+            budget_seconds: c.budget_minutes.map(|m| m * 60.0),
+            seed: c.seed,
+            threads: resolve_threads(c.threads),
+            out,
+            display: Display::choose(c.quiet),
+            stop: progress::install_ctrlc(),
+            started: Instant::now(),
+        })
+    }
+
+    fn say(&self, line: &str) {
+        if self.display != Display::Quiet {
+            println!("{line}");
+        }
+    }
+
+    /// The seconds a job may still use when `jobs_left` jobs (this one included) remain.
+    fn share(&self, jobs_left: usize) -> Option<f64> {
+        self.budget_seconds.map(|b| (b - self.started.elapsed().as_secs_f64()).max(0.0) / jobs_left.max(1) as f64)
+    }
+
+    /// The base settings of every network: the paper's protocol with this run's seed, threads,
+    /// epochs and patience.
+    fn settings(&self) -> Settings {
+        Settings {
+            epochs: self.epochs,
+            patience: self.patience,
+            seed: self.seed,
+            threads: self.threads,
+            pretrain_epochs: self.pretrain_epochs,
+            ..Settings::default()
+        }
+    }
+
+    /// Greedy DAE pre-training of `spec`'s hidden layers on `unlabeled` with `settings`' options.
+    fn pretrain(&self, settings: &Settings, unlabeled: &Features, spec: &NetworkSpec, name: &str) -> Result<(Network, PretrainingInfo)> {
+        let cfg = settings.pretrain_config().context("internal: pre-training requested without --pretrain settings")?;
+        let display = self.display;
+        let prefix = name.to_owned();
+        let say = move |line: &str| {
+            if display != Display::Quiet {
+                println!("{prefix}: {line}");
+            }
+        };
+        crate::cmd::train::pretrain(settings, unlabeled, spec, &cfg, self.threads, &say)
+    }
+
+    /// Writes `report.json` and the other files (all rendered before anything is written).
+    fn write(&self, report: &impl Serialize, files: &[(&str, Vec<u8>)]) -> Result<()> {
+        std::fs::create_dir_all(&self.out).with_context(|| format!("--out {}: cannot create the folder", self.out.display()))?;
+        for (name, bytes) in files {
+            write_atomic(&self.out.join(name), bytes)?;
+        }
+        let mut json = serde_json::to_vec_pretty(report)?;
+        json.push(b'\n');
+        write_atomic(&self.out.join("report.json"), &json)?;
+        Ok(())
+    }
+
+    /// The header shared by every report.
+    fn header(&self, data: &str, interrupted: bool) -> Header {
+        Header {
+            relu_version: env!("CARGO_PKG_VERSION"),
+            experiment: self.experiment,
+            command: std::env::args().collect::<Vec<_>>().join(" "),
+            data: data.to_owned(),
+            machine: Machine {
+                threads: self.threads,
+                cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
+                os: std::env::consts::OS,
+                arch: std::env::consts::ARCH,
+            },
+            protocol: Protocol {
+                epochs: self.epochs,
+                patience: self.patience,
+                lr_grid: self.lr_grid.clone(),
+                select_epochs: self.select_epochs,
+                pretrain_epochs: self.pretrain_epochs,
+                limit: self.limit,
+                budget_minutes: self.budget_seconds.map(|s| s / 60.0),
+                seed: self.seed,
+            },
+            wall_seconds: self.started.elapsed().as_secs_f64(),
+            interrupted,
+        }
+    }
+
+    /// Finishes the run: writes the files, prints the table and where they went.
+    fn finish(&self, report: &impl Serialize, table: &str, mut files: Vec<(&str, Vec<u8>)>, interrupted: bool) -> Result<u8> {
+        files.push(("table.md", table.as_bytes().to_vec()));
+        self.write(report, &files)?;
+        println!("\n{table}");
+        let names: Vec<&str> = files.iter().map(|(n, _)| *n).chain(["report.json"]).collect();
+        println!("{:.1} minutes; files in {}: {}", self.started.elapsed().as_secs_f64() / 60.0, self.out.display(), names.join(", "));
+        if interrupted {
+            eprintln!("interrupted: the report holds the networks finished before Ctrl-C");
+            return Ok(EXIT_INTERRUPTED);
+        }
+        Ok(0)
+    }
+}
+
+/// What every report starts with.
+#[derive(Debug, Serialize)]
+struct Header {
+    relu_version: &'static str,
+    experiment: &'static str,
+    /// The command line that produced the report.
+    command: String,
+    data: String,
+    machine: Machine,
+    protocol: Protocol,
+    wall_seconds: f64,
+    /// Ctrl-C stopped the run; only the networks finished before it are reported.
+    interrupted: bool,
+}
+
+#[derive(Debug, Serialize)]
+struct Machine {
+    threads: usize,
+    cores: usize,
+    os: &'static str,
+    arch: &'static str,
+}
+
+#[derive(Debug, Serialize)]
+struct Protocol {
+    epochs: usize,
+    patience: Option<usize>,
+    lr_grid: Vec<f32>,
+    select_epochs: usize,
+    pretrain_epochs: usize,
+    limit: Option<usize>,
+    budget_minutes: Option<f64>,
+    seed: u64,
+}
+
+/// One network to train.
+struct Job {
+    /// Its name in the tables and progress lines.
+    name: String,
+    /// Architecture and training settings (the learning rate comes from the grid).
+    settings: Settings,
+    spec: NetworkSpec,
+    /// Pre-trained starting point; `None` starts from the seed's random initialisation.
+    init: Option<Network>,
+}
+
+/// The three splits a network sees.
+struct Splits<'a> {
+    train: &'a Dataset,
+    valid: &'a Dataset,
+    test: &'a Dataset,
+}
+
+/// One learning-rate trial.
+#[derive(Debug, Clone, Serialize)]
+struct LrTrial {
+    lr: f32,
+    /// Best validation score (error, or RMSE for ratings) over the trial's epochs; `null` if it
+    /// diverged.
+    valid: Option<f64>,
+}
+
+/// A trained network's results.
+#[derive(Debug, Clone, Serialize)]
+struct NetResult {
+    name: String,
+    activation: String,
+    hidden: Vec<usize>,
+    l1: f32,
+    pretrained: bool,
+    /// The learning rate chosen by the trials.
+    lr: f32,
+    lr_trials: Vec<LrTrial>,
+    epochs_run: usize,
+    best_epoch: Option<usize>,
+    stop: String,
+    train_examples: usize,
+    valid_error: Option<f64>,
+    test_error: Option<f64>,
+    test_rmse: Option<f64>,
+    test_loss: f64,
+    /// Per hidden layer: fraction of exact zeros on the test split.
+    sparsity: Vec<f64>,
+    /// The mean of `sparsity` over the hidden layers (the paper's "average sparsity").
+    mean_sparsity: f64,
+    dead_units: Vec<usize>,
+    examples_per_second: f64,
+    /// Seconds of learning-rate trials and training (pre-training excluded).
+    seconds: f64,
+}
+
+impl NetResult {
+    /// Test error, or RMSE for ratings.
+    fn score(&self) -> f64 {
+        self.test_error.or(self.test_rmse).unwrap_or(f64::NAN)
+    }
+}
+
+fn validation_score(e: &relu_nn::Evaluation) -> f64 {
+    e.error.or(e.rmse).unwrap_or(e.loss)
+}
+
+/// Chooses the learning rate from the grid (unless it has one value), trains the network with
+/// it and evaluates it. `budget` caps the seconds of trials and training together (the full run
+/// always gets at least one epoch). `None` when interrupted.
+fn train_job(r: &Runner, job: &Job, data: &Splits<'_>, budget: Option<f64>) -> Result<Option<NetResult>> {
+    let start = Instant::now();
+    let fresh = || -> Result<Network> {
+        match &job.init {
+            Some(net) => Ok(net.clone()),
+            None => Ok(Network::new(job.spec.clone(), &mut relu_core::seeded_rng(job.settings.seed))?),
+        }
+    };
+    let mut trials = Vec::new();
+    if r.lr_grid.len() > 1 {
+        for &lr in &r.lr_grid {
+            let mut net = fresh()?;
+            let cfg = relu_nn::TrainConfig {
+                epochs: r.select_epochs,
+                patience: None,
+                sgd: relu_nn::Sgd { lr, ..job.settings.train_config().sgd },
+                ..job.settings.train_config()
+            };
+            let mut observer = Progress::new(r.display, r.stop.clone(), None, cfg.epochs, 0, &format!("{} lr {lr} ", job.name));
+            let fitted = Trainer::new(cfg)?.fit(&mut net, data.train, Some(data.valid), &mut observer);
+            observer.finish();
+            let valid = match fitted {
+                Ok(rep) if rep.stop == StopReason::Interrupted => return Ok(None),
+                Ok(rep) => rep.history.iter().filter_map(|m| m.valid.as_ref().map(validation_score)).reduce(f64::min),
+                // A learning rate too high for the network: not a candidate.
+                Err(NnError::NonFinite { .. }) => None,
+                Err(e) => return Err(e).with_context(|| format!("{}: learning-rate trial {lr}", job.name)),
+            };
+            r.say(&format!("{}: lr {lr}: valid {}", job.name, valid.map_or("diverged".to_owned(), |v| format!("{:.2} %", 100.0 * v))));
+            trials.push(LrTrial { lr, valid });
+        }
+    }
+    let lr = trials
+        .iter()
+        .filter_map(|t| t.valid.map(|v| (t.lr, v)))
+        .min_by(|a, b| a.1.total_cmp(&b.1))
+        .map(|(lr, _)| lr)
+        .or((trials.is_empty()).then(|| r.lr_grid[0]));
+    let Some(lr) = lr else {
+        bail!("{}: every learning rate in --lr-grid {:?} diverged; add smaller rates", job.name, r.lr_grid);
+    };
+    let mut net = fresh()?;
+    let base = job.settings.train_config();
+    let cfg = relu_nn::TrainConfig {
+        sgd: relu_nn::Sgd { lr, ..base.sgd },
+        time_limit: budget.map(|b| (b - start.elapsed().as_secs_f64()).max(0.0)),
+        ..base
+    };
+    let mut observer = Progress::new(r.display, r.stop.clone(), None, cfg.epochs, 0, &format!("{} ", job.name));
+    let fitted = Trainer::new(cfg)?.fit(&mut net, data.train, Some(data.valid), &mut observer);
+    observer.finish();
+    let report = fitted.with_context(|| format!("{}: training with lr {lr}", job.name))?;
+    if report.stop == StopReason::Interrupted {
+        return Ok(None);
+    }
+    let pool = relu_core::thread_pool(r.threads)?;
+    let (valid, test) = pool.install(|| {
+        let mut ws = analysis::workspace(&net);
+        (net.evaluate(data.valid, analysis::EVAL_BATCH, &mut ws), net.evaluate(data.test, analysis::EVAL_BATCH, &mut ws))
+    });
+    let mean_sparsity = if test.sparsity.is_empty() { 0.0 } else { test.sparsity.iter().sum::<f64>() / test.sparsity.len() as f64 };
+    let result = NetResult {
+        name: job.name.clone(),
+        activation: job.settings.activation.to_string(),
+        hidden: job.spec.hidden.iter().map(|l| l.units).collect(),
+        l1: job.spec.hidden.first().map_or(0.0, |l| l.l1),
+        pretrained: job.init.is_some(),
+        lr,
+        lr_trials: trials,
+        epochs_run: report.history.len(),
+        best_epoch: report.best_epoch,
+        stop: serde_json::to_value(report.stop).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default(),
+        train_examples: data.train.len(),
+        valid_error: valid.error.or(valid.rmse),
+        test_error: test.error,
+        test_rmse: test.rmse,
+        test_loss: test.loss,
+        sparsity: test.sparsity.clone(),
+        mean_sparsity,
+        dead_units: test.dead_units.clone(),
+        examples_per_second: report.examples_per_second,
+        seconds: start.elapsed().as_secs_f64(),
+    };
+    r.say(&format!(
+        "{}: lr {lr}, kept epoch {} of {}: test {}, sparsity {:.1} %, {:.0} s",
+        result.name,
+        result.best_epoch.map_or("-".into(), |e| e.to_string()),
+        result.epochs_run,
+        score_text(&result),
+        100.0 * result.mean_sparsity,
+        result.seconds
+    ));
+    Ok(Some(result))
+}
+
+/// `1.43 %` for errors, `0.812` for RMSE.
+fn score_text(n: &NetResult) -> String {
+    match (n.test_error, n.test_rmse) {
+        (_, Some(rmse)) => format!("rmse {rmse:.3}"),
+        (Some(e), None) => format!("{:.2} %", 100.0 * e),
+        (None, None) => "-".into(),
+    }
+}
+
+fn pct(x: f64) -> String {
+    format!("{:.2}%", 100.0 * x)
+}
+
+/// Mean and (population) standard deviation.
+fn mean_std(values: &[f64]) -> (f64, f64) {
+    if values.is_empty() {
+        return (f64::NAN, f64::NAN);
+    }
+    let mean = values.iter().sum::<f64>() / values.len() as f64;
+    let var = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / values.len() as f64;
+    (mean, var.sqrt())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mean_and_std() {
+        let (m, s) = mean_std(&[1.0, 3.0]);
+        assert_eq!((m, s), (2.0, 1.0));
+        assert!(mean_std(&[]).0.is_nan());
+    }
+}

@@ -1,0 +1,263 @@
+//! `relu reproduce sentiment`: bag-of-words review classification (the paper's Table 2 layout):
+//! a linear model against 1 and 3 rectifier layers and 3 tanh layers, each with and without
+//! denoising auto-encoder pre-training, scored by k-fold cross-validation.
+
+use anyhow::{Context, Result, bail};
+use relu_core::Activation;
+use relu_nn::{NetworkSpec, Targets};
+use relu_pretrain::Reconstruction;
+use serde::Serialize;
+
+use super::{Defaults, Header, Job, NetResult, Runner, Splits, mean_std, train_job};
+use crate::cli::SentimentArgs;
+use crate::data::{self, DataSpec, TextOptions};
+use crate::report::PretrainingInfo;
+use crate::settings::{Bow, HiddenActivation, Pretrain, Settings, Target};
+
+const DEFAULTS: Defaults = Defaults { epochs: 30, patience: Some(5), lr_grid: &[0.1, 0.03, 0.01, 0.003], pretrain_epochs: 10 };
+
+/// Fraction of each fold's training documents held out for learning-rate choice and early
+/// stopping.
+const INNER_VALID_FRACTION: f64 = 0.1;
+
+/// A model of the table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Model {
+    /// Hidden layers (0: a linear softmax on the bag of words).
+    layers: usize,
+    tanh: bool,
+    pretrained: bool,
+}
+
+impl Model {
+    pub(super) const DEFAULT: [Model; 7] = [
+        Model { layers: 0, tanh: false, pretrained: false },
+        Model { layers: 1, tanh: false, pretrained: false },
+        Model { layers: 1, tanh: false, pretrained: true },
+        Model { layers: 3, tanh: false, pretrained: false },
+        Model { layers: 3, tanh: false, pretrained: true },
+        Model { layers: 3, tanh: true, pretrained: false },
+        Model { layers: 3, tanh: true, pretrained: true },
+    ];
+
+    pub(super) fn parse(s: &str) -> Result<Model> {
+        let s = s.trim();
+        let (base, pretrained) = match s.strip_suffix("+dae") {
+            Some(b) => (b, true),
+            None => (s, false),
+        };
+        let (layers, tanh) = match base {
+            "linear" => (0, false),
+            "rect1" => (1, false),
+            "rect3" => (3, false),
+            "tanh3" => (3, true),
+            _ => bail!("--models: unknown model `{s}`: expected linear, rect1, rect3 or tanh3, optionally followed by +dae"),
+        };
+        if layers == 0 && pretrained {
+            bail!("--models: `{s}`: the linear model has no hidden layer to pre-train");
+        }
+        Ok(Model { layers, tanh, pretrained })
+    }
+
+    pub(super) fn name(self) -> String {
+        let base = match (self.layers, self.tanh) {
+            (0, _) => "linear".to_owned(),
+            (k, false) => format!("rect{k}"),
+            (k, true) => format!("tanh{k}"),
+        };
+        if self.pretrained { format!("{base}+dae") } else { base }
+    }
+}
+
+#[derive(Serialize)]
+struct SentimentReport {
+    #[serde(flatten)]
+    header: Header,
+    folds: usize,
+    /// `accuracy` (polarity) or `rmse` (ratings).
+    metric: &'static str,
+    models: Vec<ModelSummary>,
+    /// Every network of every fold.
+    networks: Vec<FoldNet>,
+}
+
+#[derive(Serialize)]
+struct ModelSummary {
+    model: String,
+    /// Mean and standard deviation over the folds of accuracy (polarity) or RMSE (ratings).
+    mean: f64,
+    std: f64,
+    /// Mean over the folds of the hidden layers' average fraction of exact zeros (test docs).
+    sparsity: f64,
+    /// Relative reduction of the linear model's error (polarity) or RMSE (ratings); `null`
+    /// without a linear row.
+    relative_improvement_over_linear: Option<f64>,
+}
+
+#[derive(Serialize)]
+struct FoldNet {
+    fold: usize,
+    model: String,
+    #[serde(flatten)]
+    result: NetResult,
+    pretraining: Option<PretrainingInfo>,
+}
+
+pub(super) fn run(args: &SentimentArgs) -> Result<u8> {
+    let spec: DataSpec = args.data.parse().map_err(|e| anyhow::anyhow!("--data: {e}"))?;
+    if !spec.is_text() {
+        bail!("--data {}: the sentiment study needs review text (reviews:FILE or acl:DIR)", args.data);
+    }
+    if args.folds < 2 {
+        bail!("--folds: invalid number of folds {}: expected at least 2", args.folds);
+    }
+    if args.units == 0 || args.units > 1 << 20 {
+        bail!("--units: invalid layer size {}: expected 1 to 1,048,576", args.units);
+    }
+    if args.vocab == 0 || args.vocab > 1 << 24 {
+        bail!("--vocab: invalid vocabulary size {}: expected 1 to 16,777,216", args.vocab);
+    }
+    if !(args.l1.is_finite() && args.l1 >= 0.0) {
+        bail!("--l1: invalid penalty {}: expected a finite number >= 0", args.l1);
+    }
+    if args.target == Target::Rating && matches!(spec, DataSpec::Acl(_)) {
+        bail!("--target: acl:DIR folders have polarity labels only; use --target polarity");
+    }
+    let models: Vec<Model> = match &args.models {
+        Some(names) => names.iter().map(|n| Model::parse(n)).collect::<Result<_>>()?,
+        None => Model::DEFAULT.to_vec(),
+    };
+    if models.is_empty() {
+        bail!("--models: expected at least one model");
+    }
+    let r = Runner::new("sentiment", &args.common, &DEFAULTS)?;
+    let text = TextOptions { vocab: args.vocab, bow: Bow::Binary, target: args.target, seed: r.seed };
+    let (folds, output) = data::text_folds(&spec, text, args.folds, r.limit)?;
+    r.say(&format!(
+        "sentiment on {spec}: {} folds of about {} training and {} test documents, binary bag of the top {} terms; models {}",
+        folds.len(),
+        folds[0].train.len(),
+        folds[0].test.len(),
+        args.vocab,
+        models.iter().map(|m| m.name()).collect::<Vec<_>>().join(", ")
+    ));
+    let jobs_total = folds.len() * models.len();
+    let mut nets: Vec<FoldNet> = Vec::new();
+    let mut interrupted = false;
+    'all: for (i, fold) in folds.iter().enumerate() {
+        let Targets::Classes(labels) = &fold.train.targets else { bail!("internal: review targets are classes") };
+        let inner = relu_data::split::stratified_holdout(labels, INNER_VALID_FRACTION, r.seed + i as u64)
+            .with_context(|| format!("fold {}: too few documents to hold out a validation part", i + 1))?;
+        let (train, valid) = (fold.train.select(&inner.train), fold.train.select(&inner.test));
+        let splits = Splits { train: &train, valid: &valid, test: &fold.test };
+        for &m in &models {
+            let share = r.share(jobs_total - nets.len());
+            let start = std::time::Instant::now();
+            let settings = settings_for(&r, &args.data, m, args.units, args.l1);
+            let net_spec = NetworkSpec { inputs: fold.train.inputs.dim(), hidden: settings.layers(), output };
+            net_spec.check()?;
+            let name = format!("fold {}/{} {}", i + 1, folds.len(), m.name());
+            let (init, info) = if m.pretrained {
+                // Pre-training sees every training document of the fold (labels unused).
+                let (net, info) = r.pretrain(&settings, &fold.train.inputs, &net_spec, &name)?;
+                (Some(net), Some(info))
+            } else {
+                (None, None)
+            };
+            let job = Job { name, settings, spec: net_spec, init };
+            match train_job(&r, &job, &splits, share.map(|s| s - start.elapsed().as_secs_f64()))? {
+                Some(result) => nets.push(FoldNet { fold: i + 1, model: m.name(), result, pretraining: info }),
+                None => {
+                    interrupted = true;
+                    break 'all;
+                }
+            }
+        }
+    }
+    let rating = args.target == Target::Rating;
+    let summaries = summarise(&models, &nets, rating);
+    let table = markdown(&spec.to_string(), folds.len(), args.vocab, &summaries, rating);
+    let report = SentimentReport {
+        header: r.header(&spec.to_string(), interrupted),
+        folds: folds.len(),
+        metric: if rating { "rmse" } else { "accuracy" },
+        models: summaries,
+        networks: nets,
+    };
+    r.finish(&report, &table, Vec::new(), interrupted)
+}
+
+fn settings_for(r: &Runner, data: &str, m: Model, units: usize, l1: f32) -> Settings {
+    let (activation, l1, reconstruction) = match (m.layers, m.tanh) {
+        (0, _) => (Activation::Linear, 0.0, None),
+        // The paper's strategy 2 for rectifiers: codes scaled to [0, 1], sigmoid reconstruction.
+        (_, false) => (Activation::Rectifier, l1, Some(Reconstruction::ScaledSigmoid)),
+        (_, true) => (Activation::Tanh, 0.0, None),
+    };
+    Settings {
+        data: data.to_owned(),
+        hidden: vec![units; m.layers],
+        activation: HiddenActivation::Affine(activation),
+        l1,
+        pretrain: m.pretrained.then_some(Pretrain { reconstruction }),
+        ..r.settings()
+    }
+}
+
+fn summarise(models: &[Model], nets: &[FoldNet], rating: bool) -> Vec<ModelSummary> {
+    let score = |n: &NetResult| if rating { n.test_rmse.unwrap_or(f64::NAN) } else { 1.0 - n.test_error.unwrap_or(f64::NAN) };
+    let per_model = |name: &str| -> (Vec<f64>, Vec<f64>) {
+        nets.iter().filter(|n| n.model == name).map(|n| (score(&n.result), n.result.mean_sparsity)).unzip()
+    };
+    let (linear, _) = per_model("linear");
+    let linear_mean = (!linear.is_empty()).then(|| mean_std(&linear).0);
+    models
+        .iter()
+        .filter_map(|m| {
+            let (scores, sparsity) = per_model(&m.name());
+            if scores.is_empty() {
+                return None;
+            }
+            let (mean, std) = mean_std(&scores);
+            // Error (1 − accuracy) or RMSE: lower is better.
+            let err = |v: f64| if rating { v } else { 1.0 - v };
+            Some(ModelSummary {
+                model: m.name(),
+                mean,
+                std,
+                sparsity: mean_std(&sparsity).0,
+                relative_improvement_over_linear: linear_mean.map(|l| 1.0 - err(mean) / err(l)),
+            })
+        })
+        .collect()
+}
+
+fn markdown(data: &str, folds: usize, vocab: usize, models: &[ModelSummary], rating: bool) -> String {
+    let metric = if rating { "RMSE" } else { "accuracy" };
+    let mut s = format!(
+        "Sentiment on {data}: {folds}-fold cross-validation, binary bag of the top {vocab} terms\n\n| model | {metric} (mean ± std over folds) | sparsity | {} vs linear |\n| --- | ---: | ---: | ---: |\n",
+        if rating { "RMSE reduction" } else { "error reduction" }
+    );
+    for m in models {
+        let value =
+            if rating { format!("{:.3} ± {:.3}", m.mean, m.std) } else { format!("{:.2}% ± {:.2}", 100.0 * m.mean, 100.0 * m.std) };
+        let sparsity = if m.model == "linear" { "-".to_owned() } else { format!("{:.1}%", 100.0 * m.sparsity) };
+        let rel = m.relative_improvement_over_linear.map_or("-".to_owned(), |v| format!("{:+.1}%", 100.0 * v));
+        s += &format!("| {} | {value} | {sparsity} | {rel} |\n", m.model);
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn model_names_round_trip() {
+        for m in Model::DEFAULT {
+            assert_eq!(Model::parse(&m.name()).unwrap(), m);
+        }
+        assert!(Model::parse("linear+dae").is_err());
+        assert!(Model::parse("rect2").is_err());
+    }
+}

@@ -1,0 +1,210 @@
+//! `relu reproduce table1`: rectifier, tanh and softplus networks, without and with denoising
+//! auto-encoder pre-training (the paper's Table 1).
+
+use anyhow::{Result, bail};
+use relu_core::Activation;
+use relu_nn::NetworkSpec;
+use relu_pretrain::Reconstruction;
+use serde::Serialize;
+
+use super::{Defaults, Header, Job, NetResult, Runner, Splits, pct, train_job};
+use crate::cli::{PretrainingColumns, Table1Args};
+use crate::data::{self, DataSpec, TextOptions};
+use crate::report::PretrainingInfo;
+use crate::settings::{HiddenActivation, Pretrain};
+
+const DEFAULTS: Defaults = Defaults { epochs: 30, patience: Some(10), lr_grid: &[0.1, 0.03, 0.01, 0.003], pretrain_epochs: 10 };
+
+/// The paper's Table 1 (test error, %), as `[without, with]` pre-training per activation, and
+/// the rectifier networks' average sparsity (%).
+struct PaperColumn {
+    rectifier: [f64; 2],
+    tanh: [f64; 2],
+    softplus: [f64; 2],
+    sparsity: f64,
+}
+
+const PAPER_MNIST: PaperColumn = PaperColumn { rectifier: [1.43, 1.20], tanh: [1.57, 1.16], softplus: [1.77, 1.17], sparsity: 83.40 };
+const PAPER_CIFAR10: PaperColumn =
+    PaperColumn { rectifier: [50.86, 49.96], tanh: [52.62, 50.79], softplus: [53.20, 49.52], sparsity: 72.00 };
+const PAPER_NORB: PaperColumn = PaperColumn { rectifier: [16.40, 16.46], tanh: [19.29, 17.66], softplus: [17.68, 19.19], sparsity: 73.78 };
+
+impl PaperColumn {
+    fn for_spec(spec: &DataSpec) -> Option<&'static PaperColumn> {
+        match spec {
+            DataSpec::MnistEmbedded | DataSpec::Mnist(_) => Some(&PAPER_MNIST),
+            DataSpec::Cifar10(_) => Some(&PAPER_CIFAR10),
+            DataSpec::Norb(_) => Some(&PAPER_NORB),
+            DataSpec::Reviews(_) | DataSpec::Acl(_) => None,
+        }
+    }
+
+    fn error(&self, row: &str, pretrained: bool) -> Option<f64> {
+        let pair = match row {
+            "rectifier" => self.rectifier,
+            "tanh" => self.tanh,
+            "softplus" => self.softplus,
+            _ => return None,
+        };
+        Some(pair[usize::from(pretrained)])
+    }
+}
+
+#[derive(Serialize)]
+struct Table1Report {
+    #[serde(flatten)]
+    header: Header,
+    /// The paper's numbers for this dataset (test error %, and the rectifier's sparsity %).
+    paper: Vec<PaperCell>,
+    networks: Vec<NetResult>,
+    pretraining: Vec<Option<PretrainingInfo>>,
+}
+
+#[derive(Serialize)]
+struct PaperCell {
+    activation: &'static str,
+    pretrained: bool,
+    test_error_percent: f64,
+}
+
+/// The hidden activation, L1 weight and pre-training reconstruction of a Table 1 row.
+type Row = (HiddenActivation, f32, Option<Reconstruction>);
+
+fn row(name: &str) -> Result<Row> {
+    Ok(match name {
+        // L1 1e-3 on rectifier activations only, as in the paper. Rectifier codes are unbounded,
+        // so the auto-encoders reconstruct from codes scaled to [0, 1] with a sigmoid (the
+        // paper's second strategy); softplus reconstruction left many second-layer units dead.
+        "rectifier" => (HiddenActivation::Affine(Activation::Rectifier), 1e-3, Some(Reconstruction::ScaledSigmoid)),
+        "tanh" => (HiddenActivation::Affine(Activation::Tanh), 0.0, None),
+        "softplus" => ("softplus".parse::<HiddenActivation>().map_err(anyhow::Error::msg)?, 0.0, None),
+        other => bail!("--rows: unknown row `{other}`: expected rectifier, tanh or softplus"),
+    })
+}
+
+pub(super) fn run(args: &Table1Args) -> Result<u8> {
+    let spec: DataSpec = args.data.parse().map_err(|e| anyhow::anyhow!("--data: {e}"))?;
+    if spec.is_text() {
+        bail!(
+            "--data {}: Table 1 is on images (mnist, mnist:DIR, cifar10:DIR, norb:DIR); use `relu reproduce sentiment` for reviews",
+            args.data
+        );
+    }
+    let rows: Vec<(String, Row)> = args.rows.iter().map(|r| Ok((r.trim().to_owned(), row(r.trim())?))).collect::<Result<_>>()?;
+    if rows.is_empty() {
+        bail!("--rows: expected at least one of rectifier, tanh, softplus");
+    }
+    let r = Runner::new("table1", &args.common, &DEFAULTS)?;
+    let text = TextOptions { vocab: 1, bow: Default::default(), target: Default::default(), seed: r.seed };
+    let loaded = data::load(&spec, text, r.limit)?;
+    let hidden = if matches!(spec, DataSpec::Norb(_)) { vec![4000, 2000] } else { vec![1000, 1000, 1000] };
+    let columns: &[bool] = match args.pretraining {
+        PretrainingColumns::None => &[false],
+        PretrainingColumns::Dae => &[true],
+        PretrainingColumns::Both => &[false, true],
+    };
+    r.say(&format!(
+        "table 1 on {}: {} train, {} valid, {} test; hidden {:?}; lr grid {:?} ({} epoch trials); up to {} epochs{}",
+        loaded.name,
+        loaded.train.len(),
+        loaded.valid.len(),
+        loaded.test.len(),
+        hidden,
+        r.lr_grid,
+        r.select_epochs,
+        r.epochs,
+        r.budget_seconds.map_or(String::new(), |b| format!("; budget {:.1} min", b / 60.0))
+    ));
+    let splits = Splits { train: &loaded.train, valid: &loaded.valid, test: &loaded.test };
+    let jobs_total = rows.len() * columns.len();
+    let (mut networks, mut pretraining) = (Vec::new(), Vec::new());
+    let mut interrupted = false;
+    'rows: for (name, (activation, l1, reconstruction)) in &rows {
+        for &pretrained in columns {
+            let share = r.share(jobs_total - networks.len());
+            let start = std::time::Instant::now();
+            let settings = crate::settings::Settings {
+                data: args.data.clone(),
+                hidden: hidden.clone(),
+                activation: *activation,
+                l1: *l1,
+                pretrain: pretrained.then_some(Pretrain { reconstruction: *reconstruction }),
+                ..r.settings()
+            };
+            let spec = NetworkSpec { inputs: loaded.dim(), hidden: settings.layers(), output: loaded.output };
+            spec.check()?;
+            let job_name = format!("{name}{}", if pretrained { " + DAE" } else { "" });
+            let (init, info) = if pretrained {
+                let (net, info) = r.pretrain(&settings, &loaded.train.inputs, &spec, &job_name)?;
+                (Some(net), Some(info))
+            } else {
+                (None, None)
+            };
+            let budget = share.map(|s| s - start.elapsed().as_secs_f64());
+            let job = Job { name: job_name, settings, spec, init };
+            match train_job(&r, &job, &splits, budget)? {
+                Some(result) => {
+                    networks.push(result);
+                    pretraining.push(info);
+                }
+                None => {
+                    interrupted = true;
+                    break 'rows;
+                }
+            }
+        }
+    }
+    let paper = PaperColumn::for_spec(&spec);
+    let table = markdown(&loaded.name, &rows.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>(), columns, &networks, paper);
+    let report = Table1Report {
+        header: r.header(&loaded.name, interrupted),
+        paper: paper.map_or_else(Vec::new, |p| {
+            ["rectifier", "tanh", "softplus"]
+                .iter()
+                .flat_map(|&a| {
+                    [false, true].map(|pre| PaperCell {
+                        activation: a,
+                        pretrained: pre,
+                        test_error_percent: p.error(a, pre).unwrap_or(f64::NAN),
+                    })
+                })
+                .collect()
+        }),
+        networks,
+        pretraining,
+    };
+    r.finish(&report, &table, Vec::new(), interrupted)
+}
+
+fn markdown(data: &str, rows: &[&str], columns: &[bool], nets: &[NetResult], paper: Option<&PaperColumn>) -> String {
+    let mut s = format!("Test error on {data} (paper: Glorot, Bordes & Bengio 2011, Table 1)\n\n");
+    let mut head = String::from("| activation |");
+    let mut rule = String::from("| --- |");
+    for &pre in columns {
+        let col = if pre { "pre-trained" } else { "no pre-training" };
+        head += &format!(" {col} | paper | lr | sparsity |");
+        rule += " ---: | ---: | ---: | ---: |";
+    }
+    s += &format!("{head}\n{rule}\n");
+    for &row in rows {
+        s += &format!("| {row} |");
+        for &pre in columns {
+            let net = nets.iter().find(|n| n.name == format!("{row}{}", if pre { " + DAE" } else { "" }));
+            let paper_err = paper.and_then(|p| p.error(row, pre)).map_or("-".into(), |e| format!("{e:.2}%"));
+            match net {
+                Some(n) => {
+                    s += &format!(" {} | {paper_err} | {} | {} |", pct(n.score()), n.lr, pct(n.mean_sparsity));
+                }
+                None => s += &format!(" not run | {paper_err} | | |"),
+            }
+        }
+        s += "\n";
+    }
+    if let Some(p) = paper {
+        s += &format!(
+            "\nSparsity is the mean over the hidden layers of the fraction of exact zeros on the test set; the paper's rectifier networks: {:.1}%.\n",
+            p.sparsity
+        );
+    }
+    s
+}
