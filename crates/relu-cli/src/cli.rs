@@ -323,9 +323,12 @@ pub struct ReproduceCommon {
     /// and the one with the lowest validation error is used for the full run.
     #[arg(long, value_name = "RATES", value_delimiter = ',')]
     pub lr_grid: Option<Vec<f32>>,
-    /// Epochs of each learning-rate trial.
-    #[arg(long, value_name = "N", default_value_t = 1)]
-    pub select_epochs: usize,
+    /// Epochs of each learning-rate trial [default: as many as --epochs for table1 and
+    /// sentiment, 1 otherwise]. Trials at least as long as --epochs are full runs (with
+    /// --patience) and the best one is kept instead of being trained again; shorter trials favour
+    /// large rates, which learn fastest at first.
+    #[arg(long, value_name = "N")]
+    pub select_epochs: Option<usize>,
     /// Pre-training epochs per hidden layer (networks with pre-training).
     #[arg(long, value_name = "N")]
     pub pretrain_epochs: Option<usize>,

@@ -10,7 +10,7 @@ use crate::cli::Fig3Args;
 use crate::data::{self, DataSpec, TextOptions};
 use crate::plots;
 
-const DEFAULTS: Defaults = Defaults { epochs: 10, patience: None, lr_grid: &[0.01], pretrain_epochs: 10 };
+const DEFAULTS: Defaults = Defaults { epochs: 10, patience: None, lr_grid: &[0.01], full_trials: false, pretrain_epochs: 10 };
 
 #[derive(Serialize)]
 struct Fig3Report {

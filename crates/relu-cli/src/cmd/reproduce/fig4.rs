@@ -14,7 +14,7 @@ use crate::plots;
 use crate::report::PretrainingInfo;
 use crate::settings::{HiddenActivation, Pretrain, Settings};
 
-const DEFAULTS: Defaults = Defaults { epochs: 30, patience: Some(10), lr_grid: &[0.01], pretrain_epochs: 10 };
+const DEFAULTS: Defaults = Defaults { epochs: 30, patience: Some(10), lr_grid: &[0.01], full_trials: false, pretrain_epochs: 10 };
 
 #[derive(Serialize)]
 struct Fig4Report {

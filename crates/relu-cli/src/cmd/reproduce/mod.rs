@@ -49,6 +49,8 @@ struct Defaults {
     epochs: usize,
     patience: Option<usize>,
     lr_grid: &'static [f32],
+    /// Learning-rate trials as long as the full run (small data) instead of one epoch.
+    full_trials: bool,
     pretrain_epochs: usize,
 }
 
@@ -80,7 +82,8 @@ impl Runner {
         if epochs == 0 {
             bail!("--epochs: invalid number of epochs 0: expected at least 1");
         }
-        if c.select_epochs == 0 {
+        let select_epochs = c.select_epochs.unwrap_or(if d.full_trials { epochs } else { 1 });
+        if select_epochs == 0 {
             bail!("--select-epochs: invalid number of epochs 0: expected at least 1");
         }
         if c.patience == Some(0) {
@@ -112,7 +115,7 @@ impl Runner {
             epochs,
             patience: c.patience.or(d.patience),
             lr_grid,
-            select_epochs: c.select_epochs,
+            select_epochs,
             pretrain_epochs: c.pretrain_epochs.unwrap_or(d.pretrain_epochs),
             limit: c.limit,
             budget_seconds: c.budget_minutes.map(|m| m * 60.0),
@@ -330,22 +333,41 @@ fn train_job(r: &Runner, job: &Job, data: &Splits<'_>, budget: Option<f64>) -> R
             None => Ok(Network::new(job.spec.clone(), &mut relu_core::seeded_rng(job.settings.seed))?),
         }
     };
+    let base = job.settings.train_config();
+    let remaining = |start: Instant, parts: usize| budget.map(|b| (b - start.elapsed().as_secs_f64()).max(0.0) / parts.max(1) as f64);
+    // One training run from the starting point; `Ok(None)` when interrupted.
+    let fit = |lr: f32, epochs: usize, patience: Option<usize>, time_limit: Option<f64>, label: &str| {
+        let mut net = fresh()?;
+        let cfg = relu_nn::TrainConfig { epochs, patience, time_limit, sgd: relu_nn::Sgd { lr, ..base.sgd }, ..base };
+        let mut observer = Progress::new(r.display, r.stop.clone(), None, cfg.epochs, 0, label);
+        let fitted = Trainer::new(cfg)?.fit(&mut net, data.train, Some(data.valid), &mut observer);
+        observer.finish();
+        Ok::<_, anyhow::Error>(fitted.map(|rep| (rep.stop != StopReason::Interrupted).then_some((net, rep))))
+    };
+    // Trials as long as the full run (--select-epochs >= --epochs) are full runs: the best one
+    // is kept rather than trained again.
+    let full_trials = r.select_epochs >= base.epochs;
     let mut trials = Vec::new();
+    let mut best: Option<(f64, Network, relu_nn::TrainReport)> = None;
     if r.lr_grid.len() > 1 {
-        for &lr in &r.lr_grid {
-            let mut net = fresh()?;
-            let cfg = relu_nn::TrainConfig {
-                epochs: r.select_epochs,
-                patience: None,
-                sgd: relu_nn::Sgd { lr, ..job.settings.train_config().sgd },
-                ..job.settings.train_config()
+        for (k, &lr) in r.lr_grid.iter().enumerate() {
+            let (epochs, patience, limit) = if full_trials {
+                (base.epochs, base.patience, remaining(start, r.lr_grid.len() - k))
+            } else {
+                (r.select_epochs, None, None)
             };
-            let mut observer = Progress::new(r.display, r.stop.clone(), None, cfg.epochs, 0, &format!("{} lr {lr} ", job.name));
-            let fitted = Trainer::new(cfg)?.fit(&mut net, data.train, Some(data.valid), &mut observer);
-            observer.finish();
-            let valid = match fitted {
-                Ok(rep) if rep.stop == StopReason::Interrupted => return Ok(None),
-                Ok(rep) => rep.history.iter().filter_map(|m| m.valid.as_ref().map(validation_score)).reduce(f64::min),
+            let valid = match fit(lr, epochs, patience, limit, &format!("{} lr {lr} ", job.name))? {
+                Ok(None) => return Ok(None),
+                Ok(Some((net, rep))) => {
+                    let v = rep.history.iter().filter_map(|m| m.valid.as_ref().map(validation_score)).reduce(f64::min);
+                    if full_trials
+                        && let Some(v) = v
+                        && best.as_ref().is_none_or(|b| v < b.0)
+                    {
+                        best = Some((v, net, rep));
+                    }
+                    v
+                }
                 // A learning rate too high for the network: not a candidate.
                 Err(NnError::NonFinite { .. }) => None,
                 Err(e) => return Err(e).with_context(|| format!("{}: learning-rate trial {lr}", job.name)),
@@ -363,20 +385,14 @@ fn train_job(r: &Runner, job: &Job, data: &Splits<'_>, budget: Option<f64>) -> R
     let Some(lr) = lr else {
         bail!("{}: every learning rate in --lr-grid {:?} diverged; add smaller rates", job.name, r.lr_grid);
     };
-    let mut net = fresh()?;
-    let base = job.settings.train_config();
-    let cfg = relu_nn::TrainConfig {
-        sgd: relu_nn::Sgd { lr, ..base.sgd },
-        time_limit: budget.map(|b| (b - start.elapsed().as_secs_f64()).max(0.0)),
-        ..base
+    let (net, report) = match best {
+        Some((_, net, rep)) => (net, rep),
+        None => match fit(lr, base.epochs, base.patience, remaining(start, 1), &format!("{} ", job.name))? {
+            Ok(Some(done)) => done,
+            Ok(None) => return Ok(None),
+            Err(e) => return Err(e).with_context(|| format!("{}: training with lr {lr}", job.name)),
+        },
     };
-    let mut observer = Progress::new(r.display, r.stop.clone(), None, cfg.epochs, 0, &format!("{} ", job.name));
-    let fitted = Trainer::new(cfg)?.fit(&mut net, data.train, Some(data.valid), &mut observer);
-    observer.finish();
-    let report = fitted.with_context(|| format!("{}: training with lr {lr}", job.name))?;
-    if report.stop == StopReason::Interrupted {
-        return Ok(None);
-    }
     let pool = relu_core::thread_pool(r.threads)?;
     let (valid, test) = pool.install(|| {
         let mut ws = analysis::workspace(&net);

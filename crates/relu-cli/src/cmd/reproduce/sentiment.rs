@@ -14,7 +14,7 @@ use crate::data::{self, DataSpec, TextOptions};
 use crate::report::PretrainingInfo;
 use crate::settings::{Bow, HiddenActivation, Pretrain, Settings, Target};
 
-const DEFAULTS: Defaults = Defaults { epochs: 30, patience: Some(5), lr_grid: &[0.1, 0.03, 0.01, 0.003], pretrain_epochs: 10 };
+const DEFAULTS: Defaults = Defaults { epochs: 30, patience: Some(5), lr_grid: &[0.1, 0.03, 0.01], full_trials: true, pretrain_epochs: 10 };
 
 /// Fraction of each fold's training documents held out for learning-rate choice and early
 /// stopping.
@@ -226,7 +226,7 @@ fn summarise(models: &[Model], nets: &[FoldNet], rating: bool) -> Vec<ModelSumma
                 mean,
                 std,
                 sparsity: mean_std(&sparsity).0,
-                relative_improvement_over_linear: linear_mean.map(|l| 1.0 - err(mean) / err(l)),
+                relative_improvement_over_linear: linear_mean.filter(|&l| err(l) > 0.0).map(|l| 1.0 - err(mean) / err(l)),
             })
         })
         .collect()

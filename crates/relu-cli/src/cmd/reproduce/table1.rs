@@ -13,7 +13,7 @@ use crate::data::{self, DataSpec, TextOptions};
 use crate::report::PretrainingInfo;
 use crate::settings::{HiddenActivation, Pretrain};
 
-const DEFAULTS: Defaults = Defaults { epochs: 30, patience: Some(10), lr_grid: &[0.1, 0.03, 0.01, 0.003], pretrain_epochs: 10 };
+const DEFAULTS: Defaults = Defaults { epochs: 30, patience: Some(10), lr_grid: &[0.1, 0.03, 0.01], full_trials: true, pretrain_epochs: 10 };
 
 /// The paper's Table 1 (test error, %), as `[without, with]` pre-training per activation, and
 /// the rectifier networks' average sparsity (%).

@@ -1,0 +1,172 @@
+//! `relu reproduce`: every experiment end to end at toy scale (embedded MNIST subset, generated
+//! reviews), the files it writes, its determinism, the budget, and its flag errors.
+
+mod common;
+
+use std::path::Path;
+
+use common::*;
+use serde_json::Value;
+
+fn report(dir: &Path) -> Value {
+    serde_json::from_slice(&std::fs::read(dir.join("report.json")).unwrap()).unwrap()
+}
+
+fn networks(r: &Value) -> &Vec<Value> {
+    r["networks"].as_array().unwrap()
+}
+
+const QUICK: [&str; 6] = ["--limit", "200", "--epochs", "1", "--threads", "2"];
+
+#[test]
+fn table1_runs_both_columns_picks_the_best_trial_and_is_deterministic() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |name: &str| {
+        let out = dir.path().join(name);
+        relu()
+            .args(["reproduce", "table1", "--rows", "rectifier", "--pretrain-epochs", "1", "--lr-grid", "0.1,0.01", "--quiet"])
+            .args(QUICK)
+            .arg("--out")
+            .arg(&out)
+            .assert()
+            .success();
+        out
+    };
+    let a = run("a");
+    let r = report(&a);
+    assert_eq!(r["experiment"], "table1");
+    assert!(r["command"].as_str().unwrap().contains("table1"));
+    let nets = networks(&r);
+    assert_eq!(nets.len(), 2);
+    assert_eq!((nets[0]["pretrained"].as_bool(), nets[1]["pretrained"].as_bool()), (Some(false), Some(true)));
+    for n in nets {
+        let trials = n["lr_trials"].as_array().unwrap();
+        assert_eq!(trials.len(), 2);
+        let best = trials
+            .iter()
+            .filter(|t| t["valid"].is_number())
+            .min_by(|x, y| x["valid"].as_f64().unwrap().total_cmp(&y["valid"].as_f64().unwrap()))
+            .unwrap();
+        assert_eq!(n["lr"], best["lr"], "{n}");
+        let e = n["test_error"].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&e));
+        assert_eq!(n["sparsity"].as_array().unwrap().len(), 3);
+        assert!((n["l1"].as_f64().unwrap() - 1e-3).abs() < 1e-9);
+    }
+    assert!(r["pretraining"][1]["history"].as_array().unwrap().len() == 3, "one epoch for each of 3 layers");
+    let table = std::fs::read_to_string(a.join("table.md")).unwrap();
+    assert!(table.contains("| rectifier |") && table.contains("1.43%") && table.contains("1.20%"), "{table}");
+
+    // Same seed, same numbers.
+    let b = report(&run("b"));
+    for (x, y) in nets.iter().zip(networks(&b)) {
+        assert_eq!(x["test_error"], y["test_error"]);
+        assert_eq!(x["sparsity"], y["sparsity"]);
+    }
+}
+
+#[test]
+fn a_budget_cuts_every_network_to_the_epoch_that_exhausts_it() {
+    let dir = tempfile::tempdir().unwrap();
+    relu()
+        .args(["reproduce", "table1", "--rows", "tanh", "--pretraining", "none", "--lr-grid", "0.05", "--quiet"])
+        .args(["--limit", "200", "--epochs", "4", "--budget-minutes", "0.00001", "--out"])
+        .arg(dir.path())
+        .assert()
+        .success();
+    let r = report(dir.path());
+    let n = &networks(&r)[0];
+    assert_eq!(n["stop"], "time-limit");
+    assert_eq!(n["epochs_run"], 1);
+    assert_eq!(n["lr_trials"].as_array().unwrap().len(), 0, "a one-value grid needs no trial");
+    assert_eq!(n["sparsity"][0], 0.0, "tanh units are never exactly zero");
+}
+
+#[test]
+fn fig3_trains_one_network_per_penalty_and_draws_the_fit() {
+    let dir = tempfile::tempdir().unwrap();
+    relu()
+        .args(["reproduce", "fig3", "--nets", "3", "--l1-min", "0.001", "--l1-max", "0.01", "--quiet"])
+        .args(QUICK)
+        .arg("--out")
+        .arg(dir.path())
+        .assert()
+        .success();
+    let r = report(dir.path());
+    let l1: Vec<f64> = networks(&r).iter().map(|n| n["l1"].as_f64().unwrap()).collect();
+    assert_eq!(l1.len(), 3);
+    assert!(l1[0] == 0.0 && (l1[1] - 0.001).abs() < 1e-9 && (l1[2] - 0.01).abs() < 1e-9, "{l1:?}");
+    assert_eq!(r["quadratic_fit"].as_array().unwrap().len(), 3);
+    let svg = std::fs::read_to_string(dir.path().join("fig3.svg")).unwrap();
+    assert!(svg.starts_with("<svg") && svg.contains("quadratic fit"));
+}
+
+#[test]
+fn fig4_pretrains_once_per_activation_and_uses_label_fractions() {
+    let dir = tempfile::tempdir().unwrap();
+    relu()
+        .args(["reproduce", "fig4", "--fractions", "0.25,1", "--pretrain-epochs", "1", "--quiet"])
+        .args(QUICK)
+        .arg("--out")
+        .arg(dir.path())
+        .assert()
+        .success();
+    let r = report(dir.path());
+    let nets = networks(&r);
+    assert_eq!(nets.len(), 8);
+    let sizes: Vec<u64> = nets.iter().map(|n| n["train_examples"].as_u64().unwrap()).collect();
+    assert_eq!(sizes, [50, 200, 50, 200, 50, 200, 50, 200]);
+    assert_eq!(r["pretraining"].as_array().unwrap().len(), 2);
+    assert_eq!(r["pretraining"][0]["unlabeled"], 200);
+    let table = std::fs::read_to_string(dir.path().join("table.md")).unwrap();
+    assert!(table.contains("| tanh + DAE |"), "{table}");
+    assert!(std::fs::read_to_string(dir.path().join("fig4.svg")).unwrap().starts_with("<svg"));
+}
+
+#[test]
+fn sentiment_cross_validates_every_model_and_learns_separable_reviews() {
+    let dir = tempfile::tempdir().unwrap();
+    let tsv = write_reviews_tsv(dir.path(), 240);
+    let out = dir.path().join("out");
+    relu()
+        .args(["reproduce", "sentiment", "--folds", "3", "--units", "16", "--models", "linear,rect1+dae,tanh3", "--quiet"])
+        .args(["--epochs", "8", "--pretrain-epochs", "1", "--lr-grid", "0.1", "--threads", "2", "--data"])
+        .arg(format!("reviews:{}", tsv.display()))
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .success();
+    let r = report(&out);
+    assert_eq!(r["metric"], "accuracy");
+    assert_eq!(networks(&r).len(), 9);
+    let models = r["models"].as_array().unwrap();
+    assert_eq!(models.iter().map(|m| m["model"].as_str().unwrap()).collect::<Vec<_>>(), ["linear", "rect1+dae", "tanh3"]);
+    for m in models {
+        assert!(m["mean"].as_f64().unwrap() > 0.9, "the generated reviews are separable: {m}");
+    }
+    let own = &models[0]["relative_improvement_over_linear"];
+    assert!(own == 0.0 || own.is_null(), "the linear row against itself: {own}");
+    assert!(networks(&r).iter().filter(|n| n["model"] == "rect1+dae").all(|n| n["pretraining"]["epochs"] == 1));
+}
+
+#[test]
+fn reproduce_flags_are_checked_and_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("x");
+    let cases: [(&[&str], &str); 8] = [
+        (&["table1", "--rows", "relu"], "--rows"),
+        (&["table1", "--data", "reviews:r.tsv"], "--data"),
+        (&["table1", "--lr-grid", "0.1,-1"], "--lr-grid"),
+        (&["table1", "--budget-minutes", "0"], "--budget-minutes"),
+        (&["fig3", "--nets", "1"], "--nets"),
+        (&["fig4", "--fractions", "0,1"], "--fractions"),
+        (&["sentiment", "--data", "mnist"], "--data"),
+        (&["sentiment", "--data", "reviews:r.tsv", "--models", "linear+dae"], "--models"),
+    ];
+    for (args, flag) in cases {
+        let a = relu().arg("reproduce").args(args).arg("--out").arg(&out).assert().code(2);
+        let err = String::from_utf8_lossy(&a.get_output().stderr).to_string();
+        assert!(err.contains(flag), "{args:?}: {err}");
+    }
+    assert!(!out.exists(), "nothing is written for bad flags");
+}
