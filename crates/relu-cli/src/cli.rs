@@ -354,19 +354,22 @@ pub struct ReproduceCommon {
     pub quiet: bool,
 }
 
+/// The image dataset of an experiment.
+#[derive(Debug, Args)]
+pub struct ImageData {
+    /// Image data: mnist (embedded subset), mnist:DIR, cifar10:DIR or norb:DIR.
+    #[arg(long, value_name = "SPEC", default_value = "mnist")]
+    pub data: String,
+}
+
 /// `relu reproduce table1`.
 #[derive(Debug, Args)]
 #[command(after_help = "The paper's protocol: 3 hidden layers of 1000 units (NORB: 4000 and 2000), minibatch 10, constant \
                         learning rate, L1 0.001 on rectifier activations, masking noise 0.25 for pre-training, MNIST 50k/10k/10k. \
                         Writes report.json and table.md to --out.")]
 pub struct Table1Args {
-    #[arg(
-        long,
-        value_name = "SPEC",
-        default_value = "mnist",
-        help = "Image data: mnist (embedded subset), mnist:DIR, cifar10:DIR or norb:DIR"
-    )]
-    pub data: String,
+    #[command(flatten)]
+    pub images: ImageData,
     /// Rows to run, from rectifier, tanh and softplus.
     #[arg(long, value_name = "NAMES", value_delimiter = ',', default_value = "rectifier,tanh,softplus")]
     pub rows: Vec<String>,
@@ -393,13 +396,8 @@ pub enum PretrainingColumns {
 #[command(after_help = "Writes report.json, table.md and fig3.svg (test error against the average fraction of zeros of the hidden \
                         layers, one point per network, with a least-squares quadratic) to --out.")]
 pub struct Fig3Args {
-    #[arg(
-        long,
-        value_name = "SPEC",
-        default_value = "mnist",
-        help = "Image data: mnist (embedded subset), mnist:DIR, cifar10:DIR or norb:DIR"
-    )]
-    pub data: String,
+    #[command(flatten)]
+    pub images: ImageData,
     /// Number of networks: one without penalty, the others with L1 penalties spaced
     /// geometrically from --l1-min to --l1-max (each with its own initialisation seed).
     #[arg(long, value_name = "N", default_value_t = 21)]
@@ -416,16 +414,11 @@ pub struct Fig3Args {
 
 /// `relu reproduce fig4`.
 #[derive(Debug, Args)]
-#[command(after_help = "Pre-training uses every training input (before --limit); supervised training uses the first \
-                        fraction of the training labels. Writes report.json, table.md and fig4.svg to --out.")]
+#[command(after_help = "Pre-training uses every training input (the first --limit ones when given); supervised training \
+                        uses the first fraction of them with their labels. Writes report.json, table.md and fig4.svg to --out.")]
 pub struct Fig4Args {
-    #[arg(
-        long,
-        value_name = "SPEC",
-        default_value = "mnist",
-        help = "Image data: mnist (embedded subset), mnist:DIR, cifar10:DIR or norb:DIR"
-    )]
-    pub data: String,
+    #[command(flatten)]
+    pub images: ImageData,
     /// Labeled fractions of the training set.
     #[arg(long, value_name = "FRACTIONS", value_delimiter = ',', default_value = "0.05,0.2,0.5,1")]
     pub fractions: Vec<f64>,

@@ -310,14 +310,19 @@ pub fn filter_grid(weight: &DMatrix<f32>, shape: &[usize], count: usize, step: u
     Ok(svg)
 }
 
-/// A scatter of `(x, y)` fractions (shown as percentages) with the quadratic `a + b·x + c·x²`
-/// drawn over the points' x range.
-///
-/// # Errors
-/// If plotters fails to draw.
-pub fn scatter_with_fit(title: &str, x_desc: &str, y_desc: &str, points: &[(f64, f64)], fit: Option<[f64; 3]>) -> Result<String> {
-    let (x0, x1) = padded(points.iter().map(|p| p.0), false);
-    let (y0, y1) = padded(points.iter().map(|p| p.1), true);
+type XyChart<'a, 'b> =
+    ChartContext<'a, SVGBackend<'b>, Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>>;
+
+/// An SVG chart over `x` × `y` with both axes labelled as percentages; `draw` adds the series,
+/// then the legend goes to `legend`.
+fn percent_chart(
+    title: &str,
+    (x_desc, y_desc): (&str, &str),
+    (x, y): ((f64, f64), (f64, f64)),
+    y_decimals: usize,
+    legend: SeriesLabelPosition,
+    draw: impl FnOnce(&mut XyChart<'_, '_>) -> Result<()>,
+) -> Result<String> {
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, (WIDTH, 550)).into_drawing_area();
@@ -327,16 +332,32 @@ pub fn scatter_with_fit(title: &str, x_desc: &str, y_desc: &str, points: &[(f64,
             .margin(12)
             .x_label_area_size(40)
             .y_label_area_size(70)
-            .build_cartesian_2d(x0..x1, y0..y1)
+            .build_cartesian_2d(x.0..x.1, y.0..y.1)
             .map_err(err)?;
         chart
             .configure_mesh()
             .x_desc(x_desc)
             .y_desc(y_desc)
             .x_label_formatter(&|v| format!("{:.0}%", v * 100.0))
-            .y_label_formatter(&|v| format!("{:.2}%", v * 100.0))
+            .y_label_formatter(&|v| format!("{:.*}%", y_decimals, v * 100.0))
             .draw()
             .map_err(err)?;
+        draw(&mut chart)?;
+        chart.configure_series_labels().background_style(WHITE.mix(0.85)).border_style(BLACK).position(legend).draw().map_err(err)?;
+        root.present().map_err(err)?;
+    }
+    Ok(svg)
+}
+
+/// A scatter of `(x, y)` fractions (shown as percentages) with the quadratic `a + b·x + c·x²`
+/// drawn over the points' x range.
+///
+/// # Errors
+/// If plotters fails to draw.
+pub fn scatter_with_fit(title: &str, x_desc: &str, y_desc: &str, points: &[(f64, f64)], fit: Option<[f64; 3]>) -> Result<String> {
+    let x = padded(points.iter().map(|p| p.0), false);
+    let y = padded(points.iter().map(|p| p.1), true);
+    percent_chart(title, (x_desc, y_desc), (x, y), 2, SeriesLabelPosition::UpperLeft, |chart| {
         let dots = color(1);
         chart
             .draw_series(points.iter().filter(|p| p.0.is_finite() && p.1.is_finite()).map(|&p| Circle::new(p, 4, dots.filled())))
@@ -353,16 +374,8 @@ pub fn scatter_with_fit(title: &str, x_desc: &str, y_desc: &str, points: &[(f64,
                 .label("quadratic fit")
                 .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], line.stroke_width(2)));
         }
-        chart
-            .configure_series_labels()
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK)
-            .position(SeriesLabelPosition::UpperLeft)
-            .draw()
-            .map_err(err)?;
-        root.present().map_err(err)?;
-    }
-    Ok(svg)
+        Ok(())
+    })
 }
 
 /// Lines of `(x, y)` fractions, both shown as percentages (e.g. test error against the labeled
@@ -371,27 +384,9 @@ pub fn scatter_with_fit(title: &str, x_desc: &str, y_desc: &str, points: &[(f64,
 /// # Errors
 /// If plotters fails to draw.
 pub fn curves(title: &str, x_desc: &str, y_desc: &str, series: &[Series]) -> Result<String> {
-    let (x0, x1) = padded(series.iter().flat_map(|(_, p)| p.iter().map(|&(x, _)| x)), true);
-    let (y0, y1) = padded(series.iter().flat_map(|(_, p)| p.iter().map(|&(_, y)| y)), true);
-    let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, (WIDTH, 550)).into_drawing_area();
-        root.fill(&WHITE).map_err(err)?;
-        let mut chart = ChartBuilder::on(&root)
-            .caption(title, (FONT, 20))
-            .margin(12)
-            .x_label_area_size(40)
-            .y_label_area_size(70)
-            .build_cartesian_2d(x0..x1, y0..y1)
-            .map_err(err)?;
-        chart
-            .configure_mesh()
-            .x_desc(x_desc)
-            .y_desc(y_desc)
-            .x_label_formatter(&|v| format!("{:.0}%", v * 100.0))
-            .y_label_formatter(&|v| format!("{:.1}%", v * 100.0))
-            .draw()
-            .map_err(err)?;
+    let x = padded(series.iter().flat_map(|(_, p)| p.iter().map(|&(x, _)| x)), true);
+    let y = padded(series.iter().flat_map(|(_, p)| p.iter().map(|&(_, y)| y)), true);
+    percent_chart(title, (x_desc, y_desc), (x, y), 1, SeriesLabelPosition::UpperRight, |chart| {
         for (i, (name, points)) in series.iter().enumerate() {
             let color = color(i);
             chart
@@ -401,16 +396,8 @@ pub fn curves(title: &str, x_desc: &str, y_desc: &str, series: &[Series]) -> Res
                 .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2)));
             chart.draw_series(points.iter().map(|&p| Circle::new(p, 4, color.filled()))).map_err(err)?;
         }
-        chart
-            .configure_series_labels()
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK)
-            .position(SeriesLabelPosition::UpperRight)
-            .draw()
-            .map_err(err)?;
-        root.present().map_err(err)?;
-    }
-    Ok(svg)
+        Ok(())
+    })
 }
 
 #[cfg(test)]

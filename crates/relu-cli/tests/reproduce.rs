@@ -150,6 +150,29 @@ fn sentiment_cross_validates_every_model_and_learns_separable_reviews() {
 }
 
 #[test]
+fn sentiment_on_star_ratings_reports_rmse() {
+    let dir = tempfile::tempdir().unwrap();
+    let tsv = write_ratings_tsv(dir.path(), 200);
+    let out = dir.path().join("out");
+    relu()
+        .args(["reproduce", "sentiment", "--target", "rating", "--folds", "2", "--units", "8", "--models", "linear,rect1", "--quiet"])
+        .args(["--epochs", "3", "--lr-grid", "0.05", "--threads", "2", "--data"])
+        .arg(format!("reviews:{}", tsv.display()))
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .success();
+    let r = report(&out);
+    assert_eq!(r["metric"], "rmse");
+    for n in networks(&r) {
+        let rmse = n["test_rmse"].as_f64().unwrap();
+        assert!(rmse > 0.0 && rmse < 4.0, "ratings 1-5: {n}");
+    }
+    let table = std::fs::read_to_string(out.join("table.md")).unwrap();
+    assert!(table.contains("RMSE"), "{table}");
+}
+
+#[test]
 fn reproduce_flags_are_checked_and_named() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("x");

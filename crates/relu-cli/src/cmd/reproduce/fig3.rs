@@ -76,9 +76,9 @@ pub(super) fn quadratic_fit(points: &[(f64, f64)]) -> Option<[f64; 3]> {
 }
 
 pub(super) fn run(args: &Fig3Args) -> Result<u8> {
-    let spec: DataSpec = args.data.parse().map_err(|e| anyhow::anyhow!("--data: {e}"))?;
+    let spec: DataSpec = args.images.data.parse().map_err(|e| anyhow::anyhow!("--data: {e}"))?;
     if spec.is_text() {
-        bail!("--data {}: Figure 3 is on images (mnist, mnist:DIR, cifar10:DIR, norb:DIR)", args.data);
+        bail!("--data {}: Figure 3 is on images (mnist, mnist:DIR, cifar10:DIR, norb:DIR)", args.images.data);
     }
     if !(2..=1000).contains(&args.nets) {
         bail!("--nets: invalid number of networks {}: expected 2 to 1000", args.nets);
@@ -106,7 +106,7 @@ pub(super) fn run(args: &Fig3Args) -> Result<u8> {
     let mut interrupted = false;
     for (i, &l1) in l1s.iter().enumerate() {
         // Each network has its own initialisation and shuffling, as the paper's were random.
-        let settings = crate::settings::Settings { data: args.data.clone(), l1, seed: r.seed + i as u64, ..r.settings() };
+        let settings = crate::settings::Settings { data: args.images.data.clone(), l1, seed: r.seed + i as u64, ..r.settings() };
         let spec = NetworkSpec { inputs: loaded.dim(), hidden: settings.layers(), output: loaded.output };
         let job = Job { name: format!("net {:>2} L1 {l1:.2e}", i + 1), settings, spec, init: None };
         match train_job(&r, &job, &splits, r.share(l1s.len() - i))? {

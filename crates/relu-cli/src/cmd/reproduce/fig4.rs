@@ -32,9 +32,9 @@ pub(super) fn labeled(n: usize, fraction: f64) -> usize {
 }
 
 pub(super) fn run(args: &Fig4Args) -> Result<u8> {
-    let spec: DataSpec = args.data.parse().map_err(|e| anyhow::anyhow!("--data: {e}"))?;
+    let spec: DataSpec = args.images.data.parse().map_err(|e| anyhow::anyhow!("--data: {e}"))?;
     if spec.is_text() {
-        bail!("--data {}: Figure 4 is on images (mnist, mnist:DIR, cifar10:DIR, norb:DIR)", args.data);
+        bail!("--data {}: Figure 4 is on images (mnist, mnist:DIR, cifar10:DIR, norb:DIR)", args.images.data);
     }
     if args.fractions.is_empty() || args.fractions.iter().any(|&f| !(f > 0.0 && f <= 1.0)) {
         bail!("--fractions: invalid fractions {:?}: expected comma-separated fractions in (0, 1], e.g. 0.05,0.2,0.5,1", args.fractions);
@@ -60,7 +60,7 @@ pub(super) fn run(args: &Fig4Args) -> Result<u8> {
     'all: for (name, activation, l1, reconstruction) in rows {
         for pretrained in [false, true] {
             let base = Settings {
-                data: args.data.clone(),
+                data: args.images.data.clone(),
                 activation,
                 l1,
                 pretrain: pretrained.then_some(Pretrain { reconstruction }),

@@ -83,11 +83,11 @@ fn row(name: &str) -> Result<Row> {
 }
 
 pub(super) fn run(args: &Table1Args) -> Result<u8> {
-    let spec: DataSpec = args.data.parse().map_err(|e| anyhow::anyhow!("--data: {e}"))?;
+    let spec: DataSpec = args.images.data.parse().map_err(|e| anyhow::anyhow!("--data: {e}"))?;
     if spec.is_text() {
         bail!(
             "--data {}: Table 1 is on images (mnist, mnist:DIR, cifar10:DIR, norb:DIR); use `relu reproduce sentiment` for reviews",
-            args.data
+            args.images.data
         );
     }
     let rows: Vec<(String, Row)> = args.rows.iter().map(|r| Ok((r.trim().to_owned(), row(r.trim())?))).collect::<Result<_>>()?;
@@ -124,7 +124,7 @@ pub(super) fn run(args: &Table1Args) -> Result<u8> {
             let share = r.share(jobs_total - networks.len());
             let start = std::time::Instant::now();
             let settings = crate::settings::Settings {
-                data: args.data.clone(),
+                data: args.images.data.clone(),
                 hidden: hidden.clone(),
                 activation: *activation,
                 l1: *l1,
