@@ -86,17 +86,23 @@ fn a_budget_cuts_every_network_to_the_epoch_that_exhausts_it() {
 fn fig3_trains_one_network_per_penalty_and_draws_the_fit() {
     let dir = tempfile::tempdir().unwrap();
     relu()
-        .args(["reproduce", "fig3", "--nets", "3", "--l1-min", "0.001", "--l1-max", "0.01", "--quiet"])
-        .args(QUICK)
-        .arg("--out")
+        .args(["reproduce", "fig3", "--nets", "4", "--l1-min", "0.0001", "--l1-max", "0.001", "--lr-grid", "0.1", "--quiet"])
+        .args(["--limit", "400", "--epochs", "2", "--threads", "2", "--out"])
         .arg(dir.path())
         .assert()
         .success();
     let r = report(dir.path());
-    let l1: Vec<f64> = networks(&r).iter().map(|n| n["l1"].as_f64().unwrap()).collect();
-    assert_eq!(l1.len(), 3);
-    assert!(l1[0] == 0.0 && (l1[1] - 0.001).abs() < 1e-9 && (l1[2] - 0.01).abs() < 1e-9, "{l1:?}");
+    let nets = networks(&r);
+    let l1: Vec<f64> = nets.iter().map(|n| n["l1"].as_f64().unwrap()).collect();
+    assert_eq!(l1.len(), 4);
+    assert!(l1[0] == 0.0 && (l1[1] - 1e-4).abs() < 1e-9 && (l1[3] - 1e-3).abs() < 1e-9, "{l1:?}");
+    assert!(l1.windows(2).all(|w| w[0] < w[1]));
+    // Networks that did not learn (validation error above 50%) stay out of the fit.
+    let learned = nets.iter().filter(|n| n["valid_error"].as_f64().unwrap() <= 0.5).count();
+    assert!(learned >= 3, "these settings learn: {nets:?}");
     assert_eq!(r["quadratic_fit"].as_array().unwrap().len(), 3);
+    let table = std::fs::read_to_string(dir.path().join("table.md")).unwrap();
+    assert_eq!(table.matches("| yes |").count(), learned, "{table}");
     let svg = std::fs::read_to_string(dir.path().join("fig3.svg")).unwrap();
     assert!(svg.starts_with("<svg") && svg.contains("quadratic fit"));
 }
