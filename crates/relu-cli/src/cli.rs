@@ -431,7 +431,7 @@ pub struct Fig4Args {
 #[command(after_help = "Each fold fits its own top-N vocabulary on its training documents and holds out 10% of them \
                         (stratified) for learning-rate selection and early stopping. Writes report.json and table.md to --out.")]
 pub struct SentimentArgs {
-    /// Review data: reviews:FILE (.tsv label<TAB>text or .jsonl) or acl:DIR.
+    /// Review data: reviews:FILE (.tsv `label<TAB>text` or .jsonl) or acl:DIR.
     #[arg(long, value_name = "SPEC")]
     pub data: String,
     /// Number of cross-validation folds.
