@@ -2,17 +2,15 @@
 //! every training input; supervised training sees a fraction of the labels.
 
 use anyhow::{Result, bail};
-use relu_core::Activation;
 use relu_nn::NetworkSpec;
-use relu_pretrain::Reconstruction;
 use serde::Serialize;
 
-use super::{Defaults, Header, Job, NetResult, Runner, Splits, pct, train_job};
+use super::{Defaults, Header, Job, NetResult, PaperUnits, Runner, Splits, pct, train_job};
 use crate::cli::Fig4Args;
 use crate::data::{self, DataSpec, TextOptions};
 use crate::plots;
 use crate::report::PretrainingInfo;
-use crate::settings::{HiddenActivation, Pretrain, Settings};
+use crate::settings::{Pretrain, Settings};
 
 const DEFAULTS: Defaults = Defaults { epochs: 30, patience: Some(10), lr_grid: &[0.01], full_trials: false, pretrain_epochs: 10 };
 
@@ -50,20 +48,18 @@ pub(super) fn run(args: &Fig4Args) -> Result<u8> {
         loaded.valid.len(),
         loaded.test.len()
     ));
-    let rows: [(&str, HiddenActivation, f32, Option<Reconstruction>); 2] = [
-        ("rectifier", HiddenActivation::Affine(Activation::Rectifier), 1e-3, Some(Reconstruction::ScaledSigmoid)),
-        ("tanh", HiddenActivation::Affine(Activation::Tanh), 0.0, None),
-    ];
+    let rows = ["rectifier", "tanh"];
     let jobs_total = rows.len() * 2 * args.fractions.len();
     let (mut networks, mut pretraining) = (Vec::new(), Vec::new());
     let mut interrupted = false;
-    'all: for (name, activation, l1, reconstruction) in rows {
+    'all: for name in rows {
+        let units = PaperUnits::named(name).expect("a paper activation");
         for pretrained in [false, true] {
             let base = Settings {
                 data: args.images.data.clone(),
-                activation,
-                l1,
-                pretrain: pretrained.then_some(Pretrain { reconstruction }),
+                activation: units.activation,
+                l1: units.l1,
+                pretrain: pretrained.then_some(Pretrain { reconstruction: units.reconstruction }),
                 ..r.settings()
             };
             let spec = NetworkSpec { inputs: loaded.dim(), hidden: base.layers(), output: loaded.output };

@@ -19,8 +19,11 @@ use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
+use relu_core::Activation;
+use relu_core::activation::Softplus;
 use relu_nn::checkpoint::write_atomic;
 use relu_nn::{Dataset, Features, Network, NetworkSpec, NnError, StopReason, Trainer};
+use relu_pretrain::Reconstruction;
 use serde::Serialize;
 
 use crate::analysis;
@@ -28,7 +31,7 @@ use crate::cli::{ReproduceCommand, ReproduceCommon};
 use crate::cmd::train::EXIT_INTERRUPTED;
 use crate::progress::{self, Display, Progress};
 use crate::report::PretrainingInfo;
-use crate::settings::{Settings, resolve_threads};
+use crate::settings::{HiddenActivation, Settings, resolve_threads};
 
 /// Runs `relu reproduce …`; returns the exit code (0, or 130 when interrupted).
 ///
@@ -253,6 +256,33 @@ struct Protocol {
     limit: Option<usize>,
     budget_minutes: Option<f64>,
     seed: u64,
+}
+
+/// How the paper's image experiments use a hidden activation: its L1 weight and the
+/// reconstruction its layers are pre-trained with.
+#[derive(Debug, Clone, Copy)]
+struct PaperUnits {
+    activation: HiddenActivation,
+    l1: f32,
+    /// `None`: relu-pretrain's default for the activation.
+    reconstruction: Option<Reconstruction>,
+}
+
+impl PaperUnits {
+    /// `rectifier`, `tanh` or `softplus`.
+    fn named(name: &str) -> Option<PaperUnits> {
+        let (activation, l1, reconstruction) = match name {
+            // L1 1e-3 on rectifier activations only, as in the paper. Rectifier codes are
+            // unbounded, so the auto-encoders reconstruct from codes scaled to [0, 1] with a
+            // sigmoid (the paper's second strategy); softplus reconstruction left many
+            // second-layer units dead.
+            "rectifier" => (Activation::Rectifier, 1e-3, Some(Reconstruction::ScaledSigmoid)),
+            "tanh" => (Activation::Tanh, 0.0, None),
+            "softplus" => (Activation::Softplus(Softplus::default()), 0.0, None),
+            _ => return None,
+        };
+        Some(PaperUnits { activation: HiddenActivation::Affine(activation), l1, reconstruction })
+    }
 }
 
 /// One network to train.

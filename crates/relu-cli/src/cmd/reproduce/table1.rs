@@ -2,16 +2,14 @@
 //! auto-encoder pre-training (the paper's Table 1).
 
 use anyhow::{Result, bail};
-use relu_core::Activation;
 use relu_nn::NetworkSpec;
-use relu_pretrain::Reconstruction;
 use serde::Serialize;
 
-use super::{Defaults, Header, Job, NetResult, Runner, Splits, pct, train_job};
+use super::{Defaults, Header, Job, NetResult, PaperUnits, Runner, Splits, pct, train_job};
 use crate::cli::{PretrainingColumns, Table1Args};
 use crate::data::{self, DataSpec, TextOptions};
 use crate::report::PretrainingInfo;
-use crate::settings::{HiddenActivation, Pretrain};
+use crate::settings::Pretrain;
 
 const DEFAULTS: Defaults = Defaults { epochs: 30, patience: Some(10), lr_grid: &[0.1, 0.03, 0.01], full_trials: true, pretrain_epochs: 10 };
 
@@ -67,21 +65,6 @@ struct PaperCell {
     test_error_percent: f64,
 }
 
-/// The hidden activation, L1 weight and pre-training reconstruction of a Table 1 row.
-type Row = (HiddenActivation, f32, Option<Reconstruction>);
-
-fn row(name: &str) -> Result<Row> {
-    Ok(match name {
-        // L1 1e-3 on rectifier activations only, as in the paper. Rectifier codes are unbounded,
-        // so the auto-encoders reconstruct from codes scaled to [0, 1] with a sigmoid (the
-        // paper's second strategy); softplus reconstruction left many second-layer units dead.
-        "rectifier" => (HiddenActivation::Affine(Activation::Rectifier), 1e-3, Some(Reconstruction::ScaledSigmoid)),
-        "tanh" => (HiddenActivation::Affine(Activation::Tanh), 0.0, None),
-        "softplus" => ("softplus".parse::<HiddenActivation>().map_err(anyhow::Error::msg)?, 0.0, None),
-        other => bail!("--rows: unknown row `{other}`: expected rectifier, tanh or softplus"),
-    })
-}
-
 pub(super) fn run(args: &Table1Args) -> Result<u8> {
     let spec: DataSpec = args.images.data.parse().map_err(|e| anyhow::anyhow!("--data: {e}"))?;
     if spec.is_text() {
@@ -90,7 +73,15 @@ pub(super) fn run(args: &Table1Args) -> Result<u8> {
             args.images.data
         );
     }
-    let rows: Vec<(String, Row)> = args.rows.iter().map(|r| Ok((r.trim().to_owned(), row(r.trim())?))).collect::<Result<_>>()?;
+    let rows: Vec<(String, PaperUnits)> = args
+        .rows
+        .iter()
+        .map(|r| {
+            let units = PaperUnits::named(r.trim())
+                .ok_or_else(|| anyhow::anyhow!("--rows: unknown row `{}`: expected rectifier, tanh or softplus", r.trim()))?;
+            Ok((r.trim().to_owned(), units))
+        })
+        .collect::<Result<_>>()?;
     if rows.is_empty() {
         bail!("--rows: expected at least one of rectifier, tanh, softplus");
     }
@@ -119,16 +110,16 @@ pub(super) fn run(args: &Table1Args) -> Result<u8> {
     let jobs_total = rows.len() * columns.len();
     let (mut networks, mut pretraining) = (Vec::new(), Vec::new());
     let mut interrupted = false;
-    'rows: for (name, (activation, l1, reconstruction)) in &rows {
+    'rows: for (name, units) in &rows {
         for &pretrained in columns {
             let share = r.share(jobs_total - networks.len());
             let start = std::time::Instant::now();
             let settings = crate::settings::Settings {
                 data: args.images.data.clone(),
                 hidden: hidden.clone(),
-                activation: *activation,
-                l1: *l1,
-                pretrain: pretrained.then_some(Pretrain { reconstruction: *reconstruction }),
+                activation: units.activation,
+                l1: units.l1,
+                pretrain: pretrained.then_some(Pretrain { reconstruction: units.reconstruction }),
                 ..r.settings()
             };
             let spec = NetworkSpec { inputs: loaded.dim(), hidden: settings.layers(), output: loaded.output };
