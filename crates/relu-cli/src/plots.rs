@@ -52,6 +52,28 @@ fn color(i: usize) -> RGBAColor {
 
 type Series = (String, Vec<(f64, f64)>);
 
+/// Each series as a line in its own colour with a dot of `radius` at every point and a legend
+/// entry.
+fn draw_lines<DB: DrawingBackend>(
+    chart: &mut ChartContext<'_, DB, Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>>,
+    series: &[Series],
+    radius: u32,
+) -> Result<()>
+where
+    DB::ErrorType: 'static,
+{
+    for (i, (name, points)) in series.iter().enumerate() {
+        let color = color(i);
+        chart
+            .draw_series(LineSeries::new(points.iter().copied(), color.stroke_width(2)))
+            .map_err(err)?
+            .label(name.as_str())
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2)));
+        chart.draw_series(points.iter().map(|&p| Circle::new(p, radius, color.filled()))).map_err(err)?;
+    }
+    Ok(())
+}
+
 /// One panel of lines (with a dot at every point, so a single epoch still shows).
 fn line_panel<DB: DrawingBackend>(
     area: &DrawingArea<DB, plotters::coord::Shift>,
@@ -85,15 +107,7 @@ where
         .x_label_formatter(&|v| if (v - v.round()).abs() < 1e-6 { format!("{v:.0}") } else { String::new() })
         .draw()
         .map_err(err)?;
-    for (i, (name, points)) in series.iter().enumerate() {
-        let color = color(i);
-        chart
-            .draw_series(LineSeries::new(points.iter().copied(), color.stroke_width(2)))
-            .map_err(err)?
-            .label(name.as_str())
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2)));
-        chart.draw_series(points.iter().map(|&p| Circle::new(p, 3, color.filled()))).map_err(err)?;
-    }
+    draw_lines(&mut chart, series, 3)?;
     chart
         .configure_series_labels()
         .background_style(WHITE.mix(0.85))
@@ -214,16 +228,9 @@ pub fn per_layer(title: &str, series: &[(String, Vec<(usize, f64)>)]) -> Result<
             .y_label_formatter(&|v| format!("{:.0}%", v * 100.0))
             .draw()
             .map_err(err)?;
-        for (i, (name, values)) in series.iter().enumerate() {
-            let color = color(i);
-            let points: Vec<(f64, f64)> = values.iter().map(|&(l, v)| (l as f64, v)).collect();
-            chart
-                .draw_series(LineSeries::new(points.iter().copied(), color.stroke_width(2)))
-                .map_err(err)?
-                .label(name.as_str())
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2)));
-            chart.draw_series(points.iter().map(|&p| Circle::new(p, 4, color.filled()))).map_err(err)?;
-        }
+        let lines: Vec<Series> =
+            series.iter().map(|(name, values)| (name.clone(), values.iter().map(|&(l, v)| (l as f64, v)).collect())).collect();
+        draw_lines(&mut chart, &lines, 4)?;
         chart
             .configure_series_labels()
             .background_style(WHITE.mix(0.85))
@@ -386,18 +393,7 @@ pub fn scatter_with_fit(title: &str, x_desc: &str, y_desc: &str, points: &[(f64,
 pub fn curves(title: &str, x_desc: &str, y_desc: &str, series: &[Series]) -> Result<String> {
     let x = padded(series.iter().flat_map(|(_, p)| p.iter().map(|&(x, _)| x)), true);
     let y = padded(series.iter().flat_map(|(_, p)| p.iter().map(|&(_, y)| y)), true);
-    percent_chart(title, (x_desc, y_desc), (x, y), 1, SeriesLabelPosition::UpperRight, |chart| {
-        for (i, (name, points)) in series.iter().enumerate() {
-            let color = color(i);
-            chart
-                .draw_series(LineSeries::new(points.iter().copied(), color.stroke_width(2)))
-                .map_err(err)?
-                .label(name.as_str())
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2)));
-            chart.draw_series(points.iter().map(|&p| Circle::new(p, 4, color.filled()))).map_err(err)?;
-        }
-        Ok(())
-    })
+    percent_chart(title, (x_desc, y_desc), (x, y), 1, SeriesLabelPosition::UpperRight, |chart| draw_lines(chart, series, 4))
 }
 
 #[cfg(test)]
