@@ -130,7 +130,7 @@ impl Observer for Progress {
             bar.set_position(p.batch as u64 + 1);
             // Formatting a message per batch is cheap next to a training step, but refreshing it
             // every few batches is enough for a human.
-            if p.batch % 8 == 0 || p.batch + 1 == p.batches {
+            if p.batch.is_multiple_of(8) || p.batch + 1 == p.batches {
                 let err = p.error.map(|e| format!("  error {}", percent(e))).unwrap_or_default();
                 bar.set_message(format!("loss {:.4}{err}  sparsity {}  {:.0} ex/s", p.loss, percent(p.sparsity), p.examples_per_second));
             }

@@ -1,11 +1,13 @@
 //! Dense vs sparse kernels on the paper's layer shapes.
 //!
 //! Shapes 1000×1000 and 1000×784 (out × in), batch 10 and 128, input densities 5–100 %, for the
-//! forward, masked backward, weight-gradient and fused backward+update kernels, each through the dense path (sgemm on
-//! the densified batch, densification included) and the sparse path, on a pool of
-//! `RELU_BENCH_THREADS` threads (default: all cores). The `sgemm` group compares the dense path
-//! with matrixmultiply's own sgemm on one thread. Data are seeded and built outside the timed
-//! closures. `cargo xtask bench` runs this and summarises the medians.
+//! forward, masked backward, weight-gradient and fused backward+update kernels (plain SGD and
+//! with momentum 0.9), each through the dense path (on the densified batch, densification
+//! included) and the sparse path, on a pool of `RELU_BENCH_THREADS` threads (default: all
+//! cores). The `sgemm` group compares the dense path with matrixmultiply's sgemm (and, with
+//! `--features relu-core/bench-gemm`, the `gemm` crate's, AVX-512 kernels) on one thread and on
+//! the pool. Data are seeded and built outside the timed closures. `cargo xtask bench` runs this
+//! and summarises the medians.
 
 use std::hint::black_box;
 use std::time::Duration;
@@ -13,7 +15,7 @@ use std::time::Duration;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use nalgebra::DMatrix;
 use relu_core::testing::{rectified_matrix, rng, uniform_matrix, uniform_vector};
-use relu_core::{Crossover, Dispatch, DispatchMode, SparseBatch, kernels};
+use relu_core::{Crossover, Dispatch, DispatchMode, SparseBatch, StepRule, kernels};
 
 const SHAPES: [(usize, usize); 2] = [(1000, 1000), (1000, 784)];
 const BATCHES: [usize; 2] = [10, 128];
@@ -75,6 +77,15 @@ fn kernels_bench(c: &mut Criterion) {
                         bn.iter(|| pool.install(|| d.backward_update(-1e-9, &mut w2, black_box(&delta), &s, Some(&mut dx)).0))
                     });
                     g.finish();
+
+                    let mut v2 = DMatrix::zeros(out, inp);
+                    let rule = StepRule::sgd(1e-9, 0.0, 0.9);
+                    let mut g = c.benchmark_group("backward_momentum");
+                    g.throughput(Throughput::Elements(2 * flops as u64));
+                    g.bench_function(BenchmarkId::new(name, &param), |bn| {
+                        bn.iter(|| pool.install(|| d.backward_step(rule, &mut w2, Some(&mut v2), black_box(&delta), &s, Some(&mut dx)).0))
+                    });
+                    g.finish();
                 }
             }
         }
@@ -120,6 +131,38 @@ fn sgemm_bench(c: &mut Criterion) {
                     }
                 })
             });
+            #[cfg(feature = "bench-gemm")]
+            for (name, par) in [("gemm_1t", gemm::Parallelism::None), ("gemm_2t", gemm::Parallelism::Rayon(2))] {
+                g.bench_function(BenchmarkId::new(name, &param), |bn| {
+                    bn.iter(|| {
+                        // SAFETY: as above; gemm's `dst = alpha·dst + beta·lhs·rhs` with
+                        // read_dst = false never reads `z`.
+                        unsafe {
+                            gemm::gemm(
+                                out,
+                                batch,
+                                inp,
+                                z.as_mut_ptr(),
+                                out as isize,
+                                1,
+                                false,
+                                w.as_ptr(),
+                                out as isize,
+                                1,
+                                h.as_ptr(),
+                                inp as isize,
+                                1,
+                                0.0,
+                                1.0,
+                                false,
+                                false,
+                                false,
+                                par,
+                            )
+                        }
+                    })
+                });
+            }
             g.bench_function(BenchmarkId::new("dense_affine_1t", &param), |bn| {
                 bn.iter(|| one.install(|| kernels::dense_affine(&w, black_box(&h), &b, &mut z)))
             });

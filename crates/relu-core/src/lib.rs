@@ -6,9 +6,12 @@
 //!   at run time with [`Activation`].
 //! * [`SparseBatch`]: a batch of activations holding only its non-zero entries — the rectifier's
 //!   active set, which is also the backward pass's only state — with [`SparsityStats`].
-//! * [`kernels`]: forward, backward and weight-gradient kernels in a dense form (sgemm through
-//!   [`matrix::gemm`], the one wrapper around `unsafe`) and a sparse form that skips zero
-//!   activations, with a density-based [`Dispatch`] between them.
+//! * [`kernels`]: forward, backward, weight-gradient and fused optimiser-step kernels in a dense
+//!   form (sgemm through [`matrix::gemm`], the one wrapper around matrixmultiply, and a
+//!   register-blocked micro-kernel for small batches) and a sparse form that skips zero
+//!   activations, with a density-based [`Dispatch`] between them; [`StepRule`] writes SGD,
+//!   weight decay and momentum once, and the idle steps of silent columns are applied lazily, so
+//!   decay and momentum stay sparse.
 //!
 //! # Matrix convention
 //! Matrices are nalgebra `DMatrix<f32>` (column-major) with **one example per column**:
@@ -49,7 +52,7 @@ pub mod testing;
 
 pub use activation::{Activation, ActivationFn};
 pub use error::CoreError;
-pub use kernels::{Crossover, Densities, Dispatch, DispatchMode, KernelPath, Touched};
+pub use kernels::{ColumnMap, Crossover, Densities, Dispatch, DispatchMode, KernelPath, StepRule, Touched};
 pub use sparse::{FiringCounter, SparseBatch, SparsityStats, UnitMajor};
 
 /// The seeded, portable RNG every relu crate uses (ChaCha8): the same seed gives the same stream

@@ -319,10 +319,10 @@ impl Fetcher {
             };
             let append = offset > 0 && resp.status() == 206;
             let start = if append { offset } else { 0 };
-            if let Some(len) = resp.header("Content-Length").and_then(|v| v.trim().parse::<u64>().ok()) {
-                if start.saturating_add(len) > max_bytes {
-                    return Err(too_large(format!("the server announces {} bytes", start.saturating_add(len))));
-                }
+            if let Some(len) = resp.header("Content-Length").and_then(|v| v.trim().parse::<u64>().ok())
+                && start.saturating_add(len) > max_bytes
+            {
+                return Err(too_large(format!("the server announces {} bytes", start.saturating_add(len))));
             }
             let mut file = OpenOptions::new()
                 .create(true)

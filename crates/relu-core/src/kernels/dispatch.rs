@@ -2,7 +2,10 @@
 
 use nalgebra::{DMatrix, DVector};
 
-use super::{dense_affine, dense_backward, dense_weight_grad, masked_backward, sparse_affine, sparse_backward_update, sparse_weight_grad};
+use super::{
+    StepRule, dense_affine, dense_backward, dense_step, dense_weight_grad, masked_backward, sparse_affine, sparse_backward_step,
+    sparse_weight_grad,
+};
 use crate::CoreError;
 use crate::sparse::{SparseBatch, UnitMajor};
 
@@ -152,6 +155,8 @@ pub struct Dispatch {
     /// Where `Auto` switches.
     pub crossover: Crossover,
     scratch: DMatrix<f32>,
+    /// The scaled gradient of a dense step with decay or momentum.
+    step_scratch: DMatrix<f32>,
 }
 
 impl Default for Dispatch {
@@ -163,7 +168,7 @@ impl Default for Dispatch {
 impl Dispatch {
     /// A dispatcher with the given mode and crossover.
     pub fn new(mode: DispatchMode, crossover: Crossover) -> Self {
-        Self { mode, crossover, scratch: DMatrix::zeros(0, 0) }
+        Self { mode, crossover, scratch: DMatrix::zeros(0, 0), step_scratch: DMatrix::zeros(0, 0) }
     }
 
     /// The path chosen for a batch of this density against this crossover.
@@ -179,10 +184,7 @@ impl Dispatch {
     /// The scratch matrix, shaped `units × batch` like `s` (reallocated only when the shape
     /// changes; contents unspecified).
     fn scratch_like(&mut self, s: &SparseBatch) -> &mut DMatrix<f32> {
-        if self.scratch.shape() != (s.units(), s.batch_size()) {
-            self.scratch = DMatrix::zeros(s.units(), s.batch_size());
-        }
-        &mut self.scratch
+        scratch_like(&mut self.scratch, s)
     }
 
     fn densify(&mut self, s: &SparseBatch) -> &DMatrix<f32> {
@@ -271,8 +273,7 @@ impl Dispatch {
     }
 
     /// The masked backward (into `dx`, when given) and the step `W ← W + α·δ·Sᵀ` in one call; see
-    /// [`sparse_backward_update`]. The dense path runs [`dense_backward`] (then gathers) and
-    /// [`dense_weight_grad`]. Uses the `backward` crossover.
+    /// [`Dispatch::backward_step`], of which this is the plain rule.
     ///
     /// # Panics
     /// If the shapes disagree.
@@ -285,16 +286,48 @@ impl Dispatch {
         s: &'s SparseBatch,
         dx: Option<&mut [f32]>,
     ) -> (KernelPath, Touched<'s>) {
+        self.backward_step(StepRule::add(alpha), w, None, delta, s, dx)
+    }
+
+    /// The masked backward (into `dx`, when given, with the weights before the step) and an
+    /// optimiser step of `W` (and its velocity) with the gradient `δ·Sᵀ`; see
+    /// [`sparse_backward_step`]. The sparse path moves only the columns of inputs active in the
+    /// batch ([`Touched::Columns`]; with decay or momentum the others are owed idle steps, see
+    /// [`super::catch_up_columns`]); the dense path runs [`dense_backward`] (then gathers) and
+    /// [`dense_step`] on every weight. Uses the `backward` crossover.
+    ///
+    /// # Panics
+    /// If the shapes disagree, or `rule` has momentum and no velocity is given.
+    #[track_caller]
+    pub fn backward_step<'s>(
+        &mut self,
+        rule: StepRule,
+        w: &mut DMatrix<f32>,
+        velocity: Option<&mut DMatrix<f32>>,
+        delta: &DMatrix<f32>,
+        s: &'s SparseBatch,
+        dx: Option<&mut [f32]>,
+    ) -> (KernelPath, Touched<'s>) {
         match self.choose(s.density(), self.crossover.at(s.batch_size()).backward) {
-            KernelPath::Sparse => (KernelPath::Sparse, Touched::Columns(sparse_backward_update(alpha, w, delta, s, dx))),
+            KernelPath::Sparse => (KernelPath::Sparse, Touched::Columns(sparse_backward_step(rule, w, velocity, delta, s, dx))),
             KernelPath::Dense => {
                 if let Some(out) = dx {
                     self.masked_backward_dense(w, delta, s, out);
                 }
-                let h = self.densify(s);
-                dense_weight_grad(alpha, delta, h, 1.0, w);
+                let h = scratch_like(&mut self.scratch, s);
+                s.write_dense(h);
+                dense_step(rule, w, velocity, delta, h, &mut self.step_scratch);
                 (KernelPath::Dense, Touched::All)
             }
         }
     }
+}
+
+/// `scratch`, shaped `units × batch` like `s` (reallocated only when the shape changes; contents
+/// unspecified).
+fn scratch_like<'a>(scratch: &'a mut DMatrix<f32>, s: &SparseBatch) -> &'a mut DMatrix<f32> {
+    if scratch.shape() != (s.units(), s.batch_size()) {
+        *scratch = DMatrix::zeros(s.units(), s.batch_size());
+    }
+    scratch
 }

@@ -5,27 +5,44 @@
 //! | forward `Z = W·H + b` | [`dense_affine`] | [`sparse_affine`] (reads only active inputs' weight columns) |
 //! | backward `dH = Wᵀ·δ` | [`dense_backward`] | [`masked_backward`] (only where the input was active) |
 //! | weight gradient `dW = δ·Hᵀ` | [`dense_weight_grad`] | [`sparse_weight_grad`] (only columns of active inputs) |
-//! | backward + SGD step, fused | [`dense_backward`] then [`dense_weight_grad`] | [`sparse_backward_update`] (one pass over the active columns) |
+//! | backward + optimiser step, fused | [`dense_backward`] then [`dense_step`] | [`sparse_backward_step`] (one pass over the active columns) |
+//!
+//! How a weight moves in an optimiser step (plain SGD, weight decay, momentum) is one
+//! [`StepRule`]; [`catch_up_columns`] applies the idle steps that a sparse step skipped for the
+//! columns of silent units, so decay and momentum stay sparse and exact.
 //!
 //! [`Dispatch`] picks the path per call from the batch's measured density. [`reference`](mod@reference) holds
 //! slow, obviously correct versions that the tests compare every fast path against.
 //!
 //! All kernels run on the calling rayon pool (see [`crate::thread_pool`]).
 
+#[cfg(target_arch = "x86_64")]
+mod avx512;
 mod dense;
 mod dispatch;
 mod parallel;
 pub mod reference;
+mod simd;
 mod sparse;
+mod step;
 
-pub use dense::{dense_affine, dense_backward, dense_weight_grad};
+/// Makes every kernel use its portable version from now on, even on CPUs with AVX-512 (for
+/// tests that check the portable kernels on such machines; results agree up to rounding).
+pub fn use_portable_kernels() {
+    #[cfg(target_arch = "x86_64")]
+    avx512::PORTABLE.store(true, std::sync::atomic::Ordering::Relaxed);
+}
+
+pub use dense::{dense_affine, dense_backward, dense_step, dense_weight_grad};
 pub use dispatch::{Crossover, Densities, Dispatch, DispatchMode, KernelPath, Touched};
-pub use sparse::{masked_backward, sparse_affine, sparse_backward_update, sparse_weight_grad};
+pub use sparse::{catch_up_columns, masked_backward, sparse_affine, sparse_backward_step, sparse_backward_update, sparse_weight_grad};
+pub use step::{ColumnMap, StepRule};
 
 /// Shape checks shared by the dense and sparse paths, so both panic with the same message.
 mod check {
     use nalgebra::{DMatrix, DVector};
 
+    use super::StepRule;
     use crate::sparse::{SparseBatch, UnitMajor};
 
     #[track_caller]
@@ -61,6 +78,18 @@ mod check {
                     s_units.batch_size()
                 ),
             );
+        }
+    }
+
+    /// A rule with momentum needs a velocity shaped like the weights.
+    #[track_caller]
+    pub(super) fn velocity(rule: &StepRule, w: &DMatrix<f32>, v: Option<&DMatrix<f32>>) {
+        match v {
+            Some(v) if v.shape() != w.shape() => {
+                shape_panic("optimiser step", format!("velocity {}×{} for W {}×{}", v.nrows(), v.ncols(), w.nrows(), w.ncols()))
+            }
+            None if rule.has_velocity() => shape_panic("optimiser step", "momentum needs a velocity".into()),
+            _ => {}
         }
     }
 

@@ -2,7 +2,9 @@
 //!
 //! The inner loops are written once in plain Rust over fixed-size chunks (so LLVM keeps the
 //! accumulators in vector registers) and compiled several times by [`multiversion`] for AVX-512,
-//! AVX2+FMA and NEON, with the best one picked at run time.
+//! AVX2+FMA and NEON, with the best one picked at run time. On CPUs with AVX-512F the three
+//! hottest loops (the forward block, the column dot products and the fused column step) run
+//! hand-written versions instead (`avx512.rs`); both are tested against the references.
 
 use multiversion::multiversion;
 use multiversion::target::target_cfg_f;
@@ -11,21 +13,14 @@ use rayon::prelude::*;
 
 use super::check;
 use super::parallel::{balanced_unit_ranges, for_row_blocks, task_count};
+use super::simd::{LANES, hsum, madd};
+use super::step::{ColumnMap, DECAY, MOMENTUM, PLAIN, StepRule};
 use crate::matrix::MatMut;
 use crate::sparse::{SparseBatch, UnitMajor};
 
 /// Rows handled per register block in the forward and weight-gradient kernels: 64 `f32` are
 /// 8 AVX2 or 4 AVX-512 registers of accumulators.
 const BLOCK: usize = 64;
-/// Lanes per accumulator in the dot-product kernel.
-const LANES: usize = 16;
-
-/// `a·b + c`, fused when the clone being compiled has FMA (`fma` is a compile-time constant in
-/// each multiversioned clone, so the branch disappears).
-#[inline(always)]
-fn madd(fma: bool, a: f32, b: f32, c: f32) -> f32 {
-    if fma { a.mul_add(b, c) } else { a * b + c }
-}
 
 /// Sparse affine map `Z = W·S + b` for a sparse input batch: each example reads only the weight
 /// columns of its active inputs.
@@ -44,7 +39,25 @@ pub fn sparse_affine(w: &DMatrix<f32>, s: &SparseBatch, b: &DVector<f32>, z: &mu
     let out = w.nrows();
     let (wd, bias) = (w.as_slice(), b.as_slice());
     let work = out * s.nnz();
-    for_row_blocks(MatMut::from(z), work, &|r0, mut zb| forward_rows(wd, out, r0, bias, s, &mut zb));
+    for_row_blocks(MatMut::from(z), work, &|r0, mut zb| {
+        #[cfg(target_arch = "x86_64")]
+        if super::avx512::available() {
+            let rows = zb.nrows();
+            let mut cursors = vec![0usize; s.batch_size()];
+            let mut r = 0;
+            while r + BLOCK <= rows {
+                let b: &[f32; BLOCK] = bias[r0 + r..r0 + r + BLOCK].try_into().expect("block");
+                super::avx512::forward_block(wd, out, r0 + r, b, s, &mut cursors, &mut zb, r);
+                r += BLOCK;
+            }
+            if r < rows {
+                let (_, mut tail) = zb.split_rows_at(r);
+                forward_rows(wd, out, r0 + r, bias, s, &mut tail);
+            }
+            return;
+        }
+        forward_rows(wd, out, r0, bias, s, &mut zb)
+    });
 }
 
 #[multiversion(targets("x86_64+avx512f+avx512vl+avx2+fma", "x86_64+avx2+fma", "aarch64+neon"))]
@@ -132,9 +145,18 @@ fn masked_backward_unit_major(w: &DMatrix<f32>, delta: &DMatrix<f32>, s_units: &
                 continue;
             }
             let d = &mut dst[offsets[u] - base..offsets[u + 1] - base];
-            unit_dots(&wd[u * rows..(u + 1) * rows], dd, rows, examples, d);
+            column_dots(&wd[u * rows..(u + 1) * rows], dd, rows, examples, d);
         }
     });
+}
+
+/// The dot products of one weight column with the δ columns `examples`.
+fn column_dots(wc: &[f32], delta: &[f32], rows: usize, examples: &[u32], dst: &mut [f32]) {
+    #[cfg(target_arch = "x86_64")]
+    if super::avx512::available() {
+        return super::avx512::column_dots(wc, delta, examples, dst);
+    }
+    unit_dots(wc, delta, rows, examples, dst)
 }
 
 #[multiversion(targets("x86_64+avx512f+avx512vl+avx2+fma", "x86_64+avx2+fma", "aarch64+neon"))]
@@ -151,12 +173,6 @@ fn unit_dots(wc: &[f32], delta: &[f32], rows: usize, examples: &[u32], dst: &mut
         dst[k] = dot1(fma, wc, col(examples[k]));
         k += 1;
     }
-}
-
-/// Sum of a lane accumulator, in a fixed order.
-#[inline(always)]
-fn hsum(acc: &[f32; LANES]) -> f32 {
-    acc.iter().sum()
 }
 
 /// Four dot products of `w` with `d0..d3` at once, loading each chunk of `w` once. All slices
@@ -251,13 +267,8 @@ pub fn sparse_weight_grad<'s>(alpha: f32, delta: &DMatrix<f32>, s_units: &'s Uni
     s_units.active_units()
 }
 
-/// Masked backward and SGD step fused per weight column: for each input unit `j` active in the
-/// batch, its column `W[:, j]` is loaded once, dotted with the δ columns of the examples where
-/// `j` fired (the gradient for the layer below, written to `dx` aligned with
-/// [`SparseBatch::values`] when requested), then updated in place with
-/// `W[:, j] += α·Σₑ S[j, e]·δ[:, e]` while still in cache. Equivalent to [`masked_backward`]
-/// followed by [`sparse_weight_grad`] with `β = 1`, with one pass over the weights instead of
-/// two. Returns the columns touched.
+/// Masked backward and SGD step fused per weight column; see [`sparse_backward_step`], of which
+/// this is the plain step `W ← W + α·δ·Sᵀ` (no decay, no velocity). Returns the columns touched.
 ///
 /// # Shapes
 /// `w`: out×in, `delta`: out×batch, `s`: in×batch, `dx`: `s.nnz()` values.
@@ -272,9 +283,36 @@ pub fn sparse_backward_update<'s>(
     s: &'s SparseBatch,
     dx: Option<&mut [f32]>,
 ) -> &'s [u32] {
+    sparse_backward_step(StepRule::add(alpha), w, None, delta, s, dx)
+}
+
+/// The masked backward and an optimiser step fused per weight column: for each input unit `j`
+/// active in the batch, its column `W[:, j]` is loaded once, dotted with the δ columns of the
+/// examples where `j` fired (the gradient for the layer below, written to `dx` aligned with
+/// [`SparseBatch::values`] when requested, computed with the weights before the step), then
+/// moved by `rule` with the gradient `g = Σₑ S[j, e]·δ[:, e]` while still in cache (and, with
+/// momentum, the same column of `velocity`). Columns of units silent in the whole batch are not
+/// touched: with decay or momentum they are owed idle steps, which [`catch_up_columns`] applies
+/// before they are read again. Returns the columns touched.
+///
+/// # Shapes
+/// `w` and `velocity`: out×in, `delta`: out×batch, `s`: in×batch, `dx`: `s.nnz()` values.
+///
+/// # Panics
+/// If the shapes disagree, or `rule` has momentum and no velocity is given.
+#[track_caller]
+pub fn sparse_backward_step<'s>(
+    rule: StepRule,
+    w: &mut DMatrix<f32>,
+    velocity: Option<&mut DMatrix<f32>>,
+    delta: &DMatrix<f32>,
+    s: &'s SparseBatch,
+    dx: Option<&mut [f32]>,
+) -> &'s [u32] {
     check::backward(w, delta);
     let units = s.by_unit();
     check::sparse_pair(w.ncols(), delta.ncols(), s, units);
+    check::velocity(&rule, w, velocity.as_deref());
     let rows = w.nrows();
     if rows == 0 {
         return units.active_units();
@@ -286,35 +324,145 @@ pub fn sparse_backward_update<'s>(
     let ranges = balanced_unit_ranges(offsets, task_count(2 * rows * units.nnz()), 0);
     let mut jobs = Vec::with_capacity(ranges.len());
     let (mut wrest, mut grest) = (w.as_mut_slice(), by_unit.as_mut_slice());
+    let mut vrest: &mut [f32] = match velocity {
+        Some(v) if rule.has_velocity() => v.as_mut_slice(),
+        _ => &mut [],
+    };
+    let with_v = !vrest.is_empty();
     for range in ranges {
         let (wh, wt) = wrest.split_at_mut(range.len() * rows);
         let glen = if want_dx { offsets[range.end] - offsets[range.start] } else { 0 };
         let (gh, gt) = grest.split_at_mut(glen);
-        jobs.push((range, wh, gh));
+        let (vh, vt) = std::mem::take(&mut vrest).split_at_mut(if with_v { range.len() * rows } else { 0 });
+        jobs.push((range, wh, vh, gh));
         wrest = wt;
         grest = gt;
+        vrest = vt;
     }
-    jobs.into_par_iter().for_each(|(range, cols, grads)| {
+    jobs.into_par_iter().for_each(|(range, cols, vels, grads)| {
         let (first, base) = (range.start, offsets[range.start]);
+        let mut scratch = Vec::new();
         for u in range {
             let (examples, values) = units.unit(u);
             if examples.is_empty() {
                 continue;
             }
-            let col = &mut cols[(u - first) * rows..(u - first + 1) * rows];
-            if want_dx {
-                unit_dots(col, dd, rows, examples, &mut grads[offsets[u] - base..offsets[u + 1] - base]);
-            }
-            column_update(alpha, dd, rows, examples, values, 1.0, col);
+            let at = (u - first) * rows..(u - first + 1) * rows;
+            let col = &mut cols[at.clone()];
+            let vcol = if with_v { Some(&mut vels[at]) } else { None };
+            let dots: &mut [f32] = if want_dx { &mut grads[offsets[u] - base..offsets[u + 1] - base] } else { &mut [] };
+            column_step(rule, col, vcol, dd, rows, examples, values, dots, &mut scratch);
         }
     });
     if let Some(out) = dx {
-        assert_eq!(out.len(), s.nnz(), "sparse_backward_update: dx must hold one value per active entry");
+        assert_eq!(out.len(), s.nnz(), "sparse_backward_step: dx must hold one value per active entry");
         for (&p, &v) in units.positions().iter().zip(&by_unit) {
             out[p as usize] = v;
         }
     }
     units.active_units()
+}
+
+/// One column of [`sparse_backward_step`]: the dot products (into `dots`, when not empty) and the
+/// step.
+#[allow(clippy::too_many_arguments)]
+fn column_step(
+    rule: StepRule,
+    col: &mut [f32],
+    vcol: Option<&mut [f32]>,
+    delta: &[f32],
+    rows: usize,
+    examples: &[u32],
+    values: &[f32],
+    dots: &mut [f32],
+    scratch: &mut Vec<f32>,
+) {
+    #[cfg(target_arch = "x86_64")]
+    if super::avx512::available() {
+        return super::avx512::column_step(rule, col, vcol, delta, examples, values, dots, scratch);
+    }
+    if !dots.is_empty() {
+        unit_dots(col, delta, rows, examples, dots);
+    }
+    if rule.kind() == PLAIN {
+        column_update(rule.scale, delta, rows, examples, values, 1.0, col);
+        return;
+    }
+    scratch.clear();
+    scratch.resize(rows, 0.0);
+    column_update(rule.scale, delta, rows, examples, values, 0.0, scratch);
+    apply_rule(rule, col, vcol, scratch);
+}
+
+/// `w ← rule(w, sg)` element-wise, where `sg` is the scaled gradient.
+pub(crate) fn apply_rule(rule: StepRule, w: &mut [f32], v: Option<&mut [f32]>, sg: &[f32]) {
+    let mut dummy = 0.0;
+    match (rule.kind(), v) {
+        (MOMENTUM, Some(v)) => {
+            for ((w, v), &g) in w.iter_mut().zip(v.iter_mut()).zip(sg) {
+                *w = rule.apply::<MOMENTUM>(*w, g, v);
+            }
+        }
+        (MOMENTUM, None) => panic!("a momentum step needs a velocity"),
+        (DECAY, _) => w.iter_mut().zip(sg).for_each(|(w, &g)| *w = rule.apply::<DECAY>(*w, g, &mut dummy)),
+        _ => w.iter_mut().zip(sg).for_each(|(w, &g)| *w = rule.apply::<PLAIN>(*w, g, &mut dummy)),
+    }
+}
+
+/// Brings columns up to date after idle steps: for each `(j, map)` in `columns` (increasing), column
+/// `j` of `w` (and of `velocity`, when given) is transformed by `map` (see
+/// [`StepRule::idle_steps`]). Columns not listed are not touched.
+///
+/// # Panics
+/// If the columns are not increasing and in range, or the velocity's shape differs from `w`'s.
+#[track_caller]
+pub fn catch_up_columns(w: &mut DMatrix<f32>, velocity: Option<&mut DMatrix<f32>>, columns: &[(u32, ColumnMap)]) {
+    if let Some(v) = &velocity {
+        assert_eq!(v.shape(), w.shape(), "catch_up_columns: velocity shape");
+    }
+    assert!(columns.windows(2).all(|p| p[0].0 < p[1].0), "catch_up_columns: columns must be increasing");
+    assert!(columns.last().is_none_or(|c| (c.0 as usize) < w.ncols()), "catch_up_columns: column out of range");
+    let rows = w.nrows();
+    if columns.is_empty() || rows == 0 {
+        return;
+    }
+    let tasks = task_count(rows * columns.len()).min(columns.len());
+    let per = columns.len().div_ceil(tasks);
+    let mut jobs = Vec::with_capacity(tasks);
+    let (mut wrest, mut at) = (w.as_mut_slice(), 0usize);
+    let mut vrest: &mut [f32] = velocity.map_or(&mut [][..], |v| v.as_mut_slice());
+    let with_v = !vrest.is_empty();
+    for group in columns.chunks(per) {
+        let end = group[group.len() - 1].0 as usize + 1;
+        let (_, wt) = wrest.split_at_mut((group[0].0 as usize - at) * rows);
+        let (wh, wt) = wt.split_at_mut((end - group[0].0 as usize) * rows);
+        let vh = if with_v {
+            let (_, vt) = std::mem::take(&mut vrest).split_at_mut((group[0].0 as usize - at) * rows);
+            let (vh, vt) = vt.split_at_mut((end - group[0].0 as usize) * rows);
+            vrest = vt;
+            vh
+        } else {
+            &mut []
+        };
+        jobs.push((group, wh, vh));
+        wrest = wt;
+        at = end;
+    }
+    jobs.into_par_iter().for_each(|(group, ws, vs)| {
+        let first = group[0].0 as usize;
+        for &(j, map) in group {
+            let k = (j as usize - first) * rows;
+            let wc = &mut ws[k..k + rows];
+            if with_v {
+                for (w, v) in wc.iter_mut().zip(&mut vs[k..k + rows]) {
+                    map.apply(w, v);
+                }
+            } else {
+                let a = map.m[0];
+                wc.iter_mut().for_each(|w| *w *= a);
+            }
+        }
+    });
 }
 
 #[multiversion(targets("x86_64+avx512f+avx512vl+avx2+fma", "x86_64+avx2+fma", "aarch64+neon"))]
