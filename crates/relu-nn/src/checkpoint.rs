@@ -240,6 +240,20 @@ struct StateMeta {
     history: Vec<EpochMetrics>,
     config: TrainConfig,
     momentum: bool,
+    /// Idle steps the lazy optimiser still owes (a run interrupted mid-epoch with momentum or
+    /// weight decay): steps since the last flush, their rule, and each layer's per-column counts.
+    #[serde(default)]
+    pending: Option<Pending>,
+}
+
+/// [`StateMeta::pending`].
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Pending {
+    steps: u32,
+    scale: f32,
+    decay: f32,
+    momentum: f32,
+    columns: Vec<Vec<u32>>,
 }
 
 /// Saves the network being trained and the trainer's state to `path`, atomically.
@@ -264,6 +278,13 @@ pub fn save_training(path: &Path, net: &Network, state: &TrainState, config: &Tr
         history: state.history.clone(),
         config: *config,
         momentum: !state.sgd.velocity.is_empty(),
+        pending: state.sgd.pending().map(|(steps, r, columns)| Pending {
+            steps,
+            scale: r.scale,
+            decay: r.decay,
+            momentum: r.momentum,
+            columns: columns.to_vec(),
+        }),
     };
     let mut meta = base_metadata(net.spec());
     meta.insert("training_state".into(), serde_json::to_string(&meta_json).map_err(|e| ck(path, e.to_string()))?);
@@ -307,7 +328,14 @@ pub fn load_training(path: &Path) -> Result<(Network, TrainState, TrainConfig)> 
         best,
         bad_epochs: m.bad_epochs,
         history: m.history,
-        sgd: SgdState { velocity },
+        sgd: match m.pending {
+            None => SgdState::from_velocity(velocity),
+            Some(p) => {
+                let rule = relu_core::StepRule { scale: p.scale, decay: p.decay, momentum: p.momentum };
+                SgdState::with_pending(velocity, &net, p.steps, rule, p.columns)
+                    .map_err(|e| ck(path, format!("invalid optimiser state: {e}")))?
+            }
+        },
     };
     Ok((net, state, m.config))
 }

@@ -54,9 +54,11 @@ pub use train::{
 };
 
 impl Network {
-    /// One SGD step on a batch: forward, backward, and the update (fused and sparse for plain
-    /// SGD), with learning rate `lr`. Returns the batch's loss before the step. This is the
-    /// training loop's inner step, for callers who write their own loop.
+    /// One SGD step on a batch: forward, backward, and the update (fused with the backward pass,
+    /// and sparse for every form of SGD), with learning rate `lr`. Returns the batch's loss
+    /// before the step. This is the training loop's inner step, for callers who write their own
+    /// loop. With momentum or weight decay some columns may owe idle steps afterwards: call
+    /// [`SgdState::flush`] before reading or saving the parameters.
     ///
     /// # Panics
     /// If `x` or `targets` do not fit the network (check with [`check_dataset`]).
@@ -69,8 +71,9 @@ impl Network {
         state: &mut SgdState,
         ws: &mut Workspace,
     ) -> (BatchLoss, ForwardCache) {
-        let cache = self.forward(x, ws);
+        let cache = self.forward_for_step(x, ws, sgd.rule(lr), state);
         let loss = backward(self, x, &cache, targets, ws, &mut optim::SgdStep { sgd, lr, state });
+        optim::end_step(state);
         (loss, cache)
     }
 

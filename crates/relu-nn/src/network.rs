@@ -175,28 +175,70 @@ impl Network {
     /// If `x` has the wrong number of features.
     #[track_caller]
     pub fn forward(&self, x: &Features, ws: &mut Workspace) -> ForwardCache {
-        assert_eq!(x.dim(), self.spec.inputs, "Network::forward: input has {} features, the network expects {}", x.dim(), self.spec.inputs);
+        self.check_input(x);
         let mut hidden: Vec<HiddenCache> = Vec::with_capacity(self.spec.hidden.len());
-        for (i, (spec, layer)) in self.spec.hidden.iter().zip(&self.layers).enumerate() {
+        for (i, layer) in self.layers[..self.spec.hidden.len()].iter().enumerate() {
             let input = if i == 0 { x } else { &hidden[i - 1].output };
-            let z = affine(layer, input, &mut ws.dispatch[i]);
-            // The next layer reads this output; when it would take the dense path anyway, the
-            // output is kept dense and never converted to sparse and back.
-            let next = &ws.dispatch[i + 1];
-            let dense_at = match next.mode {
-                DispatchMode::ForceSparse => f32::INFINITY,
-                DispatchMode::ForceDense => 0.0,
-                DispatchMode::Auto => next.crossover.at(x.len()).forward,
-            };
-            hidden.push(activate(spec, layer, z, dense_at));
+            let h = self.hidden_forward(i, layer, input, ws);
+            hidden.push(h);
+        }
+        let last = self.layers.len() - 1;
+        let output = self.output_forward(&self.layers[last], hidden.last().map_or(x, |h| &h.output), ws);
+        ForwardCache { hidden, output }
+    }
+
+    /// The forward pass of a training step: like [`Network::forward`], but `prepare(i, layer,
+    /// input, dispatch)` may change layer `i` just before it reads its input (the optimiser
+    /// brings the weight columns that the input will read up to date there).
+    #[track_caller]
+    pub(crate) fn forward_preparing(
+        &mut self,
+        x: &Features,
+        ws: &mut Workspace,
+        mut prepare: impl FnMut(usize, &mut Layer, &Features, &Dispatch),
+    ) -> ForwardCache {
+        self.check_input(x);
+        let mut hidden: Vec<HiddenCache> = Vec::with_capacity(self.spec.hidden.len());
+        for i in 0..self.spec.hidden.len() {
+            let input = if i == 0 { x } else { &hidden[i - 1].output };
+            prepare(i, &mut self.layers[i], input, &ws.dispatch[i]);
+            let h = self.hidden_forward(i, &self.layers[i], input, ws);
+            hidden.push(h);
         }
         let last = self.layers.len() - 1;
         let input = hidden.last().map_or(x, |h| &h.output);
-        let mut z = affine(&self.layers[last], input, &mut ws.dispatch[last]);
+        prepare(last, &mut self.layers[last], input, &ws.dispatch[last]);
+        let output = self.output_forward(&self.layers[last], input, ws);
+        ForwardCache { hidden, output }
+    }
+
+    #[track_caller]
+    fn check_input(&self, x: &Features) {
+        assert_eq!(x.dim(), self.spec.inputs, "Network::forward: input has {} features, the network expects {}", x.dim(), self.spec.inputs);
+    }
+
+    /// Hidden layer `i` on its input.
+    fn hidden_forward(&self, i: usize, layer: &Layer, input: &Features, ws: &mut Workspace) -> HiddenCache {
+        let z = affine(layer, input, &mut ws.dispatch[i]);
+        // The next layer reads this output; when it would take the dense path anyway, the
+        // output is kept dense and never converted to sparse and back.
+        let next = &ws.dispatch[i + 1];
+        let dense_at = match next.mode {
+            DispatchMode::ForceSparse => f32::INFINITY,
+            DispatchMode::ForceDense => 0.0,
+            DispatchMode::Auto => next.crossover.at(input.len()).forward,
+        };
+        activate(&self.spec.hidden[i], layer, z, dense_at)
+    }
+
+    /// The output layer on the last hidden layer's output.
+    fn output_forward(&self, layer: &Layer, input: &Features, ws: &mut Workspace) -> DMatrix<f32> {
+        let last = self.layers.len() - 1;
+        let mut z = affine(layer, input, &mut ws.dispatch[last]);
         if matches!(self.spec.output, OutputKind::Softmax { .. } | OutputKind::Ratings { .. }) {
             softmax_columns(&mut z);
         }
-        ForwardCache { hidden, output: z }
+        z
     }
 }
 

@@ -1,20 +1,30 @@
-//! Stochastic gradient descent: plain (the paper's), with momentum, with weight decay.
+//! Stochastic gradient descent: plain (the paper's), with momentum, with weight decay — all sparse.
+//!
+//! A weight column whose input unit was silent in the whole batch has zero gradient. Plain SGD
+//! leaves it alone, so a step moves only the columns of active inputs. Momentum and weight decay
+//! move every weight every step, but a column without gradient moves by a fixed linear map of
+//! its weights and velocity, so relu applies those idle steps lazily: each column remembers how
+//! many steps it has had ([`SgdState`]), and just before a forward pass reads it the owed steps
+//! are applied at once in closed form (relu-core's [`StepRule::idle_steps`] and
+//! [`catch_up_columns`]). At the end of every epoch (and before the parameters are evaluated or
+//! saved) every column is brought up to date. The result equals the dense update up to rounding,
+//! at the cost of the sparse one.
 
 use nalgebra::{DMatrix, DVector};
-use relu_core::{Dispatch, UnitMajor};
+use relu_core::kernels::{catch_up_columns, dense_step};
+use relu_core::{ColumnMap, Dispatch, DispatchMode, KernelPath, StepRule, Touched, UnitMajor};
 use serde::{Deserialize, Serialize};
 
-use crate::backward::{Update, add_outer, masked_then_layer};
+use crate::backward::{Update, add_outer};
 use crate::error::{Result, invalid};
 use crate::features::Features;
 use crate::network::{Layer, Network};
 
 /// SGD hyper-parameters.
 ///
-/// With `momentum == 0` and `weight_decay == 0` (the paper's setting, the default), a step is
-/// fused into the backward pass and moves only the weight columns of inputs that were active in
-/// the batch — the others have zero gradient. Momentum and weight decay move every weight, so
-/// they use full gradient matrices.
+/// Every form is sparse: a step computes gradients only for the weight columns of inputs active
+/// in the batch; with momentum or weight decay the other columns' idle steps are applied lazily,
+/// exactly (see the [module documentation](self)).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Sgd {
     /// Learning rate (default 0.01).
@@ -60,17 +70,31 @@ impl Sgd {
         self.lr / (1.0 + self.lr_decay * epoch.saturating_sub(1) as f32)
     }
 
-    /// Whether steps can be fused and sparse (no momentum, no weight decay).
+    /// Whether a step moves only the weights that received gradient (no momentum, no weight
+    /// decay), so no idle steps are owed.
     pub fn is_plain(self) -> bool {
         self.momentum == 0.0 && self.weight_decay == 0.0
     }
+
+    /// The weights' step rule at learning rate `lr`.
+    pub fn rule(self, lr: f32) -> StepRule {
+        StepRule::sgd(lr, self.weight_decay, self.momentum)
+    }
 }
 
-/// Velocities for momentum, one per layer (empty for plain SGD).
+/// The optimiser's state: velocities for momentum, and the lazy bookkeeping of idle steps.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SgdState {
-    /// Per layer: weight and bias velocities.
+    /// Per layer: weight and bias velocities (empty without momentum). Only up to date for
+    /// every column after [`SgdState::flush`].
     pub velocity: Vec<(DMatrix<f32>, DVector<f32>)>,
+    /// Per layer and weight column: how many steps of the current segment it has had.
+    current: Vec<Vec<u32>>,
+    /// Steps taken since the last flush, and the rule they followed.
+    steps: u32,
+    rule: Option<StepRule>,
+    /// `idle[k]` = the map of `k` idle steps under `rule`, computed on first use.
+    idle: Vec<Option<ColumnMap>>,
 }
 
 impl SgdState {
@@ -81,7 +105,160 @@ impl SgdState {
         } else {
             Vec::new()
         };
-        Self { velocity }
+        Self::from_velocity(velocity)
+    }
+
+    /// A state with these velocities, every column up to date (e.g. read from a checkpoint,
+    /// which is written after a flush).
+    pub fn from_velocity(velocity: Vec<(DMatrix<f32>, DVector<f32>)>) -> Self {
+        Self { velocity, current: Vec::new(), steps: 0, rule: None, idle: Vec::new() }
+    }
+
+    /// Whether some columns still owe idle steps.
+    pub fn is_pending(&self) -> bool {
+        self.steps > 0 && self.rule.is_some_and(|r| r.moves_without_gradient())
+    }
+
+    /// Applies every owed idle step, so `net`'s parameters (and the velocities) are exactly
+    /// those of the dense update. Call before reading or saving the parameters; the trainer does
+    /// at the end of every epoch.
+    pub fn flush(&mut self, net: &mut Network) {
+        if self.is_pending() {
+            let (_, layers) = net.parts_mut();
+            for i in 0..layers.len() {
+                let cols = layers[i].weight.ncols();
+                self.catch_up(i, &mut layers[i], None, cols);
+            }
+        }
+        self.steps = 0;
+        self.current.clear();
+        self.idle.clear();
+        self.rule = None;
+    }
+
+    /// Prepares a step with `rule`: a different rule than the pending steps' first flushes them,
+    /// and momentum gets its velocities.
+    fn begin(&mut self, net: &mut Network, rule: StepRule) {
+        if self.rule.is_some_and(|r| r != rule) {
+            self.flush(net);
+        }
+        if rule.has_velocity() && self.velocity.len() != net.layers().len() {
+            self.velocity =
+                net.layers().iter().map(|l| (DMatrix::zeros(l.weight.nrows(), l.weight.ncols()), DVector::zeros(l.bias.len()))).collect();
+        }
+        if self.rule.is_none() {
+            self.rule = Some(rule);
+            self.current = net.layers().iter().map(|l| vec![0; l.weight.ncols()]).collect();
+        }
+    }
+
+    /// The pending idle steps' bookkeeping, for checkpoints: the steps since the last flush, the
+    /// rule they follow and each layer's per-column step counts (`None` when nothing is pending).
+    pub(crate) fn pending(&self) -> Option<(u32, StepRule, &[Vec<u32>])> {
+        self.rule.filter(|_| self.is_pending()).map(|r| (self.steps, r, &self.current[..]))
+    }
+
+    /// A state with pending idle steps, as [`SgdState::pending`] described them.
+    ///
+    /// # Errors
+    /// A description of the first count that does not fit `net` or exceeds `steps`.
+    pub(crate) fn with_pending(
+        velocity: Vec<(DMatrix<f32>, DVector<f32>)>,
+        net: &Network,
+        steps: u32,
+        rule: StepRule,
+        current: Vec<Vec<u32>>,
+    ) -> std::result::Result<Self, String> {
+        if current.len() != net.layers().len() {
+            return Err(format!("step counts for {} layers, the network has {}", current.len(), net.layers().len()));
+        }
+        for (i, (c, l)) in current.iter().zip(net.layers()).enumerate() {
+            if c.len() != l.weight.ncols() {
+                return Err(format!("layer {i}: {} column step counts for {} columns", c.len(), l.weight.ncols()));
+            }
+            if let Some(&bad) = c.iter().find(|&&k| k > steps) {
+                return Err(format!("layer {i}: a column has {bad} steps of {steps}"));
+            }
+        }
+        if rule.has_velocity() != !velocity.is_empty() {
+            return Err("momentum and velocities do not match".into());
+        }
+        Ok(Self { velocity, current, steps, rule: Some(rule), idle: Vec::new() })
+    }
+
+    /// Brings the columns of layer `i` that `only` lists (all columns when `None`) up to the
+    /// current step.
+    fn catch_up(&mut self, i: usize, layer: &mut Layer, only: Option<&[u32]>, cols: usize) {
+        let Some(rule) = self.rule else { return };
+        if !rule.moves_without_gradient() || self.current.len() <= i {
+            return;
+        }
+        let steps = self.steps;
+        let mut due = Vec::new();
+        let mut add = |j: u32, current: &mut [u32], idle: &mut Vec<Option<ColumnMap>>| {
+            let k = steps - current[j as usize];
+            if k > 0 {
+                if idle.len() <= k as usize {
+                    idle.resize(k as usize + 1, None);
+                }
+                let map = *idle[k as usize].get_or_insert_with(|| rule.idle_steps(k));
+                due.push((j, map));
+                current[j as usize] = steps;
+            }
+        };
+        match only {
+            Some(list) => list.iter().for_each(|&j| add(j, &mut self.current[i], &mut self.idle)),
+            None => (0..cols as u32).for_each(|j| add(j, &mut self.current[i], &mut self.idle)),
+        }
+        if !due.is_empty() {
+            let v = self.velocity.get_mut(i).map(|(v, _)| v);
+            catch_up_columns(&mut layer.weight, v, &due);
+        }
+    }
+
+    /// Records that the columns `touched` of layer `i` had this step.
+    fn mark(&mut self, i: usize, touched: Touched<'_>) {
+        let Some(current) = self.current.get_mut(i) else { return };
+        let next = self.steps + 1;
+        match touched {
+            Touched::All => current.iter_mut().for_each(|c| *c = next),
+            Touched::Columns(cols) => cols.iter().for_each(|&j| current[j as usize] = next),
+        }
+    }
+}
+
+/// Which columns of a layer a step will read and write: the active inputs when both the forward
+/// and the backward kernel take the sparse path, every column otherwise.
+fn columns_read<'a>(input: &'a Features, dispatch: &Dispatch) -> Option<&'a UnitMajor> {
+    match input {
+        Features::Sparse(s) => {
+            let at = dispatch.crossover.at(s.batch_size());
+            let sparse = |c: f32| dispatch.choose(s.density(), c) == KernelPath::Sparse;
+            (dispatch.mode != DispatchMode::ForceDense && sparse(at.forward) && sparse(at.backward)).then(|| s.by_unit())
+        }
+        Features::Dense(_) => None,
+    }
+}
+
+impl Network {
+    /// The forward pass of an SGD step: with momentum or weight decay, each layer's columns that
+    /// the step will read are first brought up to date.
+    pub(crate) fn forward_for_step(
+        &mut self,
+        x: &Features,
+        ws: &mut crate::Workspace,
+        rule: StepRule,
+        state: &mut SgdState,
+    ) -> crate::ForwardCache {
+        state.begin(self, rule);
+        if !rule.moves_without_gradient() {
+            return self.forward(x, ws);
+        }
+        self.forward_preparing(x, ws, |i, layer, input, dispatch| {
+            let cols = layer.weight.ncols();
+            let only = columns_read(input, dispatch).map(|u| u.active_units());
+            state.catch_up(i, layer, only, cols);
+        })
     }
 }
 
@@ -92,9 +269,19 @@ pub(crate) struct SgdStep<'a> {
     pub(crate) state: &'a mut SgdState,
 }
 
-/// `b ← b − lr·Σₑ δ[:, e]`.
-fn step_bias(layer: &mut Layer, lr: f32, delta: &DMatrix<f32>) {
-    layer.bias.axpy(-lr, &delta.column_sum(), 1.0);
+impl SgdStep<'_> {
+    /// `b ← b − lr·Σₑ δ[:, e]`, with momentum `v_b ← μ·v_b − lr·Σₑ δ[:, e]; b ← b + v_b` (biases
+    /// are few: always updated densely).
+    fn step_bias(&mut self, index: usize, layer: &mut Layer, delta: &DMatrix<f32>) {
+        let g = delta.column_sum();
+        match self.state.velocity.get_mut(index) {
+            Some((_, vb)) => {
+                vb.axpy(-self.lr, &g, self.sgd.momentum);
+                layer.bias += &*vb;
+            }
+            None => layer.bias.axpy(-self.lr, &g, 1.0),
+        }
+    }
 }
 
 impl Update for SgdStep<'_> {
@@ -107,15 +294,14 @@ impl Update for SgdStep<'_> {
         grad: Option<&mut [f32]>,
         dispatch: &mut Dispatch,
     ) {
-        match input {
-            // One pass over the active weight columns: the gradient for the layer below (with
-            // the weights before the step), then the step.
-            Features::Sparse(s) if self.sgd.is_plain() => {
-                dispatch.backward_update(-self.lr, &mut layer.weight, delta, s, grad);
-                step_bias(layer, self.lr, delta);
-            }
-            _ => masked_then_layer(self, index, layer, delta, input, grad, dispatch),
-        }
+        let Features::Sparse(s) = input else { unreachable!("sparse_layer is called for sparse inputs") };
+        // One pass over the active weight columns: the gradient for the layer below (with the
+        // weights before the step), then the step.
+        let rule = self.sgd.rule(self.lr);
+        let velocity = self.state.velocity.get_mut(index).map(|(v, _)| v);
+        let (_, touched) = dispatch.backward_step(rule, &mut layer.weight, velocity, delta, s, grad);
+        self.state.mark(index, touched);
+        self.step_bias(index, layer, delta);
     }
 
     fn layer(
@@ -127,32 +313,28 @@ impl Update for SgdStep<'_> {
         input_units: Option<&UnitMajor>,
         dispatch: &mut Dispatch,
     ) {
-        let lr = self.lr;
-        if self.sgd.is_plain() {
-            // W ← W − lr·δ·xᵀ, touching only the columns of active inputs.
-            add_outer(-lr, delta, input, input_units, &mut layer.weight, dispatch);
-            step_bias(layer, lr, delta);
-            return;
-        }
-        let mut g = DMatrix::zeros(layer.weight.nrows(), layer.weight.ncols());
-        add_outer(1.0, delta, input, input_units, &mut g, dispatch);
-        if self.sgd.weight_decay > 0.0 {
-            let wd = self.sgd.weight_decay;
-            g.zip_apply(&layer.weight, |gv, w| *gv += wd * w);
-        }
-        let gb = delta.column_sum();
-        match self.state.velocity.get_mut(index) {
-            Some((vw, vb)) => {
-                let mu = self.sgd.momentum;
-                vw.zip_apply(&g, |v, gv| *v = mu * *v - lr * gv);
-                vb.axpy(-lr, &gb, mu);
-                layer.weight += &*vw;
-                layer.bias += &*vb;
+        let rule = self.sgd.rule(self.lr);
+        match input {
+            Features::Dense(h) => {
+                let velocity = self.state.velocity.get_mut(index).map(|(v, _)| v);
+                let mut scratch = DMatrix::zeros(0, 0);
+                dense_step(rule, &mut layer.weight, velocity, delta, h, &mut scratch);
+                self.state.mark(index, Touched::All);
             }
-            None => {
-                layer.weight.zip_apply(&g, |w, gv| *w -= lr * gv);
-                layer.bias.axpy(-lr, &gb, 1.0);
+            Features::Sparse(_) => {
+                // `backward` hands sparse inputs to `sparse_layer`, which this type overrides, so
+                // this is only reached by callers of `Update::layer` itself: the plain sparse
+                // step of the rule's gradient scale (weight columns of active inputs only).
+                debug_assert!(!rule.moves_without_gradient(), "sparse inputs with decay or momentum go through sparse_layer");
+                add_outer(rule.scale, delta, input, input_units, &mut layer.weight, dispatch);
+                self.state.mark(index, input_units.map_or(Touched::All, |u| Touched::Columns(u.active_units())));
             }
         }
+        self.step_bias(index, layer, delta);
     }
+}
+
+/// One SGD step's bookkeeping after the backward pass.
+pub(crate) fn end_step(state: &mut SgdState) {
+    state.steps += 1;
 }

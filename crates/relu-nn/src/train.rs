@@ -335,7 +335,10 @@ impl Trainer {
 
     /// Trains `net` on `train`, validating on `valid` after every epoch. On return `net` holds the
     /// best-validation parameters when training completed or stopped early (the last ones when
-    /// there is no validation set), and the current ones when interrupted.
+    /// there is no validation set), and the current ones when interrupted — with momentum or
+    /// weight decay, interrupted mid-epoch, some weight columns may then still owe idle steps
+    /// (the state saved by [`crate::checkpoint::save_training`] records them, so a resumed run is
+    /// identical; [`crate::SgdState::flush`] applies them).
     ///
     /// # Errors
     /// [`NnError::DataMismatch`] if a dataset does not fit the network, [`NnError::NonFinite`] if
@@ -443,7 +446,9 @@ impl Trainer {
                     return Ok(self.report(st, StopReason::Interrupted, run_examples, run_seconds));
                 }
             }
-            // The epoch is complete.
+            // The epoch is complete: apply every idle step the lazy optimiser owes, so the
+            // parameters evaluated, kept and saved are exactly the dense update's.
+            st.sgd.flush(net);
             check_parameters(net, epoch, batches.saturating_sub(1))?;
             let valid_eval = valid.map(|v| net.evaluate(v, cfg.eval_batch, &mut ws));
             let p = std::mem::take(&mut st.partial);

@@ -78,6 +78,27 @@ fn sparse_and_dense_paths_train_the_same_weights() {
     }
 }
 
+/// Momentum and weight decay stay sparse: the lazily applied idle steps of silent columns give the
+/// weights of the dense update, where every weight moves every step.
+#[test]
+fn lazy_momentum_and_decay_train_the_dense_weights() {
+    for sgd in [
+        Sgd { lr: 0.05, momentum: 0.9, ..Sgd::default() },
+        Sgd { lr: 0.05, weight_decay: 0.01, ..Sgd::default() },
+        Sgd { lr: 0.05, momentum: 0.5, weight_decay: 0.01, lr_decay: 0.5 },
+    ] {
+        let cfg = TrainConfig { sgd, ..config(3) };
+        let (dense, _) = train(cfg, DispatchMode::ForceDense);
+        let (sparse, report) = train(cfg, DispatchMode::ForceSparse);
+        assert!(report.history.iter().any(|h| h.sparsity.iter().any(|&s| s > 0.3)), "the run must have silent units to be lazy about");
+        for (a, b) in dense.layers().iter().zip(sparse.layers()) {
+            let diff = a.weight.iter().zip(b.weight.iter()).map(|(x, y)| (x - y).abs()).fold(0.0f32, f32::max);
+            assert!(diff < 1e-4, "{sgd:?}: weights differ by {diff}");
+            assert!((&a.bias - &b.bias).amax() < 1e-4, "{sgd:?}: biases differ");
+        }
+    }
+}
+
 #[test]
 fn fixed_seed_gives_identical_results_at_any_thread_count() {
     let (a, ra) = train(config(2), DispatchMode::Auto);
