@@ -125,9 +125,9 @@ impl SgdState {
     pub fn flush(&mut self, net: &mut Network) {
         if self.is_pending() {
             let (_, layers) = net.parts_mut();
-            for i in 0..layers.len() {
-                let cols = layers[i].weight.ncols();
-                self.catch_up(i, &mut layers[i], None, cols);
+            for (i, layer) in layers.iter_mut().enumerate() {
+                let cols = layer.weight.ncols();
+                self.catch_up(i, layer, None, cols);
             }
         }
         self.steps = 0;
@@ -180,7 +180,7 @@ impl SgdState {
                 return Err(format!("layer {i}: a column has {bad} steps of {steps}"));
             }
         }
-        if rule.has_velocity() != !velocity.is_empty() {
+        if rule.has_velocity() == velocity.is_empty() {
             return Err("momentum and velocities do not match".into());
         }
         Ok(Self { velocity, current, steps, rule: Some(rule), idle: Vec::new() })
