@@ -82,6 +82,29 @@ impl SparseBatch {
         }
     }
 
+    /// Rebuilds `self` as the rectifier of a column-major `units × batch` slice (the same as
+    /// `fill_from_columns` with the rectifier, with compressing stores on AVX-512).
+    pub(crate) fn fill_rectified(&mut self, units: usize, batch: usize, data: &[f32]) {
+        #[cfg(target_arch = "x86_64")]
+        if crate::kernels::avx512_available() && units > 0 {
+            assert_eq!(data.len(), units * batch, "SparseBatch: data length does not match units × batch");
+            assert!(u32::try_from(units).is_ok(), "SparseBatch: {units} units do not fit u32 indices");
+            self.units = units;
+            self.transposed = OnceLock::new();
+            self.offsets.clear();
+            self.indices.clear();
+            self.values.clear();
+            self.offsets.push(0);
+            for column in data.chunks_exact(units) {
+                crate::kernels::push_rectified(column, &mut self.indices, &mut self.values);
+                self.offsets.push(self.indices.len());
+            }
+            return;
+        }
+        let r = crate::activation::Rectifier;
+        self.fill_from_columns(units, batch, data, |x| crate::ActivationFn::f(r, x));
+    }
+
     /// Builds a batch from its parts, validating them: `offsets` has `batch + 1` non-decreasing
     /// entries starting at 0 and ending at `indices.len()`, `indices` and `values` have equal
     /// lengths, and within each example the indices are strictly increasing and below `units`.
@@ -368,6 +391,26 @@ impl FiringCounter {
         self.nnz += s.nnz() as u64;
     }
 
+    /// Adds a dense `units × batch` batch of activations (exact zeros are inactive), without
+    /// building its sparse form.
+    ///
+    /// # Panics
+    /// If the batch has another number of units.
+    #[track_caller]
+    pub fn add_dense(&mut self, m: &DMatrix<f32>) {
+        assert_eq!(m.nrows(), self.firing_counts.len(), "FiringCounter::add_dense: unit count");
+        for col in m.column_iter() {
+            let mut active = 0u32;
+            for (count, &v) in self.firing_counts.iter_mut().zip(col.iter()) {
+                let on = v != 0.0;
+                *count += on as u64;
+                active += on as u32;
+            }
+            self.active_per_example.push(active);
+            self.nnz += active as u64;
+        }
+    }
+
     /// The statistics of everything added.
     pub fn finish(self) -> SparsityStats {
         let units = self.firing_counts.len();
@@ -426,6 +469,16 @@ mod tests {
         assert_eq!(st.firing_counts, vec![2, 0, 0]);
         assert_eq!(st.active_per_example, vec![1, 1]);
         assert!((st.zero_fraction - 4.0 / 6.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn dense_and_sparse_batches_count_the_same() {
+        let m = sample();
+        let mut a = FiringCounter::new(4);
+        a.add(&SparseBatch::from_dense(&m));
+        let mut b = FiringCounter::new(4);
+        b.add_dense(&m);
+        assert_eq!(a.finish(), b.finish());
     }
 
     #[test]

@@ -318,3 +318,30 @@ fn lazy_idle_steps_equal_dense_stepping() {
         }
     }
 }
+
+/// The rectifier's sparse output (compressing stores on AVX-512) keeps exactly the entries the
+/// scalar definition keeps — positives and NaN, not −0 — in order, on every column length.
+#[test]
+fn rectifier_outputs_are_built_exactly() {
+    setup();
+    let mut r = rng(17);
+    for units in [1usize, 15, 16, 17, 33, 1000] {
+        let mut z = uniform_matrix(&mut r, units, 5);
+        for (k, v) in z.iter_mut().enumerate() {
+            match k % 11 {
+                3 => *v = f32::NAN,
+                5 => *v = -0.0,
+                7 => *v = 0.0,
+                _ => {}
+            }
+        }
+        let s = relu_core::Activation::Rectifier.apply_sparse(&z);
+        let mut d = z.clone();
+        relu_core::Activation::Rectifier.apply_in_place(&mut d);
+        let want = SparseBatch::from_dense(&d);
+        assert_eq!(s.offsets(), want.offsets(), "{units} units: offsets");
+        assert_eq!(s.indices(), want.indices(), "{units} units: indices");
+        let bits = |x: &[f32]| x.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(s.values()), bits(want.values()), "{units} units: values");
+    }
+}

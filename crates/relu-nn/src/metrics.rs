@@ -1,6 +1,6 @@
 //! Evaluation: loss, error or RMSE, per-layer sparsity and dead units on a dataset.
 
-use relu_core::{FiringCounter, SparseBatch};
+use relu_core::FiringCounter;
 use serde::{Deserialize, Serialize};
 
 use crate::backward::{BatchLoss, output_delta, penalty};
@@ -95,7 +95,7 @@ impl Network {
             for (counter, h) in counters.iter_mut().zip(&cache.hidden) {
                 match &h.output {
                     Features::Sparse(s) => counter.add(s),
-                    Features::Dense(m) => counter.add(&SparseBatch::from_dense(m)),
+                    Features::Dense(m) => counter.add_dense(m),
                 }
             }
             start += batch_size;

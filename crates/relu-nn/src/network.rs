@@ -44,6 +44,8 @@ pub struct HiddenCache {
     pub pre: Option<DMatrix<f32>>,
     /// For maxout: the winning piece of each (unit, example), column-major `units × batch`.
     pub argmax: Option<Vec<u8>>,
+    /// How many outputs are not exactly zero (counted once here, for sparsity statistics).
+    pub active: usize,
 }
 
 /// The explicit result of [`Network::forward`].
@@ -266,33 +268,38 @@ fn affine(layer: &Layer, x: &Features, dispatch: &mut Dispatch) -> DMatrix<f32> 
 /// derivative can be read from the output (rectifier), in which case the output stays dense.
 fn activate(spec: &LayerSpec, layer: &Layer, mut z: DMatrix<f32>, dense_at: f32) -> HiddenCache {
     match spec.kind {
-        HiddenKind::Affine { activation }
-            if activation.sparse_output()
-                && activation.derivative_from_output()
-                && !z.is_empty()
-                && z.iter().filter(|&&v| activation.f(v) != 0.0).count() as f32 >= dense_at * z.len() as f32 =>
-        {
-            let mut h = z;
-            activation.apply_in_place(&mut h);
-            if let Some(sign) = &layer.sign {
-                for mut col in h.column_iter_mut() {
-                    col.component_mul_assign(sign);
+        HiddenKind::Affine { activation } if activation.sparse_output() && activation.derivative_from_output() && !z.is_empty() => {
+            let active = activation.count_active(z.as_slice());
+            if active as f32 >= dense_at * z.len() as f32 {
+                let mut h = z;
+                activation.apply_in_place(&mut h);
+                if let Some(sign) = &layer.sign {
+                    for mut col in h.column_iter_mut() {
+                        col.component_mul_assign(sign);
+                    }
                 }
+                return HiddenCache { output: Features::Dense(h), pre: None, argmax: None, active };
             }
-            HiddenCache { output: Features::Dense(h), pre: None, argmax: None }
+            let mut s = activation.apply_sparse(&z);
+            if let Some(sign) = &layer.sign {
+                flip_signs(&mut s, sign);
+            }
+            HiddenCache { output: Features::Sparse(s), pre: None, argmax: None, active }
         }
         HiddenKind::Affine { activation } if activation.sparse_output() => {
             let mut s = activation.apply_sparse(&z);
             if let Some(sign) = &layer.sign {
                 flip_signs(&mut s, sign);
             }
+            let active = s.nnz();
             let pre = (!activation.derivative_from_output()).then_some(z);
-            HiddenCache { output: Features::Sparse(s), pre, argmax: None }
+            HiddenCache { output: Features::Sparse(s), pre, argmax: None, active }
         }
         HiddenKind::Affine { activation } => {
             debug_assert!(activation.derivative_from_output(), "dense activations have output derivatives");
             activation.apply_in_place(&mut z);
-            HiddenCache { output: Features::Dense(z), pre: None, argmax: None }
+            let active = z.iter().filter(|&&v| v != 0.0).count();
+            HiddenCache { output: Features::Dense(z), pre: None, argmax: None, active }
         }
         HiddenKind::Maxout { pieces } => {
             let (units, batch) = (spec.units, z.ncols());
@@ -312,7 +319,8 @@ fn activate(spec: &LayerSpec, layer: &Layer, mut z: DMatrix<f32>, dense_at: f32)
                     argmax[e * units + u] = arg as u8;
                 }
             }
-            HiddenCache { output: Features::Dense(h), pre: None, argmax: Some(argmax) }
+            let active = h.iter().filter(|&&v| v != 0.0).count();
+            HiddenCache { output: Features::Dense(h), pre: None, argmax: Some(argmax), active }
         }
     }
 }

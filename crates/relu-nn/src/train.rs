@@ -421,10 +421,7 @@ impl Trainer {
                 p.examples += loss.examples;
                 p.train_seconds += dt;
                 for (acc, h) in p.nnz.iter_mut().zip(&cache.hidden) {
-                    *acc += match &h.output {
-                        Features::Sparse(s) => s.nnz() as u64,
-                        Features::Dense(m) => m.iter().filter(|&&v| v != 0.0).count() as u64,
-                    };
+                    *acc += h.active as u64;
                 }
                 run_examples += loss.examples;
                 run_seconds += dt;

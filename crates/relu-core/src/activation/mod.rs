@@ -167,7 +167,15 @@ impl Activation {
 
     /// Like [`Activation::apply_sparse`] but reuses `out`'s buffers.
     pub fn apply_sparse_into(self, z: &DMatrix<f32>, out: &mut SparseBatch) {
-        with_activation!(self, |a| out.fill_from_columns(z.nrows(), z.ncols(), z.as_slice(), |x| a.f(x)))
+        match self {
+            Activation::Rectifier => out.fill_rectified(z.nrows(), z.ncols(), z.as_slice()),
+            _ => with_activation!(self, |a| out.fill_from_columns(z.nrows(), z.ncols(), z.as_slice(), |x| a.f(x))),
+        }
+    }
+
+    /// How many entries of `z` the activation maps to something other than exactly zero.
+    pub fn count_active(self, z: &[f32]) -> usize {
+        with_activation!(self, |a| z.iter().filter(|&&v| a.f(v) != 0.0).count())
     }
 
     /// Multiplies `delta` element-wise by the derivative, given the pre-activations `z` and the

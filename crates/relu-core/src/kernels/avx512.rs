@@ -415,3 +415,46 @@ unsafe fn step_n<const N: usize, const K: u8, const DOTS: bool>(
         out
     }
 }
+
+/// Appends the entries of `col` that a rectifier keeps (`x > 0`, or NaN) to `indices` (their
+/// positions, `base` being the position of `col[0]`'s unit, here 0) and `values`, with AVX-512's
+/// compressing stores: 16 comparisons and two stores per 16 units instead of a branch each.
+pub(crate) fn push_rectified(col: &[f32], indices: &mut Vec<u32>, values: &mut Vec<f32>) {
+    let n = col.len();
+    assert!(u32::try_from(n).is_ok(), "push_rectified: column too long");
+    indices.reserve(n);
+    values.reserve(n);
+    let (i0, v0) = (indices.len(), values.len());
+    // SAFETY: AVX-512F is available; both vectors have room for `n` more elements (reserved
+    // above), the loop writes at most `n` of each (one per kept entry) into that spare capacity,
+    // and the lengths are set to exactly the number written.
+    unsafe {
+        let kept = compress_positive(col.as_ptr(), n, indices.as_mut_ptr().add(i0), values.as_mut_ptr().add(v0));
+        indices.set_len(i0 + kept);
+        values.set_len(v0 + kept);
+    }
+}
+
+#[target_feature(enable = "avx512f")]
+unsafe fn compress_positive(x: *const f32, n: usize, idx: *mut u32, val: *mut f32) -> usize {
+    // SAFETY: for the whole body, `x` holds `n` values and `idx`/`val` have room for `n`.
+    unsafe {
+        let zero = _mm512_setzero_ps();
+        let step = _mm512_set1_epi32(16);
+        let mut iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+        let mut kept = 0usize;
+        let mut i = 0;
+        while i < n {
+            let m = if n - i >= 16 { 0xffff } else { tail_mask(n - i) };
+            let v = _mm512_maskz_loadu_ps(m, x.add(i));
+            // Not (x <= 0), unordered: true for x > 0 and for NaN, which the rectifier keeps.
+            let keep = _mm512_mask_cmp_ps_mask::<_CMP_NLE_UQ>(m, v, zero);
+            _mm512_mask_compressstoreu_ps(val.add(kept), keep, v);
+            _mm512_mask_compressstoreu_epi32(idx.add(kept).cast::<i32>(), keep, iota);
+            kept += keep.count_ones() as usize;
+            iota = _mm512_add_epi32(iota, step);
+            i += 16;
+        }
+        kept
+    }
+}

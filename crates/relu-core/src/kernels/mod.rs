@@ -26,6 +26,15 @@ mod simd;
 mod sparse;
 mod step;
 
+/// Whether the hand-written AVX-512 kernels are in use.
+#[cfg(target_arch = "x86_64")]
+pub(crate) fn avx512_available() -> bool {
+    avx512::available()
+}
+
+#[cfg(target_arch = "x86_64")]
+pub(crate) use avx512::push_rectified;
+
 /// Makes every kernel use its portable version from now on, even on CPUs with AVX-512 (for
 /// tests that check the portable kernels on such machines; results agree up to rounding).
 pub fn use_portable_kernels() {
