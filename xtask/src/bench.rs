@@ -27,6 +27,7 @@ struct Options {
     mnist: Option<PathBuf>,
     examples: usize,
     skip_criterion: bool,
+    skip_cli: bool,
 }
 
 fn parse(root: &Path, args: &[String]) -> Result<Options> {
@@ -40,9 +41,10 @@ fn parse(root: &Path, args: &[String]) -> Result<Options> {
             "--mnist" => o.mnist = Some(PathBuf::from(value("--mnist")?)),
             "--examples" => o.examples = value("--examples")?.parse().context("--examples takes a positive number")?,
             "--skip-criterion" => o.skip_criterion = true,
+            "--skip-cli" => o.skip_cli = true,
             f if !f.starts_with("--") && o.filter.is_none() => o.filter = Some(f.to_owned()),
             other => bail!(
-                "unknown option {other}: expected [FILTER] [--vs-torch PYTHON] [--runs N] [--mnist DIR] [--examples N] [--skip-criterion]"
+                "unknown option {other}: expected [FILTER] [--vs-torch PYTHON] [--runs N] [--mnist DIR] [--examples N] [--skip-criterion] [--skip-cli]"
             ),
         }
     }
@@ -63,7 +65,8 @@ pub(crate) fn run(root: &Path, args: &[String]) -> Result<()> {
     let mut summary = String::new();
     if !o.skip_criterion {
         let mut cmd = Command::new(crate::cargo());
-        cmd.current_dir(root).args(["bench", "--workspace"]);
+        // `bench-gemm` adds the `gemm` crate's sgemm to the dense-path comparison.
+        cmd.current_dir(root).args(["bench", "--workspace", "--features", "relu-core/bench-gemm"]);
         if let Some(f) = &o.filter {
             cmd.args(["--", f]);
         }
@@ -71,9 +74,14 @@ pub(crate) fn run(root: &Path, args: &[String]) -> Result<()> {
         if !status.success() {
             bail!("cargo bench failed");
         }
-        summary.push_str(&render(&collect(&root.join("target/criterion"))?));
+        let ms = collect(&root.join("target/criterion"))?;
+        summary.push_str(&render(&ms));
+        summary.push_str(&dense_vs_sgemm(&ms));
     }
     summary.push_str(&end_to_end(root, &o)?);
+    if !o.skip_cli {
+        summary.push_str(&through_the_cli(root, &o)?);
+    }
     let out_dir = root.join("target/bench");
     std::fs::create_dir_all(&out_dir)?;
     let path = out_dir.join("summary.md");
@@ -133,6 +141,141 @@ fn end_to_end(root: &Path, o: &Options) -> Result<String> {
         );
     }
     Ok(out)
+}
+
+/// The dense path (`dense_affine`, relu's wrapper) against the fastest sgemm measured on the same
+/// shape, one thread and the whole pool.
+fn dense_vs_sgemm(ms: &[Measurement]) -> String {
+    let get = |f: &str, p: &str| ms.iter().find(|m| m.group == "sgemm" && m.function == f && m.parameter == p).map(|m| m.median_ns);
+    let mut params: Vec<&str> = ms.iter().filter(|m| m.group == "sgemm").map(|m| m.parameter.as_str()).collect();
+    params.dedup();
+    if params.is_empty() {
+        return String::new();
+    }
+    let mut out = String::from(
+        "\n## Dense path vs the fastest sgemm\n\n| shape/batch | threads | relu dense_affine | matrixmultiply | gemm crate | relu / fastest |\n| --- | --- | --- | --- | --- | --- |\n",
+    );
+    for p in params {
+        for (t, ours, mm, gemm) in [("1", "dense_affine_1t", Some("matrixmultiply"), "gemm_1t"), ("2", "dense_affine_2t", None, "gemm_2t")]
+        {
+            let Some(o) = get(ours, p) else { continue };
+            let mmv = mm.and_then(|f| get(f, p));
+            let gv = get(gemm, p);
+            let best = [mmv, gv].into_iter().flatten().fold(f64::INFINITY, f64::min);
+            let cell = |v: Option<f64>| v.map_or("–".into(), fmt_time);
+            let ratio = if best.is_finite() { format!("{:.0} %", 100.0 * best / o) } else { "–".into() };
+            let _ = writeln!(out, "| {p} | {t} | {} | {} | {} | {ratio} |", fmt_time(o), cell(mmv), cell(gv));
+        }
+    }
+    out
+}
+
+/// Training and inference speed through the `relu` binary — what a user runs — against PyTorch,
+/// alternating the two in this one command (real MNIST only).
+fn through_the_cli(root: &Path, o: &Options) -> Result<String> {
+    let Some(mnist) = &o.mnist else {
+        return Ok("\n## Through the relu command\n\nNot run: no MNIST directory (pass --mnist DIR).\n".into());
+    };
+    let status =
+        Command::new(crate::cargo()).current_dir(root).args(["build", "--release", "-p", "relu-cli"]).status().context("building relu")?;
+    if !status.success() {
+        bail!("building relu failed");
+    }
+    let relu = root.join("target/release/relu");
+    let data = format!("mnist:{}", mnist.display());
+    let work = root.join("target/bench/cli");
+    let torch_script = root.join("../shared/reference/torch_throughput.py");
+    let forward_script = root.join("xtask/torch_forward.py");
+    let train = |name: &str, extra: &[&str]| -> Result<(f64, PathBuf)> {
+        let out = work.join(name);
+        let _ = std::fs::remove_dir_all(&out);
+        let mut cmd = Command::new(&relu);
+        cmd.args(["train", "--data", &data, "--threads", "2", "--quiet", "--out"]).arg(&out).args(extra);
+        run_stdout(&mut cmd)?;
+        let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("report.json"))?)?;
+        let eps = report["training"]["examples_per_second"].as_f64().context("report.json has no training.examples_per_second")?;
+        Ok((eps, out))
+    };
+    let torch = |args: &[String]| -> Result<Option<f64>> {
+        match &o.vs_torch {
+            Some(py) => Ok(Some(examples_per_second(&run_line(Command::new(py).arg(&torch_script).args(args))?)?)),
+            None => Ok(None),
+        }
+    };
+    let mnist_arg = mnist.display().to_string();
+    let mut rows = Vec::new();
+    let (mut plain10, mut torch10) = (Vec::new(), Vec::new());
+    for batch in ["10", "128"] {
+        let (mut ours, mut theirs, mut momentum) = (Vec::new(), Vec::new(), Vec::new());
+        for _ in 0..o.runs {
+            ours.push(train(&format!("epoch1-b{batch}"), &["--epochs", "1", "--batch", batch])?.0);
+            if let Some(t) = torch(&["2".into(), batch.into(), "50000".into(), mnist_arg.clone()])? {
+                theirs.push(t);
+            }
+            if batch == "10" {
+                momentum.push(train("momentum", &["--epochs", "1", "--batch", "10", "--momentum", "0.9", "--lr", "0.003"])?.0);
+            }
+        }
+        rows.push((format!("epoch 1, batch {batch}"), ours.clone(), theirs.clone()));
+        if batch == "10" {
+            rows.push(("epoch 1, batch 10, momentum 0.9".into(), momentum, theirs.clone()));
+            plain10 = ours;
+            torch10 = theirs;
+        }
+    }
+    let (mut five, mut model) = (Vec::new(), None);
+    for _ in 0..o.runs {
+        let (eps, dir) = train("five-epochs", &["--epochs", "5", "--batch", "10"])?;
+        five.push(eps);
+        model = Some(dir);
+    }
+    rows.push(("5 epochs, batch 10 (whole run)".into(), five, torch10.clone()));
+    let mut out = format!(
+        "\n## Through the relu command\n\n`relu train --data mnist:DIR --threads 2` (784-1000-1000-1000-10 rectifier, L1 1e-3, lr 0.01; training examples/s from report.json, 50,000 training images per epoch) against `torch_throughput.py 2 BATCH 50000 DIR`, alternating, median of {} runs. PyTorch's speed does not depend on the epoch or the activations' sparsity, so its batch-10 runs are the reference for every batch-10 row.\n\n| run | relu examples/s (runs) | PyTorch examples/s (runs) | relu / PyTorch |\n| --- | --- | --- | --- |\n",
+        o.runs
+    );
+    let fmt = |v: &[f64]| v.iter().map(|x| format!("{x:.0}")).collect::<Vec<_>>().join(", ");
+    for (name, ours, theirs) in &rows {
+        let ratio = if theirs.is_empty() { "–".into() } else { format!("**{:.2}×**", median(ours) / median(theirs)) };
+        let t =
+            if theirs.is_empty() { "not run (pass --vs-torch PYTHON)".into() } else { format!("{:.0} ({})", median(theirs), fmt(theirs)) };
+        let _ = writeln!(out, "| {name} | **{:.0}** ({}) | {t} | {ratio} |", median(ours), fmt(ours));
+    }
+    let momentum = &rows[1].1;
+    let _ = writeln!(
+        out,
+        "\nMomentum 0.9 costs {:.2}× plain SGD's time per example (medians of the rows above).",
+        median(&plain10) / median(momentum)
+    );
+    // Inference on the trained network of the last 5-epoch run.
+    let model = model.context("no 5-epoch run")?;
+    let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+    for _ in 0..o.runs {
+        let text = run_stdout(Command::new(&relu).args(["eval", "--json", "--threads", "2", "--data", &data, "--model"]).arg(&model))?;
+        let v: serde_json::Value = serde_json::from_str(&text).context("relu eval --json")?;
+        ours.push(v["examples_per_second"].as_f64().context("relu eval printed no examples_per_second")?);
+        if let Some(py) = &o.vs_torch {
+            theirs.push(examples_per_second(&run_line(Command::new(py).arg(&forward_script).arg(&model).arg(mnist).args(["2", "1000"]))?)?);
+        }
+    }
+    let _ = writeln!(
+        out,
+        "\nInference on the 5-epoch network (10,000 test images, batches of 1000, 2 threads): `relu eval --json` {:.0} examples/s ({}) vs PyTorch's forward of the same weights (`xtask/torch_forward.py`) {} → {}.",
+        median(&ours),
+        fmt(&ours),
+        if theirs.is_empty() { "not run".into() } else { format!("{:.0} ({})", median(&theirs), fmt(&theirs)) },
+        if theirs.is_empty() { "–".into() } else { format!("**{:.2}×**", median(&ours) / median(&theirs)) },
+    );
+    Ok(out)
+}
+
+/// Runs `cmd`, failing with its stderr unless it succeeds; returns its stdout.
+fn run_stdout(cmd: &mut Command) -> Result<String> {
+    let out = cmd.output().with_context(|| format!("running {cmd:?}"))?;
+    if !out.status.success() {
+        bail!("{cmd:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
 fn run_line(cmd: &mut Command) -> Result<String> {

@@ -16,6 +16,10 @@ struct EvalJson<'a> {
     data: &'a str,
     #[serde(flatten)]
     evaluation: relu_nn::Evaluation,
+    /// Test examples per second of the forward pass (with the loss and sparsity statistics).
+    examples_per_second: f64,
+    /// Kernel threads used.
+    threads: usize,
 }
 
 /// Runs `relu eval`.
@@ -28,10 +32,13 @@ pub fn run(args: &EvalArgs) -> Result<u8> {
     let spec: DataSpec = spec_text.parse().map_err(|e| anyhow::anyhow!("--data: {e}"))?;
     let test = data::test_set_for_model(&spec, &model.input, model.vectorizer.as_ref())?;
     check_fits(&model.net, &test, &spec_text, &model.path)?;
-    let pool = relu_core::thread_pool(resolve_threads(args.threads))?;
+    let threads = resolve_threads(args.threads);
+    let pool = relu_core::thread_pool(threads)?;
+    let start = std::time::Instant::now();
     let e = pool.install(|| model.net.evaluate(&test, analysis::EVAL_BATCH, &mut analysis::workspace(&model.net)));
+    let examples_per_second = e.examples as f64 / start.elapsed().as_secs_f64().max(1e-9);
     if args.json {
-        let j = EvalJson { model: model.path.display().to_string(), data: &spec_text, evaluation: e };
+        let j = EvalJson { model: model.path.display().to_string(), data: &spec_text, evaluation: e, examples_per_second, threads };
         println!("{}", serde_json::to_string_pretty(&j)?);
         return Ok(0);
     }
@@ -47,5 +54,6 @@ pub fn run(args: &EvalArgs) -> Result<u8> {
     for (i, (s, d)) in e.sparsity.iter().zip(&e.dead_units).enumerate() {
         println!("layer {}    sparsity {:.1} %, {} dead of {} units", i + 1, 100.0 * s, d, model.net.spec().hidden[i].units);
     }
+    println!("speed      {examples_per_second:.0} examples/s ({threads} threads)");
     Ok(0)
 }

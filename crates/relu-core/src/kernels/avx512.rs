@@ -77,7 +77,7 @@ pub(crate) fn forward_block(
     cursors[..batch].copy_from_slice(&offsets[..batch]);
     // Measured on 1000 × 1000 (`cargo bench -p relu-core --bench kernels -- forward`): 64-column
     // blocks at 50 % density, 256 at 20 %, the whole row at 10 %.
-    let wanted = (ENTRIES_PER_BLOCK / s.density().max(1e-3)) as usize;
+    let wanted = if batch > 32 { 64 } else { (ENTRIES_PER_BLOCK / s.density().max(1e-3)) as usize };
     let block = wanted.next_multiple_of(MIN_COLUMN_BLOCK).clamp(MIN_COLUMN_BLOCK, cols.max(MIN_COLUMN_BLOCK)) as u32;
     let mut c0 = 0u32;
     loop {

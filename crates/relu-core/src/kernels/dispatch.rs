@@ -75,8 +75,8 @@ impl Default for Crossover {
             // does not, and these are the densities where the two meet. At batch 10 the masked
             // backward and the fused backward + update never lose to sgemm (1.2× and 1.0–2.2×
             // faster even at 100 %), so they stay sparse.
-            small: Densities { forward: 0.70, backward: 1.0, weight_grad: 0.45 },
-            large: Densities { forward: 0.33, backward: 0.40, weight_grad: 0.40 },
+            small: Densities { forward: 0.50, backward: 1.0, weight_grad: 0.45 },
+            large: Densities { forward: 0.40, backward: 0.45, weight_grad: 0.40 },
         }
     }
 }
