@@ -61,12 +61,14 @@ fn micro_rows<'z>(
         let hp = &packed[blk * k * NR..(blk + 1) * k * NR];
         let mut t = 0;
         while t < n {
-            let m = if n - t >= 64 {
-                64
-            } else if n - t >= 16 {
-                16
-            } else {
-                1
+            // Tiles of 64 rows, then 16, 8, 4 and single rows for the bottom of the matrix (1,000 =
+            // 15·64 + 2·16 + 8).
+            let m = match n - t {
+                64.. => 64,
+                16.. => 16,
+                8.. => 8,
+                4.. => 4,
+                _ => 1,
             };
             macro_rules! tile {
                 ($m:literal) => {{
@@ -82,6 +84,8 @@ fn micro_rows<'z>(
             match m {
                 64 => tile!(64),
                 16 => tile!(16),
+                8 => tile!(8),
+                4 => tile!(4),
                 _ => tile!(1),
             }
             t += m;
