@@ -24,7 +24,7 @@ use crate::network::{Layer, Network};
 ///
 /// Every form is sparse: a step computes gradients only for the weight columns of inputs active
 /// in the batch; with momentum or weight decay the other columns' idle steps are applied lazily,
-/// exactly (see the [module documentation](self)).
+/// exactly up to rounding (see [`SgdState`]).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Sgd {
     /// Learning rate (default 0.01).
@@ -83,6 +83,14 @@ impl Sgd {
 }
 
 /// The optimiser's state: velocities for momentum, and the lazy bookkeeping of idle steps.
+///
+/// A weight column whose input unit was silent in the whole batch has zero gradient. Momentum
+/// and weight decay still move it, by a fixed linear map of the weight and its velocity, so relu
+/// applies those idle steps lazily: each column remembers how many steps it has had, and just
+/// before a forward pass reads it the owed steps are applied at once in closed form (relu-core's
+/// [`StepRule::idle_steps`] and [`catch_up_columns`]). [`SgdState::flush`] brings every column up
+/// to date; the trainer calls it at the end of every epoch. The result equals the dense update up
+/// to rounding, at the cost of the sparse one.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SgdState {
     /// Per layer: weight and bias velocities (empty without momentum). Only up to date for
