@@ -57,6 +57,32 @@ impl SparseBatch {
     /// Rebuilds `self` from a column-major `units × batch` slice, applying `f` to each element
     /// and keeping the non-zero results. Reuses the existing allocations.
     pub(crate) fn fill_from_columns(&mut self, units: usize, batch: usize, data: &[f32], f: impl Fn(f32) -> f32) {
+        self.fill_columns(units, batch, data, |column, indices, values| {
+            for (i, &x) in column.iter().enumerate() {
+                let y = f(x);
+                if y != 0.0 {
+                    // `i < units <= u32::MAX`, checked by `fill_columns`.
+                    indices.push(i as u32);
+                    values.push(y);
+                }
+            }
+        });
+    }
+
+    /// Rebuilds `self` as the rectifier of a column-major `units × batch` slice (the same as
+    /// `fill_from_columns` with the rectifier, with compressing stores on AVX-512).
+    pub(crate) fn fill_rectified(&mut self, units: usize, batch: usize, data: &[f32]) {
+        #[cfg(target_arch = "x86_64")]
+        if crate::kernels::avx512_available() {
+            return self.fill_columns(units, batch, data, crate::kernels::push_rectified);
+        }
+        let r = crate::activation::Rectifier;
+        self.fill_from_columns(units, batch, data, |x| crate::ActivationFn::f(r, x));
+    }
+
+    /// Rebuilds `self` from a column-major `units × batch` slice, `push(column, indices, values)`
+    /// appending each column's kept entries. Reuses the existing allocations.
+    fn fill_columns(&mut self, units: usize, batch: usize, data: &[f32], mut push: impl FnMut(&[f32], &mut Vec<u32>, &mut Vec<f32>)) {
         assert_eq!(data.len(), units * batch, "SparseBatch: data length does not match units × batch");
         assert!(u32::try_from(units).is_ok(), "SparseBatch: {units} units do not fit u32 indices");
         self.units = units;
@@ -70,39 +96,9 @@ impl SparseBatch {
             return;
         }
         for column in data.chunks_exact(units) {
-            for (i, &x) in column.iter().enumerate() {
-                let y = f(x);
-                if y != 0.0 {
-                    // `i < units <= u32::MAX`, checked above.
-                    self.indices.push(i as u32);
-                    self.values.push(y);
-                }
-            }
+            push(column, &mut self.indices, &mut self.values);
             self.offsets.push(self.indices.len());
         }
-    }
-
-    /// Rebuilds `self` as the rectifier of a column-major `units × batch` slice (the same as
-    /// `fill_from_columns` with the rectifier, with compressing stores on AVX-512).
-    pub(crate) fn fill_rectified(&mut self, units: usize, batch: usize, data: &[f32]) {
-        #[cfg(target_arch = "x86_64")]
-        if crate::kernels::avx512_available() && units > 0 {
-            assert_eq!(data.len(), units * batch, "SparseBatch: data length does not match units × batch");
-            assert!(u32::try_from(units).is_ok(), "SparseBatch: {units} units do not fit u32 indices");
-            self.units = units;
-            self.transposed = OnceLock::new();
-            self.offsets.clear();
-            self.indices.clear();
-            self.values.clear();
-            self.offsets.push(0);
-            for column in data.chunks_exact(units) {
-                crate::kernels::push_rectified(column, &mut self.indices, &mut self.values);
-                self.offsets.push(self.indices.len());
-            }
-            return;
-        }
-        let r = crate::activation::Rectifier;
-        self.fill_from_columns(units, batch, data, |x| crate::ActivationFn::f(r, x));
     }
 
     /// Builds a batch from its parts, validating them: `offsets` has `batch + 1` non-decreasing

@@ -293,16 +293,7 @@ pub(crate) fn column_step(
         // gradient to it.
         unsafe { step8(StepRule::add(1.0), scratch.as_mut_ptr(), std::ptr::null_mut(), rows, &d, &c, ex.len(), false) };
     }
-    let mut dummy = 0.0;
-    match (rule.kind(), velocity) {
-        (MOMENTUM, Some(v)) => {
-            for ((w, v), &g) in col.iter_mut().zip(v.iter_mut()).zip(scratch.iter()) {
-                *w = rule.apply::<MOMENTUM>(*w, g, v);
-            }
-        }
-        (PLAIN, _) => col.iter_mut().zip(scratch.iter()).for_each(|(w, &g)| *w = rule.apply::<PLAIN>(*w, g, &mut dummy)),
-        _ => col.iter_mut().zip(scratch.iter()).for_each(|(w, &g)| *w = rule.apply::<{ super::step::DECAY }>(*w, g, &mut dummy)),
-    }
+    super::step::apply_rule(rule, col, velocity, scratch);
 }
 
 #[target_feature(enable = "avx512f")]

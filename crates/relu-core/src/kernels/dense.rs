@@ -14,8 +14,7 @@ use nalgebra::{DMatrix, DVector};
 use super::check;
 use super::parallel::for_row_blocks;
 use super::simd::madd;
-use super::sparse::apply_rule;
-use super::step::StepRule;
+use super::step::{StepRule, apply_rule};
 use crate::matrix::{MatMut, MatRef, gemm};
 
 /// Batches up to this size take the micro-kernel in [`dense_affine`]; larger ones sgemm, whose

@@ -14,7 +14,7 @@ use rayon::prelude::*;
 use super::check;
 use super::parallel::{balanced_unit_ranges, for_row_blocks, task_count};
 use super::simd::{LANES, hsum, madd};
-use super::step::{ColumnMap, DECAY, MOMENTUM, PLAIN, StepRule};
+use super::step::{ColumnMap, PLAIN, StepRule, apply_rule};
 use crate::matrix::MatMut;
 use crate::sparse::{SparseBatch, UnitMajor};
 
@@ -392,21 +392,6 @@ fn column_step(
     scratch.resize(rows, 0.0);
     column_update(rule.scale, delta, rows, examples, values, 0.0, scratch);
     apply_rule(rule, col, vcol, scratch);
-}
-
-/// `w ← rule(w, sg)` element-wise, where `sg` is the scaled gradient.
-pub(crate) fn apply_rule(rule: StepRule, w: &mut [f32], v: Option<&mut [f32]>, sg: &[f32]) {
-    let mut dummy = 0.0;
-    match (rule.kind(), v) {
-        (MOMENTUM, Some(v)) => {
-            for ((w, v), &g) in w.iter_mut().zip(v.iter_mut()).zip(sg) {
-                *w = rule.apply::<MOMENTUM>(*w, g, v);
-            }
-        }
-        (MOMENTUM, None) => panic!("a momentum step needs a velocity"),
-        (DECAY, _) => w.iter_mut().zip(sg).for_each(|(w, &g)| *w = rule.apply::<DECAY>(*w, g, &mut dummy)),
-        _ => w.iter_mut().zip(sg).for_each(|(w, &g)| *w = rule.apply::<PLAIN>(*w, g, &mut dummy)),
-    }
 }
 
 /// Brings columns up to date after idle steps: for each `(j, map)` in `columns` (increasing), column

@@ -93,6 +93,21 @@ impl StepRule {
     }
 }
 
+/// `w ← rule(w, sg)` element-wise, where `sg` is the scaled gradient.
+pub(crate) fn apply_rule(rule: StepRule, w: &mut [f32], v: Option<&mut [f32]>, sg: &[f32]) {
+    let mut dummy = 0.0;
+    match (rule.kind(), v) {
+        (MOMENTUM, Some(v)) => {
+            for ((w, v), &g) in w.iter_mut().zip(v.iter_mut()).zip(sg) {
+                *w = rule.apply::<MOMENTUM>(*w, g, v);
+            }
+        }
+        (MOMENTUM, None) => panic!("a momentum step needs a velocity"),
+        (DECAY, _) => w.iter_mut().zip(sg).for_each(|(w, &g)| *w = rule.apply::<DECAY>(*w, g, &mut dummy)),
+        _ => w.iter_mut().zip(sg).for_each(|(w, &g)| *w = rule.apply::<PLAIN>(*w, g, &mut dummy)),
+    }
+}
+
 /// 2×2 matrices `[a, b, c, d]` = `[[a, b], [c, d]]`, multiplied in f64.
 fn mul(x: [f64; 4], y: [f64; 4]) -> [f64; 4] {
     [x[0] * y[0] + x[1] * y[2], x[0] * y[1] + x[1] * y[3], x[2] * y[0] + x[3] * y[2], x[2] * y[1] + x[3] * y[3]]
