@@ -158,6 +158,23 @@ impl Dataset {
         self.len() == 0
     }
 
+    /// The dataset with its inputs in the form the first layer's kernels should read: dense
+    /// inputs with mostly exact zeros (MNIST pixels: ≈81 %) converted once to the sparse form when
+    /// they are sparser than `dispatch`'s forward crossover for batches of `batch` examples (and
+    /// the dense path is not forced), so the first layer reads only active inputs; otherwise the
+    /// dataset as it is.
+    pub fn for_kernels(&self, dispatch: &relu_core::Dispatch, batch: usize) -> std::borrow::Cow<'_, Dataset> {
+        use std::borrow::Cow;
+        match &self.inputs {
+            Features::Dense(m)
+                if dispatch.mode != relu_core::DispatchMode::ForceDense && self.inputs.density() < dispatch.crossover.at(batch).forward =>
+            {
+                Cow::Owned(Dataset { inputs: Features::Sparse(SparseBatch::from_dense(m)), targets: self.targets.clone() })
+            }
+            _ => Cow::Borrowed(self),
+        }
+    }
+
     /// The examples `cols`, in that order.
     ///
     /// # Panics

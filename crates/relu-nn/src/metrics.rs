@@ -1,6 +1,6 @@
 //! Evaluation: loss, error or RMSE, per-layer sparsity and dead units on a dataset.
 
-use relu_core::{DispatchMode, FiringCounter, SparseBatch};
+use relu_core::FiringCounter;
 use serde::{Deserialize, Serialize};
 
 use crate::backward::{BatchLoss, output_delta, penalty};
@@ -84,18 +84,9 @@ impl Network {
         let mut totals = LossTotals::default();
         let mut counters: Vec<FiringCounter> = self.spec().hidden.iter().map(|l| FiringCounter::new(l.units)).collect();
         let n = data.len();
-        // Inputs with mostly exact zeros (MNIST pixels: ≈81 %) go through the sparse kernels, as
-        // in training: converted once here, not per batch.
-        let sparse_inputs;
-        let data = match (&data.inputs, ws.dispatch.first()) {
-            (Features::Dense(m), Some(d))
-                if d.mode != DispatchMode::ForceDense && data.inputs.density() < d.crossover.at(batch_size.min(n)).forward =>
-            {
-                sparse_inputs = Dataset { inputs: Features::Sparse(SparseBatch::from_dense(m)), targets: data.targets.clone() };
-                &sparse_inputs
-            }
-            _ => data,
-        };
+        // Converted once here, not per batch.
+        let data = data.for_kernels(&ws.dispatch[0], batch_size.min(n));
+        let data = data.as_ref();
         let mut start = 0;
         while start < n {
             let idx: Vec<usize> = (start..(start + batch_size).min(n)).collect();

@@ -5,11 +5,11 @@ use std::time::Instant;
 
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
-use relu_core::{Crossover, DispatchMode, SparseBatch};
+use relu_core::{Crossover, DispatchMode};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{NnError, Result, invalid};
-use crate::features::{Dataset, Features, Targets};
+use crate::features::{Dataset, Targets};
 use crate::metrics::{Evaluation, LossTotals};
 use crate::network::{Network, Workspace};
 use crate::optim::{Sgd, SgdState};
@@ -378,18 +378,8 @@ impl Trainer {
         let cfg = &self.config;
         let kind = net.spec().output;
         let mut ws = Workspace::new(net, cfg.dispatch, cfg.crossover);
-        // Inputs with mostly exact zeros (MNIST pixels: ≈81 %) are converted to the sparse form
-        // once, so the first layer uses the sparse kernels.
-        let sparse_inputs;
-        let train = match &train.inputs {
-            Features::Dense(m)
-                if cfg.dispatch != DispatchMode::ForceDense && train.inputs.density() < cfg.crossover.at(cfg.batch_size).forward =>
-            {
-                sparse_inputs = Dataset { inputs: Features::Sparse(SparseBatch::from_dense(m)), targets: train.targets.clone() };
-                &sparse_inputs
-            }
-            _ => train,
-        };
+        let train = train.for_kernels(&ws.dispatch[0], cfg.batch_size);
+        let train = train.as_ref();
         let n = train.len();
         let batches = n.div_ceil(cfg.batch_size);
         let units: Vec<usize> = net.spec().hidden.iter().map(|l| l.units).collect();
