@@ -73,7 +73,7 @@ impl Network {
     ) -> (BatchLoss, ForwardCache) {
         let cache = self.forward_for_step(x, ws, sgd.rule(lr), state);
         let loss = backward(self, x, &cache, targets, ws, &mut optim::SgdStep { sgd, lr, state });
-        optim::end_step(state);
+        state.end_step();
         (loss, cache)
     }
 

@@ -1,17 +1,8 @@
-//! Stochastic gradient descent: plain (the paper's), with momentum, with weight decay — all sparse.
-//!
-//! A weight column whose input unit was silent in the whole batch has zero gradient. Plain SGD
-//! leaves it alone, so a step moves only the columns of active inputs. Momentum and weight decay
-//! move every weight every step, but a column without gradient moves by a fixed linear map of
-//! its weights and velocity, so relu applies those idle steps lazily: each column remembers how
-//! many steps it has had ([`SgdState`]), and just before a forward pass reads it the owed steps
-//! are applied at once in closed form (relu-core's [`StepRule::idle_steps`] and
-//! [`catch_up_columns`]). At the end of every epoch (and before the parameters are evaluated or
-//! saved) every column is brought up to date. The result equals the dense update up to rounding,
-//! at the cost of the sparse one.
+//! Stochastic gradient descent: plain (the paper's), with momentum, with weight decay — all sparse
+//! (how momentum and decay stay sparse: [`SgdState`]).
 
 use nalgebra::{DMatrix, DVector};
-use relu_core::kernels::{catch_up_columns, dense_step};
+use relu_core::kernels::catch_up_columns;
 use relu_core::{ColumnMap, Dispatch, DispatchMode, KernelPath, StepRule, Touched, UnitMajor};
 use serde::{Deserialize, Serialize};
 
@@ -224,6 +215,11 @@ impl SgdState {
         }
     }
 
+    /// Ends a step: the next one's columns are counted from here.
+    pub(crate) fn end_step(&mut self) {
+        self.steps += 1;
+    }
+
     /// Records that the columns `touched` of layer `i` had this step.
     fn mark(&mut self, i: usize, touched: Touched<'_>) {
         let Some(current) = self.current.get_mut(i) else { return };
@@ -325,8 +321,7 @@ impl Update for SgdStep<'_> {
         match input {
             Features::Dense(h) => {
                 let velocity = self.state.velocity.get_mut(index).map(|(v, _)| v);
-                let mut scratch = DMatrix::zeros(0, 0);
-                dense_step(rule, &mut layer.weight, velocity, delta, h, &mut scratch);
+                dispatch.dense_step(rule, &mut layer.weight, velocity, delta, h);
                 self.state.mark(index, Touched::All);
             }
             Features::Sparse(_) => {
@@ -340,9 +335,4 @@ impl Update for SgdStep<'_> {
         }
         self.step_bias(index, layer, delta);
     }
-}
-
-/// One SGD step's bookkeeping after the backward pass.
-pub(crate) fn end_step(state: &mut SgdState) {
-    state.steps += 1;
 }

@@ -321,6 +321,23 @@ impl Dispatch {
             }
         }
     }
+
+    /// [`dense_step`] with a dense input `h`, reusing this dispatcher's gradient scratch (a
+    /// weight-sized matrix for decay and momentum) from call to call.
+    ///
+    /// # Panics
+    /// If the shapes disagree, or `rule` has momentum and no velocity is given.
+    #[track_caller]
+    pub fn dense_step(
+        &mut self,
+        rule: StepRule,
+        w: &mut DMatrix<f32>,
+        velocity: Option<&mut DMatrix<f32>>,
+        delta: &DMatrix<f32>,
+        h: &DMatrix<f32>,
+    ) {
+        dense_step(rule, w, velocity, delta, h, &mut self.step_scratch);
+    }
 }
 
 /// `scratch`, shaped `units × batch` like `s` (reallocated only when the shape changes; contents
