@@ -153,6 +153,23 @@ unsafe fn accumulate64(
     }
 }
 
+/// `$go!(N)` for the example count `$n` in `1..=8` (0 takes the 1-example kernel), so each count
+/// gets a kernel compiled with its accumulators in registers.
+macro_rules! by_count {
+    ($n:expr, $go:ident) => {
+        match $n {
+            8 => $go!(8),
+            7 => $go!(7),
+            6 => $go!(6),
+            5 => $go!(5),
+            4 => $go!(4),
+            3 => $go!(3),
+            2 => $go!(2),
+            _ => $go!(1),
+        }
+    };
+}
+
 /// Checks that the δ columns `examples` of a column-major `rows × batch` slice exist.
 #[track_caller]
 fn check_delta(delta: &[f32], rows: usize, examples: &[u32]) {
@@ -190,16 +207,7 @@ unsafe fn dots8(w: *const f32, rows: usize, d: &[*const f32; 8], n: usize) -> [f
             unsafe { dots_n::<$n>(w, rows, d) }
         };
     }
-    match n {
-        8 => go!(8),
-        7 => go!(7),
-        6 => go!(6),
-        5 => go!(5),
-        4 => go!(4),
-        3 => go!(3),
-        2 => go!(2),
-        _ => go!(1),
-    }
+    by_count!(n, go)
 }
 
 #[target_feature(enable = "avx512f")]
@@ -323,16 +331,7 @@ unsafe fn step8(
             }
         };
     }
-    match n {
-        8 => go!(8),
-        7 => go!(7),
-        6 => go!(6),
-        5 => go!(5),
-        4 => go!(4),
-        3 => go!(3),
-        2 => go!(2),
-        _ => go!(1),
-    }
+    by_count!(n, go)
 }
 
 /// The one-pass kernel: per 16 rows, load the weights (and velocity), the `N` δ chunks, update
