@@ -52,7 +52,7 @@ fn shapes() -> impl Strategy<Value = (u64, usize, usize, usize, f64)> {
         any::<u64>(),
         prop_oneof![1usize..20, 60usize..70, 120usize..200],
         1usize..90,
-        prop_oneof![Just(1usize), 2usize..12, Just(33usize)],
+        prop_oneof![Just(1usize), 2usize..12, Just(33usize), Just(130usize)],
         prop_oneof![Just(0.0), Just(1.0), 0.0f64..1.0],
     )
 }

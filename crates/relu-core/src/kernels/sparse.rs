@@ -22,6 +22,10 @@ use crate::sparse::{SparseBatch, UnitMajor};
 /// 8 AVX2 or 4 AVX-512 registers of accumulators.
 const BLOCK: usize = 64;
 
+/// Examples per pass of the AVX-512 forward kernel over a thread's row blocks (measured at batch
+/// 1000, 20 % density: 128 was 12 % faster than the whole batch at once, 64 slower).
+const FORWARD_CHUNK: usize = 128;
+
 /// Sparse affine map `Z = W·S + b` for a sparse input batch: each example reads only the weight
 /// columns of its active inputs.
 ///
@@ -42,17 +46,16 @@ pub fn sparse_affine(w: &DMatrix<f32>, s: &SparseBatch, b: &DVector<f32>, z: &mu
     for_row_blocks(MatMut::from(z), work, &|r0, mut zb| {
         #[cfg(target_arch = "x86_64")]
         if super::avx512::available() {
-            let rows = zb.nrows();
-            let mut cursors = vec![0usize; s.batch_size()];
-            let mut r = 0;
-            while r + BLOCK <= rows {
-                let b: &[f32; BLOCK] = bias[r0 + r..r0 + r + BLOCK].try_into().expect("block");
-                super::avx512::forward_block(wd, out, r0 + r, b, s, &mut cursors, &mut zb, r);
-                r += BLOCK;
-            }
-            if r < rows {
-                let (_, mut tail) = zb.split_rows_at(r);
-                forward_rows(wd, out, r0 + r, bias, s, &mut tail);
+            let (rows, batch) = (zb.nrows(), s.batch_size());
+            let mut cursors = vec![0usize; batch];
+            // Examples in chunks, so that a chunk's sparse entries and outputs stay in L2
+            // while every row block reads them.
+            for e0 in (0..batch).step_by(FORWARD_CHUNK) {
+                let examples = e0..(e0 + FORWARD_CHUNK).min(batch);
+                for r in (0..rows).step_by(BLOCK) {
+                    let b = &bias[r0 + r..r0 + (r + BLOCK).min(rows)];
+                    super::avx512::forward_block(wd, out, r0 + r, b, s, examples.clone(), &mut cursors, &mut zb, r);
+                }
             }
             return;
         }
