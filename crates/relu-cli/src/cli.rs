@@ -87,6 +87,14 @@ pub struct TrainArgs {
     /// SGD momentum in [0, 1) [default: 0].
     #[arg(long, value_name = "MU")]
     pub momentum: Option<f32>,
+    /// Learning rate per epoch t of T (--epochs): constant, inverse:D (lr/(1+D·(t−1))),
+    /// step:E:F (times F every E epochs) or cosine[:FLOOR] (half a cosine from lr down to
+    /// FLOOR·lr over the T epochs) [default: constant].
+    #[arg(long, value_name = "SCHEDULE")]
+    pub lr_schedule: Option<relu_nn::LrSchedule>,
+    /// L2 weight decay on the weights (not the biases) [default: 0].
+    #[arg(long, value_name = "DECAY")]
+    pub weight_decay: Option<f32>,
     /// Minibatch size [default: 10].
     #[arg(long, value_name = "N")]
     pub batch: Option<usize>,
@@ -329,6 +337,14 @@ pub struct ReproduceCommon {
     /// large rates, which learn fastest at first.
     #[arg(long, value_name = "N")]
     pub select_epochs: Option<usize>,
+    /// Every network's learning-rate schedule over its --epochs (as `relu train --lr-schedule`:
+    /// constant, inverse:D, step:E:F or cosine[:FLOOR]); learning-rate trials use it over
+    /// --select-epochs [default: constant, the paper's].
+    #[arg(long, value_name = "SCHEDULE")]
+    pub lr_schedule: Option<relu_nn::LrSchedule>,
+    /// SGD momentum of every network, in [0, 1) [default: 0, the paper's].
+    #[arg(long, value_name = "MU")]
+    pub momentum: Option<f32>,
     /// Pre-training epochs per hidden layer (networks with pre-training).
     #[arg(long, value_name = "N")]
     pub pretrain_epochs: Option<usize>,

@@ -45,7 +45,7 @@
 //!   "model":    { "layers": [784, 1000, 1000, 1000, 10], "activation": "rectifier", "l1": 0.001,
 //!                 "sign_flip": false, "output": "softmax", "parameters": 2797010 },
 //!   "training": { "epochs_run": 20, "best_epoch": 14, "batch": 10, "lr": 0.01, "momentum": 0.0,
-//!                 "threads": 2, "seed": 1234, "examples_per_second": 6836.1,
+//!                 "lr_schedule": "constant", "weight_decay": 0.0, "threads": 2, "seed": 1234, "examples_per_second": 6836.1,
 //!                 "wall_seconds": 25.85, "stop": "completed" },
 //!   "valid":    { "error": 0.0485, "loss": 0.1733 },
 //!   "test":     { "error": 0.06, "loss": 0.2101, "rmse": null },

@@ -94,6 +94,10 @@ pub struct TrainingInfo {
     pub lr: f32,
     /// Momentum.
     pub momentum: f32,
+    /// The learning-rate schedule (`constant`, `inverse:D`, `step:E:F`, `cosine[:FLOOR]`).
+    pub lr_schedule: String,
+    /// L2 weight decay.
+    pub weight_decay: f32,
     /// Kernel threads used.
     pub threads: usize,
     /// The seed.
@@ -193,6 +197,8 @@ impl Report {
                 batch: settings.batch,
                 lr: settings.lr,
                 momentum: settings.momentum,
+                lr_schedule: settings.lr_schedule.to_string(),
+                weight_decay: settings.weight_decay,
                 threads: facts.threads,
                 seed: settings.seed,
                 examples_per_second: train.examples_per_second,

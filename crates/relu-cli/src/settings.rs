@@ -142,6 +142,10 @@ pub struct Settings {
     pub lr: f32,
     /// SGD momentum.
     pub momentum: f32,
+    /// The learning rate's schedule over the epochs.
+    pub lr_schedule: relu_nn::LrSchedule,
+    /// L2 weight decay on the weights.
+    pub weight_decay: f32,
     /// Minibatch size.
     pub batch: usize,
     /// Maximum number of epochs.
@@ -233,6 +237,8 @@ impl Default for Settings {
             sign_flip: false,
             lr: 0.01,
             momentum: 0.0,
+            lr_schedule: relu_nn::LrSchedule::Constant,
+            weight_decay: 0.0,
             batch: 10,
             epochs: DEFAULT_EPOCHS,
             patience: None,
@@ -300,6 +306,10 @@ impl Settings {
         }
         if !(self.momentum.is_finite() && (0.0..1.0).contains(&self.momentum)) {
             bail!("--momentum: invalid momentum {}: expected a number in [0, 1)", self.momentum);
+        }
+        self.lr_schedule.check().map_err(|e| anyhow::anyhow!("--lr-schedule: {e}"))?;
+        if !(self.weight_decay.is_finite() && self.weight_decay >= 0.0) {
+            bail!("--weight-decay: invalid decay {}: expected a finite number >= 0", self.weight_decay);
         }
         if self.batch == 0 || self.batch > 1 << 20 {
             bail!("--batch: invalid batch size {}: expected 1 to 1,048,576", self.batch);
@@ -372,7 +382,7 @@ impl Settings {
         relu_nn::TrainConfig {
             epochs: self.epochs,
             batch_size: self.batch,
-            sgd: relu_nn::Sgd { lr: self.lr, momentum: self.momentum, ..Default::default() },
+            sgd: relu_nn::Sgd { lr: self.lr, momentum: self.momentum, weight_decay: self.weight_decay, schedule: self.lr_schedule },
             patience: self.patience,
             seed: self.seed,
             threads: self.threads,
@@ -389,6 +399,19 @@ pub fn resolve_threads(threads: usize) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn schedule_and_weight_decay_reach_the_training_config() {
+        let s = Settings::from_toml("lr_schedule = \"step:5:0.5\"\nweight_decay = 0.0001\n").unwrap();
+        let sgd = s.train_config().sgd;
+        assert_eq!(sgd.schedule, relu_nn::LrSchedule::Step { every: 5, factor: 0.5 });
+        assert_eq!(sgd.weight_decay, 1e-4);
+        assert_eq!(Settings::from_toml(&s.to_toml()).unwrap(), s);
+        let e = Settings::from_toml("lr_schedule = \"cosine:3\"").unwrap_err().to_string();
+        assert!(e.contains("lr_schedule") && e.contains("floor"), "{e}");
+        let e = Settings { weight_decay: -1.0, ..Default::default() }.check().unwrap_err().to_string();
+        assert!(e.starts_with("--weight-decay"), "{e}");
+    }
 
     #[test]
     fn defaults_round_trip_through_toml() {

@@ -24,14 +24,129 @@ pub struct Sgd {
     pub momentum: f32,
     /// L2 weight decay added to weight gradients, not biases (default 0).
     pub weight_decay: f32,
-    /// Learning-rate decay per epoch: epoch `t` (from 1) uses `lr / (1 + decay·(t − 1))`
-    /// (default 0, a constant rate as in the paper).
-    pub lr_decay: f32,
+    /// How the learning rate changes from epoch to epoch (default: constant, as in the paper).
+    #[serde(default)]
+    pub schedule: LrSchedule,
 }
 
 impl Default for Sgd {
     fn default() -> Self {
-        Self { lr: 0.01, momentum: 0.0, weight_decay: 0.0, lr_decay: 0.0 }
+        Self { lr: 0.01, momentum: 0.0, weight_decay: 0.0, schedule: LrSchedule::Constant }
+    }
+}
+
+/// The learning rate of each epoch, as a multiple of [`Sgd::lr`]: epoch `t` counts from 1 and
+/// `T` is the run's maximum number of epochs ([`crate::TrainConfig::epochs`]). The rate changes
+/// between epochs, never inside one, so a resumed run uses the same rates.
+///
+/// Written (flags, TOML, model metadata) as `constant`, `inverse:D`, `step:E:F` or
+/// `cosine[:FLOOR]`.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub enum LrSchedule {
+    /// The same rate every epoch (the paper's protocol).
+    #[default]
+    Constant,
+    /// `lr / (1 + decay·(t − 1))`: 1/t decay.
+    Inverse {
+        /// The decay per epoch (> 0).
+        decay: f32,
+    },
+    /// `lr · factor^⌊(t − 1) / every⌋`: multiplied by `factor` every `every` epochs.
+    Step {
+        /// Epochs between steps (≥ 1).
+        every: usize,
+        /// The multiplier at each step, in (0, 1].
+        factor: f32,
+    },
+    /// `lr · (floor + (1 − floor)·(1 + cos(π·(t − 1)/T))/2)`: half a cosine from `lr` at epoch 1
+    /// towards `floor·lr` after the last epoch.
+    Cosine {
+        /// The fraction of `lr` the curve ends at, in [0, 1) (default 0).
+        floor: f32,
+    },
+}
+
+impl LrSchedule {
+    /// The multiple of the base rate for 1-based epoch `epoch` of a run of at most `epochs`.
+    pub fn factor(self, epoch: usize, epochs: usize) -> f32 {
+        let t = epoch.saturating_sub(1) as f32;
+        match self {
+            Self::Constant => 1.0,
+            Self::Inverse { decay } => 1.0 / (1.0 + decay * t),
+            Self::Step { every, factor } => factor.powi((epoch.saturating_sub(1) / every.max(1)).min(i32::MAX as usize) as i32),
+            Self::Cosine { floor } => {
+                let progress = (t / epochs.max(1) as f32).min(1.0);
+                floor + (1.0 - floor) * 0.5 * (1.0 + (std::f32::consts::PI * progress).cos())
+            }
+        }
+    }
+
+    /// Validates the parameters.
+    ///
+    /// # Errors
+    /// [`crate::NnError::InvalidParameter`] naming the bad value.
+    pub fn check(self) -> Result<Self> {
+        match self {
+            Self::Constant => {}
+            Self::Inverse { decay } if !(decay.is_finite() && decay > 0.0) => {
+                return Err(invalid("inverse learning-rate decay", decay, "a finite number > 0"));
+            }
+            Self::Step { every: 0, .. } => return Err(invalid("learning-rate step interval", 0, "at least 1 epoch")),
+            Self::Step { factor, .. } if !(factor > 0.0 && factor <= 1.0) => {
+                return Err(invalid("learning-rate step factor", factor, "a number in (0, 1]"));
+            }
+            Self::Cosine { floor } if !(0.0..1.0).contains(&floor) => {
+                return Err(invalid("cosine learning-rate floor", floor, "a fraction in [0, 1)"));
+            }
+            _ => {}
+        }
+        Ok(self)
+    }
+}
+
+impl std::str::FromStr for LrSchedule {
+    type Err = crate::NnError;
+
+    fn from_str(s: &str) -> Result<Self> {
+        const EXPECTED: &str = "constant, inverse:DECAY, step:EPOCHS:FACTOR or cosine[:FLOOR]";
+        let bad = || invalid("learning-rate schedule", s, EXPECTED);
+        let parts: Vec<&str> = s.trim().split(':').collect();
+        let num = |p: &str| p.trim().parse::<f32>().map_err(|_| bad());
+        let schedule = match parts.as_slice() {
+            ["constant"] => Self::Constant,
+            ["inverse", d] => Self::Inverse { decay: num(d)? },
+            ["step", e, f] => Self::Step { every: e.trim().parse().map_err(|_| bad())?, factor: num(f)? },
+            ["cosine"] => Self::Cosine { floor: 0.0 },
+            ["cosine", f] => Self::Cosine { floor: num(f)? },
+            _ => return Err(bad()),
+        };
+        schedule.check()
+    }
+}
+
+impl std::fmt::Display for LrSchedule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match *self {
+            Self::Constant => f.write_str("constant"),
+            Self::Inverse { decay } => write!(f, "inverse:{decay}"),
+            Self::Step { every, factor } => write!(f, "step:{every}:{factor}"),
+            Self::Cosine { floor } if floor == 0.0 => f.write_str("cosine"),
+            Self::Cosine { floor } => write!(f, "cosine:{floor}"),
+        }
+    }
+}
+
+impl TryFrom<String> for LrSchedule {
+    type Error = crate::NnError;
+    fn try_from(value: String) -> Result<Self> {
+        value.parse()
+    }
+}
+
+impl From<LrSchedule> for String {
+    fn from(value: LrSchedule) -> Self {
+        value.to_string()
     }
 }
 
@@ -50,15 +165,13 @@ impl Sgd {
         if !(self.weight_decay.is_finite() && self.weight_decay >= 0.0) {
             return Err(invalid("weight decay", self.weight_decay, "a finite number >= 0"));
         }
-        if !(self.lr_decay.is_finite() && self.lr_decay >= 0.0) {
-            return Err(invalid("learning-rate decay", self.lr_decay, "a finite number >= 0"));
-        }
+        self.schedule.check()?;
         Ok(self)
     }
 
-    /// The learning rate of 1-based epoch `epoch`.
-    pub fn lr_at(self, epoch: usize) -> f32 {
-        self.lr / (1.0 + self.lr_decay * epoch.saturating_sub(1) as f32)
+    /// The learning rate of 1-based epoch `epoch` in a run of at most `epochs` epochs.
+    pub fn lr_at(self, epoch: usize, epochs: usize) -> f32 {
+        self.lr * self.schedule.factor(epoch, epochs)
     }
 
     /// Whether a step moves only the weights that received gradient (no momentum, no weight
@@ -334,5 +447,36 @@ impl Update for SgdStep<'_> {
             }
         }
         self.step_bias(index, layer, delta);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::LrSchedule;
+
+    #[test]
+    fn schedules_give_the_documented_rates() {
+        let f = |s: &str, t| s.parse::<LrSchedule>().unwrap().factor(t, 10);
+        assert_eq!(f("constant", 7), 1.0);
+        assert_eq!(f("inverse:0.5", 1), 1.0);
+        assert!((f("inverse:0.5", 3) - 0.5).abs() < 1e-7);
+        assert_eq!((f("step:4:0.5", 4), f("step:4:0.5", 5), f("step:4:0.5", 9)), (1.0, 0.5, 0.25));
+        assert_eq!(f("cosine", 1), 1.0);
+        assert!((f("cosine", 6) - 0.5).abs() < 1e-6, "half-way down at (t − 1)/T = 1/2");
+        assert!(f("cosine", 10) > 0.0 && f("cosine", 10) < 0.03, "the last epoch still learns a little");
+        assert!((f("cosine:0.1", 6) - 0.55).abs() < 1e-6);
+        let rates: Vec<f32> = (1..=10).map(|t| f("cosine", t)).collect();
+        assert!(rates.windows(2).all(|w| w[1] < w[0]), "cosine decreases every epoch: {rates:?}");
+    }
+
+    #[test]
+    fn schedules_round_trip_and_reject_bad_values() {
+        for s in ["constant", "inverse:0.25", "step:10:0.5", "cosine", "cosine:0.05"] {
+            assert_eq!(s.parse::<LrSchedule>().unwrap().to_string(), s);
+        }
+        for bad in ["", "linear", "inverse", "inverse:0", "inverse:-1", "step:0:0.5", "step:3:1.5", "step:3", "cosine:1", "cosine:x"] {
+            let e = bad.parse::<LrSchedule>().unwrap_err().to_string();
+            assert!(e.contains("learning-rate") || e.contains("learning rate"), "`{bad}`: {e}");
+        }
     }
 }

@@ -390,7 +390,7 @@ impl Trainer {
             let mut rng = st.epoch_rng.restore();
             let mut order: Vec<usize> = (0..n).collect();
             order.shuffle(&mut rng);
-            let lr = cfg.sgd.lr_at(epoch);
+            let lr = cfg.sgd.lr_at(epoch, cfg.epochs);
             if st.partial.nnz.len() != units.len() {
                 st.partial.nnz = vec![0; units.len()];
             }

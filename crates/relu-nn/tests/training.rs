@@ -7,7 +7,7 @@ use relu_core::testing::rng;
 use relu_core::{Activation, DispatchMode};
 use relu_nn::checkpoint::{load_training, save_training};
 use relu_nn::{
-    BatchProgress, Dataset, EpochMetrics, Features, Network, NetworkSpec, NnError, Observer, OutputKind, Sgd, Silent, StopReason, Targets,
+    BatchProgress, Dataset, EpochMetrics, Features, LrSchedule, Network, NetworkSpec, NnError, Observer, OutputKind, Sgd, Silent, StopReason, Targets,
     TrainConfig, Trainer, Workspace,
 };
 
@@ -85,7 +85,7 @@ fn lazy_momentum_and_decay_train_the_dense_weights() {
     for sgd in [
         Sgd { lr: 0.05, momentum: 0.9, ..Sgd::default() },
         Sgd { lr: 0.05, weight_decay: 0.01, ..Sgd::default() },
-        Sgd { lr: 0.05, momentum: 0.5, weight_decay: 0.01, lr_decay: 0.5 },
+        Sgd { lr: 0.05, momentum: 0.5, weight_decay: 0.01, schedule: LrSchedule::Inverse { decay: 0.5 } },
     ] {
         let cfg = TrainConfig { sgd, ..config(3) };
         let (dense, _) = train(cfg, DispatchMode::ForceDense);

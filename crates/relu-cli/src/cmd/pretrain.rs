@@ -25,6 +25,8 @@ pub fn run(args: &PretrainArgs) -> Result<u8> {
         ("--epochs", t.epochs.is_some()),
         ("--patience", t.patience.is_some()),
         ("--momentum", t.momentum.is_some()),
+        ("--lr-schedule", t.lr_schedule.is_some()),
+        ("--weight-decay", t.weight_decay.is_some()),
         ("--folds", t.folds.is_some()),
         ("--resume", t.resume.is_some()),
         ("--init", t.init.is_some()),

@@ -206,7 +206,7 @@ pub fn run(args: &TrainArgs) -> Result<u8> {
 /// Settings, output folder and whether this is a resume.
 pub(crate) fn resolve(args: &TrainArgs) -> Result<(Settings, PathBuf, bool)> {
     if let Some(dir) = &args.resume {
-        let fixed: [(&str, bool); 20] = [
+        let fixed: [(&str, bool); 22] = [
             ("--data", args.data.is_some()),
             ("--hidden", args.hidden.is_some()),
             ("--activation", args.activation.is_some()),
@@ -214,6 +214,8 @@ pub(crate) fn resolve(args: &TrainArgs) -> Result<(Settings, PathBuf, bool)> {
             ("--sign-flip", args.sign_flip),
             ("--lr", args.lr.is_some()),
             ("--momentum", args.momentum.is_some()),
+            ("--lr-schedule", args.lr_schedule.is_some()),
+            ("--weight-decay", args.weight_decay.is_some()),
             ("--batch", args.batch.is_some()),
             ("--seed", args.seed.is_some()),
             ("--limit", args.limit.is_some()),
@@ -251,7 +253,7 @@ pub(crate) fn resolve(args: &TrainArgs) -> Result<(Settings, PathBuf, bool)> {
     macro_rules! set {
         ($($field:ident),*) => { $( if let Some(v) = &args.$field { s.$field = v.clone(); } )* };
     }
-    set!(data, activation, l1, lr, momentum, batch, epochs, seed, threads, vocab, bow, target, pretrain_epochs, corruption);
+    set!(data, activation, l1, lr, momentum, lr_schedule, weight_decay, batch, epochs, seed, threads, vocab, bow, target, pretrain_epochs, corruption);
     s.pretrain = args.pretrain.or(s.pretrain);
     s.sampling = args.sampling.or(s.sampling);
     s.tied_decoder |= args.tied_decoder;

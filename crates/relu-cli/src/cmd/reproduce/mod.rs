@@ -64,6 +64,8 @@ struct Runner {
     patience: Option<usize>,
     lr_grid: Vec<f32>,
     select_epochs: usize,
+    lr_schedule: relu_nn::LrSchedule,
+    momentum: f32,
     pretrain_epochs: usize,
     limit: Option<usize>,
     budget_seconds: Option<f64>,
@@ -92,6 +94,10 @@ impl Runner {
         if c.patience == Some(0) {
             bail!("--patience: invalid patience 0: expected at least 1 epoch");
         }
+        let momentum = c.momentum.unwrap_or(0.0);
+        if !(momentum.is_finite() && (0.0..1.0).contains(&momentum)) {
+            bail!("--momentum: invalid momentum {momentum}: expected a number in [0, 1)");
+        }
         if c.pretrain_epochs == Some(0) {
             bail!("--pretrain-epochs: invalid number of epochs 0: expected at least 1");
         }
@@ -119,6 +125,8 @@ impl Runner {
             patience: c.patience.or(d.patience),
             lr_grid,
             select_epochs,
+            lr_schedule: c.lr_schedule.unwrap_or_default(),
+            momentum,
             pretrain_epochs: c.pretrain_epochs.unwrap_or(d.pretrain_epochs),
             limit: c.limit,
             budget_seconds: c.budget_minutes.map(|m| m * 60.0),
@@ -151,6 +159,8 @@ impl Runner {
             seed: self.seed,
             threads: self.threads,
             pretrain_epochs: self.pretrain_epochs,
+            lr_schedule: self.lr_schedule,
+            momentum: self.momentum,
             ..Settings::default()
         }
     }
@@ -198,6 +208,8 @@ impl Runner {
                 patience: self.patience,
                 lr_grid: self.lr_grid.clone(),
                 select_epochs: self.select_epochs,
+                lr_schedule: self.lr_schedule.to_string(),
+                momentum: self.momentum,
                 pretrain_epochs: self.pretrain_epochs,
                 limit: self.limit,
                 budget_minutes: self.budget_seconds.map(|s| s / 60.0),
@@ -252,6 +264,8 @@ struct Protocol {
     patience: Option<usize>,
     lr_grid: Vec<f32>,
     select_epochs: usize,
+    lr_schedule: String,
+    momentum: f32,
     pretrain_epochs: usize,
     limit: Option<usize>,
     budget_minutes: Option<f64>,
