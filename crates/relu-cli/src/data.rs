@@ -3,7 +3,7 @@
 //!
 //! | spec | what | validation set | test set |
 //! | --- | --- | --- | --- |
-//! | `mnist` | the 12,000-image MNIST subset compiled into relu | images 8,000–9,999 of the training file | the first 2,000 test images |
+//! | `mnist` | the 22,000-image MNIST subset compiled into relu | images 18,000–19,999 of the training file | every fifth test image (2,000) |
 //! | `mnist:DIR` | any four IDX files with MNIST's names | the last 10,000 training images (the paper's), or the last sixth below 20,000 images | the test file |
 //! | `cifar10:DIR` | CIFAR-10 binary batches | the first half of the test file | the second half |
 //! | `norb:DIR` | small NORB, downsampled to 2×32×32 | the last 4,300 training pairs | the test files |

@@ -41,7 +41,7 @@
 //! ```json
 //! {
 //!   "relu_version": "0.1.0",
-//!   "dataset":  { "name": "mnist", "train": 8000, "valid": 2000, "test": 2000 },
+//!   "dataset":  { "name": "mnist", "train": 18000, "valid": 2000, "test": 2000 },
 //!   "model":    { "layers": [784, 1000, 1000, 1000, 10], "activation": "rectifier", "l1": 0.001,
 //!                 "sign_flip": false, "output": "softmax", "parameters": 2797010 },
 //!   "training": { "epochs_run": 20, "best_epoch": 14, "batch": 10, "lr": 0.01, "momentum": 0.0,

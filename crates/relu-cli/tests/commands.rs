@@ -183,7 +183,7 @@ fn data_info_describes_splits() {
     assert_eq!(j["inputs"], 784);
     assert_eq!(j["shape"], serde_json::json!([28, 28]));
     assert_eq!(j["classes"], 10);
-    for (split, n) in [("train", 8000), ("valid", 2000), ("test", 2000)] {
+    for (split, n) in [("train", 18000), ("valid", 2000), ("test", 2000)] {
         assert_eq!(j[split]["examples"], n);
         assert_eq!(j[split]["labels"].as_array().unwrap().iter().map(|c| c.as_u64().unwrap()).sum::<u64>(), n);
         let d = j[split]["density"].as_f64().unwrap();

@@ -349,7 +349,7 @@ fn sigint_saves_a_resumable_state() {
     assert_eq!(config.epochs, 500);
 }
 
-/// `--pretrain dae` pre-trains every hidden layer on all training inputs (8,000, not the 500 of
+/// `--pretrain dae` pre-trains every hidden layer on all training inputs (18,000, not the 500 of
 /// `--limit`), reports each layer's reconstruction error per epoch, and lowers it.
 #[test]
 fn pretraining_reports_falling_reconstruction_error() {
@@ -363,7 +363,7 @@ fn pretraining_reports_falling_reconstruction_error() {
     assert_eq!(p["method"], "dae:softplus");
     assert_eq!(p["reconstruction"], serde_json::json!(["softplus", "softplus"]));
     assert_eq!(p["corruption"], "masking:0.25");
-    assert_eq!(p["unlabeled"], 8000);
+    assert_eq!(p["unlabeled"], 18000);
     let history = p["history"].as_array().unwrap();
     assert_eq!(history.len(), 4);
     for layer in 1..=2u64 {
@@ -393,7 +393,7 @@ fn pretrain_command_then_train_from_it() {
     }
     let p = json(&pre.join("pretrain.json"));
     assert_eq!(p["method"], "dae");
-    assert_eq!(p["unlabeled"], 8000);
+    assert_eq!(p["unlabeled"], 18000);
     let initial = assert_number(&p["initial_error"][0], "initial error");
     let after = assert_number(&p["history"][0]["reconstruction_error"], "reconstruction error");
     assert!(after < initial, "{initial} -> {after}");

@@ -1,8 +1,9 @@
 //! A real MNIST subset compiled into the crate (feature `embedded-mnist`, on by default), so the
 //! library trains on real digits offline on a fresh machine.
 //!
-//! The files in `crates/relu-data/data/` hold the **first 10,000 training** and the **first 2,000
-//! test** images and labels of the canonical MNIST files, unchanged, re-encoded as gzip IDX files
+//! The files in `crates/relu-data/data/` hold the **first 20,000 training** images and **every
+//! fifth test** image (2,000: a systematic sample, so its error estimates the whole test set's)
+//! with their labels, from the canonical MNIST files, unchanged, re-encoded as gzip IDX files
 //! (see `data/README.md` for how they were made).
 
 use std::path::Path;
@@ -12,28 +13,29 @@ use crate::error::Result;
 use crate::idx::parse_idx;
 use crate::mnist;
 
-const TRAIN_IMAGES: &[u8] = include_bytes!("../data/train-images-idx3-ubyte-10k.gz");
-const TRAIN_LABELS: &[u8] = include_bytes!("../data/train-labels-idx1-ubyte-10k.gz");
-const TEST_IMAGES: &[u8] = include_bytes!("../data/t10k-images-idx3-ubyte-2k.gz");
-const TEST_LABELS: &[u8] = include_bytes!("../data/t10k-labels-idx1-ubyte-2k.gz");
+const TRAIN_IMAGES: &[u8] = include_bytes!("../data/train-images-idx3-ubyte-20k.gz");
+const TRAIN_LABELS: &[u8] = include_bytes!("../data/train-labels-idx1-ubyte-20k.gz");
+const TEST_IMAGES: &[u8] = include_bytes!("../data/t10k-images-idx3-ubyte-every5th.gz");
+const TEST_LABELS: &[u8] = include_bytes!("../data/t10k-labels-idx1-ubyte-every5th.gz");
 
-/// Training examples of the embedded split; the remaining 2,000 of the 10,000 are validation.
-pub const EMBEDDED_TRAIN_LEN: usize = 8_000;
+/// Training examples of the embedded split; the remaining 2,000 of the 20,000 are validation.
+pub const EMBEDDED_TRAIN_LEN: usize = 18_000;
 /// Validation examples of the embedded split (the last 2,000 of the embedded training images).
 pub const EMBEDDED_VALID_LEN: usize = 2_000;
-/// Test examples of the embedded split (the first 2,000 MNIST test images).
+/// Test examples of the embedded split (MNIST test images 0, 5, 10, …, 9,995).
 pub const EMBEDDED_TEST_LEN: usize = 2_000;
 
-/// The embedded MNIST subset as train (MNIST training images 0–7,999), validation (8,000–9,999)
-/// and test (MNIST test images 0–1,999) sets, pixels in `[0, 1]`, 10 classes.
+/// The embedded MNIST subset as train (MNIST training images 0–17,999), validation
+/// (18,000–19,999) and test (every fifth MNIST test image: 0, 5, …, 9,995) sets, pixels in
+/// `[0, 1]`, 10 classes.
 ///
 /// # Errors
 /// Never in a correctly built crate; the embedded bytes go through the same checked parser as
 /// files do, so corruption would be reported, not panic.
 pub fn mnist_embedded() -> Result<Splits> {
     let src = |name: &str| Path::new("<embedded>").join(name);
-    let (tri, trl) = (src("train-images-idx3-ubyte-10k.gz"), src("train-labels-idx1-ubyte-10k.gz"));
-    let (tei, tel) = (src("t10k-images-idx3-ubyte-2k.gz"), src("t10k-labels-idx1-ubyte-2k.gz"));
+    let (tri, trl) = (src("train-images-idx3-ubyte-20k.gz"), src("train-labels-idx1-ubyte-20k.gz"));
+    let (tei, tel) = (src("t10k-images-idx3-ubyte-every5th.gz"), src("t10k-labels-idx1-ubyte-every5th.gz"));
     let mut train = mnist::from_arrays(parse_idx(TRAIN_IMAGES, &tri)?, &tri, parse_idx(TRAIN_LABELS, &trl)?, &trl)?;
     let mut test = mnist::from_arrays(parse_idx(TEST_IMAGES, &tei)?, &tei, parse_idx(TEST_LABELS, &tel)?, &tel)?;
     train.num_classes = 10;

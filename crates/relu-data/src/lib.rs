@@ -26,7 +26,7 @@
 //! use relu_data::{Scaling, mnist_embedded};
 //!
 //! let mut splits = mnist_embedded()?;
-//! assert_eq!(splits.train.features.shape(), (784, 8_000));
+//! assert_eq!(splits.train.features.shape(), (784, 18_000));
 //! assert_eq!(splits.test.len(), 2_000);
 //! assert_eq!(&splits.train.labels[..5], &[5, 0, 4, 1, 9]);
 //! // Standardise with statistics of the training set only.

@@ -29,18 +29,20 @@ fn real_mnist_counts_histogram_and_first_labels() {
 #[test]
 fn embedded_labels_match_real_files() {
     let s = relu_data::mnist_embedded().unwrap();
-    assert_eq!((s.train.len(), s.valid.len(), s.test.len()), (8_000, 2_000, 2_000));
+    assert_eq!((s.train.len(), s.valid.len(), s.test.len()), (18_000, 2_000, 2_000));
     assert_eq!(s.train.labels[..5], [5, 0, 4, 1, 9]);
     let Some(data) = common::shared_data("mnist") else { return };
     let [tri, trl, tei, tel] = mnist::files(&data).unwrap();
     let train = mnist::load_pair(&tri, &trl).unwrap();
     let test = mnist::load_pair(&tei, &tel).unwrap();
-    assert_eq!(s.train.labels, train.labels[..8_000]);
-    assert_eq!(s.valid.labels, train.labels[8_000..10_000]);
-    assert_eq!(s.test.labels, test.labels[..2_000]);
-    assert_eq!(s.train.features, train.features.columns(0, 8_000));
-    assert_eq!(s.valid.features, train.features.columns(8_000, 2_000));
-    assert_eq!(s.test.features, test.features.columns(0, 2_000));
+    assert_eq!(s.train.labels, train.labels[..18_000]);
+    assert_eq!(s.valid.labels, train.labels[18_000..20_000]);
+    assert_eq!(s.train.features, train.features.columns(0, 18_000));
+    assert_eq!(s.valid.features, train.features.columns(18_000, 2_000));
+    for (i, j) in (0..2_000).map(|i| (i, 5 * i)) {
+        assert_eq!(s.test.labels[i], test.labels[j], "embedded test example {i} is MNIST test image {j}");
+        assert_eq!(s.test.features.column(i), test.features.column(j), "embedded test example {i} is MNIST test image {j}");
+    }
 }
 
 #[test]

@@ -69,6 +69,7 @@ pub fn run(args: &TrainArgs) -> Result<u8> {
         threads,
         out.display()
     ));
+    say(&recipe_line(&settings));
     let stop = progress::install_ctrlc();
 
     if let Some(k) = settings.folds
@@ -201,6 +202,24 @@ pub fn run(args: &TrainArgs) -> Result<u8> {
         print_summary(&rep, &report, &test_eval, &out, &names);
     }
     Ok(0)
+}
+
+/// The optimiser recipe in one line, e.g. `recipe: SGD lr 0.01 (constant), batch 10, up to 20
+/// epochs`.
+fn recipe_line(s: &Settings) -> String {
+    let mut line = format!("recipe: SGD lr {} ({}), batch {}", s.lr, s.lr_schedule, s.batch);
+    if s.momentum > 0.0 {
+        line += &format!(", momentum {}", s.momentum);
+    }
+    if s.weight_decay > 0.0 {
+        line += &format!(", weight decay {}", s.weight_decay);
+    }
+    let epochs = if s.epochs == 1 { "1 epoch".to_owned() } else { format!("{} epochs", s.epochs) };
+    line += &match s.patience {
+        Some(p) => format!(", up to {epochs} (patience {p})"),
+        None => format!(", up to {epochs}"),
+    };
+    line
 }
 
 /// Settings, output folder and whether this is a resume.
