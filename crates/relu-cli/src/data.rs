@@ -60,7 +60,7 @@ impl FromStr for DataSpec {
             None => (s, None),
         };
         let path = |what: &str| match arg {
-            Some(a) if !a.is_empty() => Ok(PathBuf::from(a)),
+            Some(a) if !a.is_empty() => expand_home(a, std::env::var_os("HOME")),
             _ => Err(format!("`{s}` needs a {what} after the colon, e.g. {kind}:{}", if what == "file" { "reviews.tsv" } else { "data/" })),
         };
         match kind.to_ascii_lowercase().as_str() {
@@ -72,6 +72,20 @@ impl FromStr for DataSpec {
             "acl" => path("folder").map(DataSpec::Acl),
             _ => Err(format!("unknown data spec `{s}`: expected {SPEC_FORMS}")),
         }
+    }
+}
+
+/// `a` as a path, with a leading `~` or `~/` replaced by the home folder: the shell expands `~`
+/// only at the start of a word, so in `mnist:~/mnist` it reaches relu unexpanded.
+fn expand_home(a: &str, home: Option<std::ffi::OsString>) -> Result<PathBuf, String> {
+    let rest = match a.strip_prefix('~') {
+        Some("") => "",
+        Some(r) if r.starts_with('/') => &r[1..],
+        _ => return Ok(PathBuf::from(a)),
+    };
+    match home {
+        Some(h) if !h.is_empty() => Ok(PathBuf::from(h).join(rest)),
+        _ => Err(format!("`{a}`: cannot expand `~` because $HOME is not set; give the full path")),
     }
 }
 
@@ -359,5 +373,19 @@ mod tests {
         assert!("mnist:".parse::<DataSpec>().unwrap_err().contains("needs a folder"));
         assert!("imagenet".parse::<DataSpec>().unwrap_err().contains("expected mnist"));
         assert!("reviews".parse::<DataSpec>().is_err());
+    }
+
+    #[test]
+    fn a_leading_tilde_is_the_home_folder() {
+        let home = || Some(std::ffi::OsString::from("/home/u"));
+        assert_eq!(expand_home("~/mnist", home()).unwrap(), PathBuf::from("/home/u/mnist"));
+        assert_eq!(expand_home("~", home()).unwrap(), PathBuf::from("/home/u"));
+        assert_eq!(expand_home("~other/x", home()).unwrap(), PathBuf::from("~other/x"));
+        assert_eq!(expand_home("data/~/x", home()).unwrap(), PathBuf::from("data/~/x"));
+        assert!(expand_home("~/mnist", None).unwrap_err().contains("$HOME"));
+        if let Some(h) = std::env::var_os("HOME").filter(|h| !h.is_empty()) {
+            let DataSpec::Mnist(p) = "mnist:~/mnist".parse::<DataSpec>().unwrap() else { panic!("not an mnist:DIR spec") };
+            assert_eq!(p, PathBuf::from(h).join("mnist"));
+        }
     }
 }
