@@ -131,7 +131,7 @@ impl std::fmt::Display for LrSchedule {
             Self::Constant => f.write_str("constant"),
             Self::Inverse { decay } => write!(f, "inverse:{decay}"),
             Self::Step { every, factor } => write!(f, "step:{every}:{factor}"),
-            Self::Cosine { floor } if floor == 0.0 => f.write_str("cosine"),
+            Self::Cosine { floor: 0.0 } => f.write_str("cosine"),
             Self::Cosine { floor } => write!(f, "cosine:{floor}"),
         }
     }

@@ -7,8 +7,8 @@ use relu_core::testing::rng;
 use relu_core::{Activation, DispatchMode};
 use relu_nn::checkpoint::{load_training, save_training};
 use relu_nn::{
-    BatchProgress, Dataset, EpochMetrics, Features, LrSchedule, Network, NetworkSpec, NnError, Observer, OutputKind, Sgd, Silent, StopReason, Targets,
-    TrainConfig, Trainer, Workspace,
+    BatchProgress, Dataset, EpochMetrics, Features, LrSchedule, Network, NetworkSpec, NnError, Observer, OutputKind, Sgd, Silent,
+    StopReason, Targets, TrainConfig, Trainer, Workspace,
 };
 
 /// Four Gaussian blobs in 30 dimensions, non-negative and sparse-ish (like pixels): each class

@@ -11,22 +11,36 @@ use relu_core::{Activation, DispatchMode, SparseBatch};
 use relu_nn::{Dataset, Features, Network, NetworkSpec, OutputKind, Sgd, Silent, Targets, TrainConfig, Trainer, Workspace};
 use relu_pretrain::{Corruption, PretrainConfig, initialise, pretrain};
 
-fn read(dir: &str, name: &str) -> Vec<u8> {
+/// The decompressed bytes of `dir/name`, checked to hold at least `need` bytes.
+fn read(dir: &str, name: &str, need: usize) -> Result<Vec<u8>, Box<dyn std::error::Error>> {
+    let path = std::path::Path::new(dir).join(name);
     let mut b = Vec::new();
-    flate2::read::GzDecoder::new(std::fs::File::open(format!("{dir}/{name}")).expect("MNIST file")).read_to_end(&mut b).expect("gzip");
-    b
+    let file = std::fs::File::open(&path).map_err(|e| format!("{}: {e} (expected MNIST's gzip IDX files in {dir})", path.display()))?;
+    flate2::read::GzDecoder::new(file).read_to_end(&mut b).map_err(|e| format!("{}: not a gzip file ({e})", path.display()))?;
+    if b.len() < need {
+        return Err(format!("{}: {} bytes after decompression, expected at least {need}", path.display(), b.len()).into());
+    }
+    Ok(b)
 }
 
-fn main() -> Result<(), relu_pretrain::PretrainError> {
+const USAGE: &str = "usage: small_label MNIST_DIR [LABELED UNLABELED HIDDEN PRE_EPOCHS FT_EPOCHS FT_LR]";
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
     let a: Vec<String> = std::env::args().skip(1).collect();
-    let dir = a.first().expect("usage: small_label MNIST_DIR [LABELED UNLABELED HIDDEN PRE_EPOCHS FT_EPOCHS FT_LR]");
-    let num = |i: usize, d: f64| a.get(i).map_or(d, |v| v.parse().expect("a number"));
-    let (labeled, unlabeled, hidden) = (num(1, 1000.0) as usize, num(2, 10000.0) as usize, num(3, 500.0) as usize);
-    let (pre_epochs, ft_epochs, ft_lr) = (num(4, 2.0) as usize, num(5, 10.0) as usize, num(6, 0.02) as f32);
-    let (img, lab) = (read(dir, "train-images-idx3-ubyte.gz"), read(dir, "train-labels-idx1-ubyte.gz"));
+    let dir = a.first().ok_or(USAGE)?;
+    let num = |i: usize, d: f64| -> Result<f64, String> {
+        a.get(i).map_or(Ok(d), |v| v.parse().map_err(|_| format!("argument {}: `{v}` is not a number; {USAGE}", i + 1)))
+    };
+    let (labeled, unlabeled, hidden) = (num(1, 1000.0)? as usize, num(2, 10000.0)? as usize, num(3, 500.0)? as usize);
+    let (pre_epochs, ft_epochs, ft_lr) = (num(4, 2.0)? as usize, num(5, 10.0)? as usize, num(6, 0.02)? as f32);
+    if labeled == 0 || labeled > unlabeled || unlabeled > 60_000 {
+        return Err(format!("expected 1 <= LABELED ({labeled}) <= UNLABELED ({unlabeled}) <= 60000; {USAGE}").into());
+    }
+    let img = read(dir, "train-images-idx3-ubyte.gz", 16 + unlabeled * 784)?;
+    let lab = read(dir, "train-labels-idx1-ubyte.gz", 8 + unlabeled)?;
     let x = DMatrix::from_iterator(784, unlabeled, img[16..16 + unlabeled * 784].iter().map(|&p| p as f32 / 255.0));
     let y: Vec<u32> = lab[8..8 + unlabeled].iter().map(|&l| l as u32).collect();
-    let (ti, tl) = (read(dir, "t10k-images-idx3-ubyte.gz"), read(dir, "t10k-labels-idx1-ubyte.gz"));
+    let (ti, tl) = (read(dir, "t10k-images-idx3-ubyte.gz", 16 + 2000 * 784)?, read(dir, "t10k-labels-idx1-ubyte.gz", 8 + 2000)?);
     let test = Dataset::new(
         Features::Dense(DMatrix::from_iterator(784, 2000, ti[16..16 + 2000 * 784].iter().map(|&p| p as f32 / 255.0))),
         Targets::Classes(tl[8..2008].iter().map(|&l| l as u32).collect()),

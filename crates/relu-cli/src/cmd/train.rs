@@ -272,7 +272,24 @@ pub(crate) fn resolve(args: &TrainArgs) -> Result<(Settings, PathBuf, bool)> {
     macro_rules! set {
         ($($field:ident),*) => { $( if let Some(v) = &args.$field { s.$field = v.clone(); } )* };
     }
-    set!(data, activation, l1, lr, momentum, lr_schedule, weight_decay, batch, epochs, seed, threads, vocab, bow, target, pretrain_epochs, corruption);
+    set!(
+        data,
+        activation,
+        l1,
+        lr,
+        momentum,
+        lr_schedule,
+        weight_decay,
+        batch,
+        epochs,
+        seed,
+        threads,
+        vocab,
+        bow,
+        target,
+        pretrain_epochs,
+        corruption
+    );
     s.pretrain = args.pretrain.or(s.pretrain);
     s.sampling = args.sampling.or(s.sampling);
     s.tied_decoder |= args.tied_decoder;
