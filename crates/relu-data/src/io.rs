@@ -307,7 +307,7 @@ mod tests {
         let load = |n: u8| {
             let images = crate::idx::parse_idx(&idx(8, &[n, 28, 28], vec![0; usize::from(n) * 784]), ip).unwrap();
             let labels = crate::idx::parse_idx(&idx(8, &[n], vec![0; usize::from(n)]), lp).unwrap();
-            crate::mnist::from_arrays(images, ip, labels, lp)
+            crate::mnist::from_arrays(images, ip, labels, lp, 65_536.0)
         };
         assert!(load(2).is_ok());
         let e = load(4).unwrap_err().to_string();

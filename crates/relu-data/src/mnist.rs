@@ -51,17 +51,22 @@ pub fn files(dir: &Path) -> Result<[PathBuf; 4]> {
 /// that are not at least two-dimensional (`n × …`); [`DataError::TooLarge`] if the images would
 /// take more than 2 GiB as `f32`.
 pub fn load_pair(images: &Path, labels: &Path) -> Result<Dataset> {
-    from_arrays(read_idx(images)?, images, read_idx(labels)?, labels)
+    from_arrays(read_idx(images)?, images, read_idx(labels)?, labels, MAX_CLASSES)
 }
+
+/// The number of classes of MNIST: labels are the digits 0–9.
+pub const MNIST_CLASSES: usize = 10;
 
 /// Loads both files of an MNIST-style directory; both sets get the larger class count of the two.
 ///
 /// # Errors
-/// As [`files`] and [`load_pair`].
+/// As [`files`] and [`load_pair`], and [`DataError::Malformed`] (naming the label file and the
+/// byte offset) for a label that is not a digit 0–9.
 pub fn load_dir(dir: &Path) -> Result<TrainTest> {
     let [tri, trl, tei, tel] = files(dir)?;
-    let mut train = load_pair(&tri, &trl)?;
-    let mut test = load_pair(&tei, &tel)?;
+    let digits = MNIST_CLASSES as f64;
+    let mut train = from_arrays(read_idx(&tri)?, &tri, read_idx(&trl)?, &trl, digits)?;
+    let mut test = from_arrays(read_idx(&tei)?, &tei, read_idx(&tel)?, &tel, digits)?;
     if train.shape != test.shape {
         return Err(DataError::Inconsistent {
             what: format!("{} holds images of shape {:?} but {} holds {:?}", tri.display(), train.shape, tei.display(), test.shape),
@@ -84,7 +89,8 @@ pub fn paper_splits(dir: &Path) -> Result<Splits> {
 }
 
 /// Turns parsed image and label arrays into a dataset, checking that they belong together.
-pub(crate) fn from_arrays(images: IdxArray, images_path: &Path, labels: IdxArray, labels_path: &Path) -> Result<Dataset> {
+/// Labels must be integers in `0..classes`.
+pub(crate) fn from_arrays(images: IdxArray, images_path: &Path, labels: IdxArray, labels_path: &Path, classes: f64) -> Result<Dataset> {
     let dims = images.dims();
     if dims.len() < 2 {
         return Err(DataError::malformed(
@@ -112,11 +118,11 @@ pub(crate) fn from_arrays(images: IdxArray, images_path: &Path, labels: IdxArray
     let mut max = 0u32;
     for i in 0..n {
         let v = labels.get(i);
-        if !(0.0..MAX_CLASSES).contains(&v) {
+        if !(0.0..classes).contains(&v) {
             return Err(DataError::malformed(
                 labels_path,
                 header + width * i as u64,
-                format!("a class label in 0..{MAX_CLASSES} for example {i}, found {v}"),
+                format!("a class label in 0..{classes} for example {i}, found {v}"),
             ));
         }
         let l = v as u32;

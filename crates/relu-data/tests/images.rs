@@ -164,6 +164,13 @@ fn mnist_errors_missing_files_mismatched_counts_bad_labels() {
     write(d, names[1], &idx_bytes(0x0C, &[5], &[[0u8; 4], [0; 4], (-3i32).to_be_bytes(), [0; 4], [0; 4]].concat()));
     let e = msg(mnist::load_dir(d).unwrap_err());
     assert!(e.contains("offset 16") && e.contains("example 2") && e.contains("-3"), "{e}");
+    // A label beyond the ten digits (it used to make a 201-class network); load_pair, for any
+    // IDX pair, still accepts it.
+    write(d, names[3], &idx_bytes(8, &[5], &[0, 1, 2, 200, 4]));
+    write(d, names[1], &idx_bytes(8, &[5], &[0, 1, 2, 3, 4]));
+    let e = msg(mnist::load_dir(d).unwrap_err());
+    assert!(e.contains("t10k-labels-idx1-ubyte") && e.contains("offset 11") && e.contains("0..10") && e.contains("200"), "{e}");
+    assert_eq!(mnist::load_pair(&d.join(names[2]), &d.join(names[3])).unwrap().num_classes, 201);
     assert!(mnist::paper_splits(d).is_err());
 }
 
@@ -281,6 +288,8 @@ fn cifar_bad_inputs() {
     let recs = cifar_records(2, |i| if i == 1 { 10 } else { 0 });
     let e = msg(cifar::parse_batch(&recs, p).unwrap_err());
     assert!(e.contains("offset 3073") && e.contains("label byte 0–9") && e.contains("found 10"), "{e}");
+    let e = msg(cifar::parse_batch(&[], p).unwrap_err());
+    assert!(e.contains("data_batch_1.bin") && e.contains("empty file"), "{e}");
     let dir = tempfile::tempdir().unwrap();
     assert!(matches!(cifar::load_dir(dir.path()), Err(DataError::MissingFile { .. })));
 }
