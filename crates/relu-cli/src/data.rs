@@ -270,9 +270,22 @@ pub fn read_documents(spec: &DataSpec, target: Target) -> Result<Vec<Document>> 
     Ok(docs)
 }
 
+/// Training needs at least two classes: with one, every prediction is right and the error
+/// reads 0 %.
+fn require_two_classes(spec: &DataSpec, docs: &[Document]) -> Result<()> {
+    let mut labels = docs.iter().filter_map(|d| d.label);
+    if let Some(first) = labels.next()
+        && labels.all(|l| l == first)
+    {
+        bail!("--data {spec}: every labelled review has label {first}; training needs reviews of at least two classes");
+    }
+    Ok(())
+}
+
 fn load_text(spec: &DataSpec, opts: TextOptions) -> Result<Loaded> {
     let ctx = || format!("--data {spec}");
     let docs = read_documents(spec, opts.target)?;
+    require_two_classes(spec, &docs)?;
     let classes = opts.target.targets().num_classes();
     let split = text::holdout(&docs, classes, TEXT_TEST_FRACTION, opts.seed, &opts.vectorizer_config()).with_context(ctx)?;
     // The validation set comes out of the training part, after the vocabulary was fitted on it:
@@ -306,6 +319,7 @@ pub struct TextFold {
 /// As [`read_documents`], and for a `k` larger than the number of documents.
 pub fn text_folds(spec: &DataSpec, opts: TextOptions, k: usize, limit: Option<usize>) -> Result<(Vec<TextFold>, OutputKind)> {
     let docs = read_documents(spec, opts.target)?;
+    require_two_classes(spec, &docs)?;
     let classes = opts.target.targets().num_classes();
     let folds = text::folds(&docs, classes, k, opts.seed, &opts.vectorizer_config()).with_context(|| format!("--folds {k}"))?;
     let folds = folds

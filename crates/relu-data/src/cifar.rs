@@ -66,7 +66,11 @@ fn from_source(mut src: Source<'_>, path: &Path) -> Result<Dataset> {
     }
     let n = bytes.len() / RECORD_BYTES;
     if n == 0 {
-        return Err(DataError::malformed(path, 0, format!("at least one {RECORD_BYTES}-byte record (label and image), found an empty file")));
+        return Err(DataError::malformed(
+            path,
+            0,
+            format!("at least one {RECORD_BYTES}-byte record (label and image), found an empty file"),
+        ));
     }
     io::check_f32_len(path, (n * IMAGE_BYTES) as u64, "CIFAR-10 image features")?;
     let mut labels = Vec::with_capacity(n);
