@@ -126,6 +126,28 @@ fn eval_and_inspect_refuse_missing_or_mismatched_models() {
     write_idx_images(&images, 3, 8, 5);
     assert_usage_error(relu().args(["predict", "--model"]).arg(&model).arg(&images).assert(), &["small-images-idx3-ubyte", "[28, 28]"]);
     assert_usage_error(relu().args(["predict", "--model"]).arg(&model).assert(), &["FILES", "IDX"]);
+    // 14 × 56 images have 784 pixels but are not 28 × 28 ones.
+    let idx3 = |dtype: u8, dims: [u32; 3], data: &[u8]| {
+        let mut b = vec![0, 0, dtype, 3];
+        dims.iter().for_each(|d| b.extend_from_slice(&d.to_be_bytes()));
+        b.extend_from_slice(data);
+        b
+    };
+    let wide = dir.path().join("wide-images-idx3-ubyte");
+    std::fs::write(&wide, idx3(0x08, [2, 14, 56], &[0; 2 * 784])).unwrap();
+    assert_usage_error(
+        relu().args(["predict", "--model"]).arg(&model).arg(&wide).assert(),
+        &["wide-images-idx3-ubyte", "[14, 56]", "[28, 28]"],
+    );
+    // Float images with a NaN (it printed class 0 with probability -3.4e38).
+    let mut pixels: Vec<u8> = (0..2 * 784).flat_map(|_| 0.5f32.to_be_bytes()).collect();
+    pixels[4 * (784 + 3)..4 * (784 + 4)].copy_from_slice(&f32::NAN.to_be_bytes());
+    let nan = dir.path().join("nan-images-idx3-float");
+    std::fs::write(&nan, idx3(0x0D, [2, 28, 28], &pixels)).unwrap();
+    assert_usage_error(
+        relu().args(["predict", "--model"]).arg(&model).arg(&nan).assert(),
+        &["nan-images-idx3-float", "image 1", "non-finite"],
+    );
     assert_usage_error(relu().args(["inspect", "--noise", "-1", "--model"]).arg(&model).assert(), &["--noise"]);
 }
 

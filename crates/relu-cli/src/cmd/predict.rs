@@ -81,12 +81,19 @@ fn read_images(path: &Path, inputs: usize, shape: Option<&[usize]>) -> Result<(D
     let a = relu_data::idx::read_idx(path).with_context(|| format!("{}: cannot read IDX images", path.display()))?;
     let dims = a.dims();
     let per: usize = dims.iter().skip(1).product();
-    if dims.len() < 2 || per != inputs {
+    // With a recorded shape the image dimensions must match it, not only the pixel count
+    // (14 × 56 images are not 28 × 28 ones).
+    let fits = dims.len() >= 2 && per == inputs && shape.is_none_or(|s| s == &dims[1..]);
+    if !fits {
         let want = shape.map_or(format!("{inputs} pixels"), |s| format!("shape {s:?}"));
         bail!("{}: images of shape {:?}, but the model expects {want} per image", path.display(), dims.get(1..).unwrap_or(&[]));
     }
     let n = dims[0];
-    Ok((DMatrix::from_vec(inputs, n, a.to_f32(true)), n))
+    let pixels = a.to_f32(true);
+    if let Some(k) = pixels.iter().position(|v| !v.is_finite()) {
+        bail!("{}: image {} has a non-finite pixel value ({}); expected finite numbers", path.display(), k / inputs, pixels[k]);
+    }
+    Ok((DMatrix::from_vec(inputs, n, pixels), n))
 }
 
 fn forward_all(model: &Model, x: &Features) -> DMatrix<f32> {
