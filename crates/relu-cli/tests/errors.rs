@@ -19,6 +19,10 @@ fn bad_flag_values_name_the_flag() {
     train_fails(&["--data", "imagenet"], &["--data", "imagenet", "expected mnist"]);
     train_fails(&["--data", "mnist:"], &["--data", "needs a folder"]);
     train_fails(&["--hidden", "0"], &["--hidden", "expected"]);
+    // Each layer within its cap, but tens of GB of weights: refused before allocating.
+    for hidden in ["16777216", "4000000", "100000,100000"] {
+        train_fails(&["--hidden", hidden], &["parameter count", "GB of f32 weights", "at most 1,073,741,824"]);
+    }
     train_fails(&["--hidden", "10,x"], &["--hidden"]);
     train_fails(&["--activation", "swish"], &["--activation", "swish"]);
     train_fails(&["--activation", "maxout:1"], &["--activation", "maxout:K"]);

@@ -5,6 +5,12 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Result, invalid};
 
+/// The most trainable parameters [`NetworkSpec::check`] accepts: 2^30, 4 GiB of `f32` weights.
+/// Training holds about three times the weights (the best epoch's copy, gradients, velocities
+/// with momentum), so a network at the limit needs ≈12 GiB. The check runs before anything is
+/// allocated, so an absurd `--hidden` is an error instead of an allocation failure.
+pub const MAX_PARAMETERS: usize = 1 << 30;
+
 /// The kind of a hidden layer.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
@@ -91,7 +97,8 @@ impl NetworkSpec {
         Self { inputs, hidden, output }
     }
 
-    /// Validates sizes and hyper-parameters.
+    /// Validates sizes and hyper-parameters, and the parameter count against
+    /// [`MAX_PARAMETERS`] before anything is allocated.
     ///
     /// # Errors
     /// [`crate::NnError::InvalidParameter`] naming the first bad value.
@@ -123,21 +130,26 @@ impl NetworkSpec {
         if matches!(self.output, OutputKind::Softmax { classes: 1 } | OutputKind::Ratings { levels: 1 }) {
             return Err(invalid("number of classes", 1, "at least 2"));
         }
+        let n = self.parameter_count();
+        if n > MAX_PARAMETERS {
+            let value = format!("{n} ({:.1} GB of f32 weights, about three times that to train)", n as f64 * 4e-9);
+            return Err(invalid("parameter count", value, "at most 1,073,741,824 parameters (4 GiB of f32 weights)"));
+        }
         Ok(())
     }
 
-    /// Number of trainable parameters.
+    /// Number of trainable parameters (saturating at `usize::MAX` for absurd sizes).
     pub fn parameter_count(&self) -> usize {
         let mut fan_in = self.inputs;
-        let mut n = 0;
+        let mut n = 0usize;
         for l in &self.hidden {
             let rows = match l.kind {
-                HiddenKind::Maxout { pieces } => l.units * pieces,
+                HiddenKind::Maxout { pieces } => l.units.saturating_mul(pieces),
                 HiddenKind::Affine { .. } => l.units,
             };
-            n += rows * (fan_in + 1);
+            n = n.saturating_add(rows.saturating_mul(fan_in.saturating_add(1)));
             fan_in = l.units;
         }
-        n + self.output.units() * (fan_in + 1)
+        n.saturating_add(self.output.units().saturating_mul(fan_in.saturating_add(1)))
     }
 }
