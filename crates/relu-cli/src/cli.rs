@@ -58,8 +58,9 @@ const DATA_HELP: &str = "Data spec: mnist (embedded subset), mnist:DIR (IDX file
 #[command(args_override_self = true, allow_negative_numbers = true)]
 #[command(after_help = "Outputs in --out: model.safetensors, config.toml (the resolved configuration), report.json, \
                         learning_curves.svg, sparsity.svg, active_units.svg and (image data) filters.svg and filter_updates.svg. With --folds, \
-                        cv.json holds the per-fold results.\n\nCtrl-C finishes the current batch, saves \
-                        train_state.safetensors in --out and exits with code 130; `relu train --resume DIR` continues \
+                        cv.json holds the per-fold results.\n\nCtrl-C (or SIGTERM) finishes the current batch, saves \
+                        train_state.safetensors in --out and exits with code 130. The state is also saved at the end of \
+                        every epoch, so a killed run loses at most one epoch. `relu train --resume DIR` continues \
                         the run exactly.")]
 pub struct TrainArgs {
     /// TOML file with any of the settings below (keys as the flag names, with `_` for `-`).
@@ -164,6 +165,10 @@ pub struct TrainArgs {
     /// the state is saved and the exit code is 130).
     #[arg(long, value_name = "N", hide = true)]
     pub stop_after_batches: Option<usize>,
+    /// Testing aid: exit at once with code 137, saving nothing, after N training batches (what a
+    /// `kill -9` does at that point).
+    #[arg(long, value_name = "N", hide = true)]
+    pub kill_after_batches: Option<usize>,
 }
 
 /// Comma-separated hidden layer sizes, e.g. `1000,1000,1000`.

@@ -26,11 +26,13 @@
 //!   (the first layer's weights) and `filter_updates.svg` (what training changed, `W − W₀`, with
 //!   the initial weights recomputed from the seed);
 //! * `cv.json` with `--folds K` — per-fold results of the cross-validation;
-//! * `train_state.safetensors` only after an interruption (Ctrl-C): `--resume DIR` continues the
-//!   run and gives the same final weights as an uninterrupted run.
+//! * `train_state.safetensors` while a run is unfinished: saved at the end of every epoch and on
+//!   an interruption (Ctrl-C, SIGTERM), removed when the run completes; `--resume DIR` continues
+//!   the run and gives the same final weights as an uninterrupted run.
 //!
-//! Every file is written atomically, and nothing is written before training has finished or was
-//! interrupted, so an error never leaves a half-written folder. Errors exit with code 2 and name
+//! Every file is written atomically; before training has finished or was interrupted only
+//! `config.toml` and the end-of-epoch `train_state.safetensors` are, so an error leaves a folder
+//! that `--resume` continues or none at all. Errors exit with code 2 and name
 //! the flag or file at fault; an interrupted run exits with 130.
 //!
 //! # `report.json`

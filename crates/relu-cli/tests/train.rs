@@ -164,6 +164,28 @@ fn resume_matches(extra: &[&str], stop_after: &str) {
     assert_eq!(ra["test"], rb["test"]);
 }
 
+/// A run killed without warning (here: exit 137 in the middle of epoch 3, saving nothing) resumes
+/// from the checkpoint written at the end of epoch 2 and ends with the uninterrupted weights.
+#[test]
+fn a_killed_run_resumes_from_its_last_epoch() {
+    let dir = tempfile::tempdir().unwrap();
+    let (full, killed) = (dir.path().join("full"), dir.path().join("killed"));
+    let args = ["train", "--hidden", "16,8", "--epochs", "4", "--limit", "300", "--momentum", "0.5", "--threads", "2", "--quiet", "--out"];
+    relu().args(args).arg(&full).assert().success();
+    // 30 batches per epoch: batch 75 is in the middle of epoch 3.
+    let a = relu().args(args).arg(&killed).args(["--kill-after-batches", "75"]).assert();
+    assert_eq!(a.get_output().status.code(), Some(137));
+    assert!(killed.join("train_state.safetensors").is_file(), "the end-of-epoch checkpoint survives the kill");
+    assert!(!killed.join("report.json").exists());
+    let a = relu().args(["train", "--resume"]).arg(&killed).assert().success();
+    assert!(String::from_utf8_lossy(&a.get_output().stdout).contains("resuming after 2 complete epochs"));
+    assert!(!killed.join("train_state.safetensors").exists(), "the stale state is removed after completion");
+    let (a, _) = relu_nn::checkpoint::load_model(&full.join("model.safetensors")).unwrap();
+    let (b, _) = relu_nn::checkpoint::load_model(&killed.join("model.safetensors")).unwrap();
+    assert_eq!(a, b, "resumed weights differ from the uninterrupted run");
+    assert!(!full.join("train_state.safetensors").exists(), "a completed run leaves no state behind");
+}
+
 #[test]
 fn resume_mid_epoch_gives_the_uninterrupted_weights() {
     // 300 examples / batch 10 = 30 batches per epoch: batch 45 is in the middle of epoch 2.

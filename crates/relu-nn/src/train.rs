@@ -168,6 +168,11 @@ pub trait Observer {
     fn on_batch(&mut self, _progress: &BatchProgress) {}
     /// After every epoch (validation included).
     fn on_epoch(&mut self, _metrics: &EpochMetrics) {}
+    /// After every epoch that training continues from or ends on, with the network and the state
+    /// that [`Trainer::resume`] continues from exactly (what [`crate::checkpoint::save_training`]
+    /// saves): the place for a per-epoch checkpoint, so that a killed run loses at most one
+    /// epoch. Called after [`Observer::on_epoch`] with the epoch already in `state.history`.
+    fn on_epoch_state(&mut self, _net: &Network, _state: &TrainState) {}
     /// Polled after every batch; returning `true` stops training with [`StopReason::Interrupted`]
     /// at a resumable point.
     fn stop_requested(&mut self) -> bool {
@@ -386,6 +391,12 @@ impl Trainer {
         let (mut run_examples, mut run_seconds) = (0usize, 0.0f64);
         let mut stop = StopReason::Completed;
         while st.completed_epochs < cfg.epochs {
+            // A state saved after the epoch that exhausted the patience (a per-epoch checkpoint
+            // of a run killed before it finished) resumes to the same early stop.
+            if cfg.patience.is_some_and(|p| st.bad_epochs >= p) {
+                stop = StopReason::EarlyStopped;
+                break;
+            }
             let epoch = st.completed_epochs + 1;
             let mut rng = st.epoch_rng.restore();
             let mut order: Vec<usize> = (0..n).collect();
@@ -463,6 +474,7 @@ impl Trainer {
             }
             observer.on_epoch(&metrics);
             st.history.push(metrics);
+            observer.on_epoch_state(net, st);
             if cfg.patience.is_some_and(|p| st.bad_epochs >= p) {
                 stop = StopReason::EarlyStopped;
                 break;

@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use relu_nn::checkpoint::{self, write_atomic};
-use relu_nn::{Dataset, Evaluation, Network, NetworkSpec, StopReason, TrainReport, Trainer};
+use relu_nn::{Dataset, Evaluation, Network, NetworkSpec, Observer, StopReason, TrainReport, Trainer};
 use serde::Serialize;
 
 use crate::analysis;
@@ -131,9 +131,17 @@ pub fn run(args: &TrainArgs) -> Result<u8> {
         (Network::new(net_spec.clone(), &mut relu_core::seeded_rng(settings.seed))?, Trainer::new(config)?)
     };
     let done = trainer.state().map_or(0, |s| s.completed_epochs);
-    let mut observer = Progress::new(display, stop, args.stop_after_batches, settings.epochs, done, "");
+    let mut progress = Progress::new(display, stop, args.stop_after_batches, settings.epochs, done, "");
+    let mut observer = EpochCheckpoints {
+        inner: &mut progress,
+        out: &out,
+        config: *trainer.config(),
+        toml: settings.to_toml(),
+        failed: false,
+        kill_after: args.kill_after_batches,
+    };
     let fitted = trainer.fit(&mut net, &loaded.train, Some(&loaded.valid), &mut observer);
-    observer.finish();
+    progress.finish();
     let report = fitted?;
 
     if report.stop == StopReason::Interrupted {
@@ -189,10 +197,8 @@ pub fn run(args: &TrainArgs) -> Result<u8> {
         write_atomic(&out.join(name), bytes)?;
     }
     write_atomic(&out.join(REPORT_FILE), &json_bytes(&rep)?)?;
-    if resuming {
-        // The run is complete; its interrupted state is stale now.
-        let _ = std::fs::remove_file(out.join(STATE_FILE));
-    }
+    // The run is complete; its per-epoch or interrupted state is stale now.
+    let _ = std::fs::remove_file(out.join(STATE_FILE));
     if display != Display::Quiet {
         let mut names = vec![MODEL_FILE, CONFIG_FILE, REPORT_FILE];
         names.extend(files.iter().map(|(n, _)| *n));
@@ -202,6 +208,54 @@ pub fn run(args: &TrainArgs) -> Result<u8> {
         print_summary(&rep, &report, &test_eval, &out, &names);
     }
     Ok(0)
+}
+
+/// Relays progress and, after every epoch, saves the resumable state (`config.toml` and
+/// `train_state.safetensors`, each written atomically), so that a run killed without warning
+/// (SIGKILL, power loss) continues with `relu train --resume DIR` from its last complete epoch
+/// and ends as the uninterrupted run would. A failed save is reported once and training goes on.
+struct EpochCheckpoints<'a> {
+    inner: &'a mut Progress,
+    out: &'a Path,
+    config: relu_nn::TrainConfig,
+    toml: String,
+    failed: bool,
+    /// `--kill-after-batches`: batches left before exiting as if killed.
+    kill_after: Option<usize>,
+}
+
+impl Observer for EpochCheckpoints<'_> {
+    fn on_batch(&mut self, p: &relu_nn::BatchProgress) {
+        self.inner.on_batch(p);
+        if let Some(n) = &mut self.kill_after {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                std::process::exit(137);
+            }
+        }
+    }
+
+    fn on_epoch(&mut self, m: &relu_nn::EpochMetrics) {
+        self.inner.on_epoch(m);
+    }
+
+    fn on_epoch_state(&mut self, net: &Network, state: &relu_nn::TrainState) {
+        if self.failed {
+            return;
+        }
+        let saved = std::fs::create_dir_all(self.out)
+            .with_context(|| format!("--out {}: cannot create the folder", self.out.display()))
+            .and_then(|()| Ok(write_atomic(&self.out.join(CONFIG_FILE), self.toml.as_bytes())?))
+            .and_then(|()| Ok(checkpoint::save_training(&self.out.join(STATE_FILE), net, state, &self.config)?));
+        if let Err(e) = saved {
+            eprintln!("warning: the end-of-epoch checkpoint was not saved ({e:#}); training goes on, but a killed run cannot resume");
+            self.failed = true;
+        }
+    }
+
+    fn stop_requested(&mut self) -> bool {
+        self.inner.stop_requested()
+    }
 }
 
 /// The optimiser recipe in one line, e.g. `recipe: SGD lr 0.01 (constant), batch 10, up to 20
