@@ -103,6 +103,21 @@ impl fmt::Display for DataSpec {
 }
 
 impl DataSpec {
+    /// The dataset's name for plot titles: the kind and, for files and folders, only the last
+    /// path component (`mnist:/data/mnist` is `MNIST`, `reviews:/x/pang_lee.tsv.gz` is
+    /// `reviews pang_lee.tsv.gz`), so a figure never carries the path of the machine it was made on.
+    pub fn title(&self) -> String {
+        let last = |p: &std::path::Path| p.file_name().map_or_else(|| p.display().to_string(), |n| n.to_string_lossy().into_owned());
+        match self {
+            DataSpec::MnistEmbedded => "MNIST, embedded subset".into(),
+            DataSpec::Mnist(_) => "MNIST".into(),
+            DataSpec::Cifar10(_) => "CIFAR-10".into(),
+            DataSpec::Norb(_) => "small NORB".into(),
+            DataSpec::Reviews(p) => format!("reviews {}", last(p)),
+            DataSpec::Acl(p) => format!("processed_acl {}", last(p)),
+        }
+    }
+
     /// Whether the spec names review text.
     pub fn is_text(&self) -> bool {
         matches!(self, DataSpec::Reviews(_) | DataSpec::Acl(_))
@@ -390,10 +405,19 @@ mod tests {
     }
 
     #[test]
+    fn titles_name_the_dataset_not_its_path() {
+        let title = |s: &str| s.parse::<DataSpec>().unwrap().title();
+        assert_eq!(title("mnist:/some/where/mnist"), "MNIST");
+        assert_eq!(title("mnist"), "MNIST, embedded subset");
+        assert_eq!(title("reviews:/some/where/pang_lee.tsv.gz"), "reviews pang_lee.tsv.gz");
+        assert_eq!(title("acl:data/processed_acl/books"), "processed_acl books");
+    }
+
+    #[test]
     fn a_leading_tilde_is_the_home_folder() {
-        let home = || Some(std::ffi::OsString::from("/home/u"));
-        assert_eq!(expand_home("~/mnist", home()).unwrap(), PathBuf::from("/home/u/mnist"));
-        assert_eq!(expand_home("~", home()).unwrap(), PathBuf::from("/home/u"));
+        let home = || Some(std::ffi::OsString::from("home-of-u"));
+        assert_eq!(expand_home("~/mnist", home()).unwrap(), PathBuf::from("home-of-u").join("mnist"));
+        assert_eq!(expand_home("~", home()).unwrap(), PathBuf::from("home-of-u"));
         assert_eq!(expand_home("~other/x", home()).unwrap(), PathBuf::from("~other/x"));
         assert_eq!(expand_home("data/~/x", home()).unwrap(), PathBuf::from("data/~/x"));
         assert!(expand_home("~/mnist", None).unwrap_err().contains("$HOME"));

@@ -131,7 +131,7 @@ pub(super) fn run(args: &Fig3Args) -> Result<u8> {
     let svg = plots::scatter_with_fit(
         &format!(
             "Test error against sparsity ({}, {} rectifier networks{})",
-            loaded.name,
+            spec.title(),
             points.len(),
             if left_out > 0 { format!("; {left_out} that did not learn left out") } else { String::new() }
         ),

@@ -99,7 +99,7 @@ pub(super) fn run(args: &Fig4Args) -> Result<u8> {
         }
     }
     let svg = plots::curves(
-        &format!("Test error against the labeled fraction ({})", loaded.name),
+        &format!("Test error against the labeled fraction ({})", spec.title()),
         "fraction of the training labels used",
         "test error",
         &series,
