@@ -136,7 +136,7 @@ pub fn run(args: &TrainArgs) -> Result<u8> {
         inner: &mut progress,
         out: &out,
         config: *trainer.config(),
-        toml: settings.to_toml(),
+        toml: Some(settings.to_toml()),
         failed: false,
         kill_after: args.kill_after_batches,
     };
@@ -218,7 +218,8 @@ struct EpochCheckpoints<'a> {
     inner: &'a mut Progress,
     out: &'a Path,
     config: relu_nn::TrainConfig,
-    toml: String,
+    /// `config.toml`'s text until it has been written (it does not change between epochs).
+    toml: Option<String>,
     failed: bool,
     /// `--kill-after-batches`: batches left before exiting as if killed.
     kill_after: Option<usize>,
@@ -243,10 +244,14 @@ impl Observer for EpochCheckpoints<'_> {
         if self.failed {
             return;
         }
-        let saved = std::fs::create_dir_all(self.out)
-            .with_context(|| format!("--out {}: cannot create the folder", self.out.display()))
-            .and_then(|()| Ok(write_atomic(&self.out.join(CONFIG_FILE), self.toml.as_bytes())?))
-            .and_then(|()| Ok(checkpoint::save_training(&self.out.join(STATE_FILE), net, state, &self.config)?));
+        let saved = (|| -> Result<()> {
+            if let Some(toml) = &self.toml {
+                std::fs::create_dir_all(self.out).with_context(|| format!("--out {}: cannot create the folder", self.out.display()))?;
+                write_atomic(&self.out.join(CONFIG_FILE), toml.as_bytes())?;
+                self.toml = None;
+            }
+            Ok(checkpoint::save_training(&self.out.join(STATE_FILE), net, state, &self.config)?)
+        })();
         if let Err(e) = saved {
             eprintln!("warning: the end-of-epoch checkpoint was not saved ({e:#}); training goes on, but a killed run cannot resume");
             self.failed = true;
