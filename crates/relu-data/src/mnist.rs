@@ -132,6 +132,16 @@ pub(crate) fn from_arrays(images: IdxArray, images_path: &Path, labels: IdxArray
     let shape = dims[1..].to_vec();
     let dim: usize = shape.iter().product();
     crate::io::check_f32_len(images_path, images.len() as u64, "image features")?;
-    let features = DMatrix::from_vec(dim, n, images.to_f32(true));
+    let pixels = images.to_f32(true);
+    // Float IDX files (type 0x0D/0x0E) can hold NaN or infinities; no network can learn from them.
+    if let Some(k) = pixels.iter().position(|v| !v.is_finite()) {
+        let offset = (4 + 4 * dims.len() as u64) + images.dtype().size() as u64 * k as u64;
+        return Err(DataError::malformed(
+            images_path,
+            offset,
+            format!("finite pixel values, found {} in image {} (pixel {})", pixels[k], k / dim.max(1), k % dim.max(1)),
+        ));
+    }
+    let features = DMatrix::from_vec(dim, n, pixels);
     Ok(Dataset { features, labels: out, num_classes: if n == 0 { 0 } else { max as usize + 1 }, shape })
 }

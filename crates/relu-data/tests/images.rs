@@ -172,6 +172,13 @@ fn mnist_errors_missing_files_mismatched_counts_bad_labels() {
     assert!(e.contains("t10k-labels-idx1-ubyte") && e.contains("offset 11") && e.contains("0..10") && e.contains("200"), "{e}");
     assert_eq!(mnist::load_pair(&d.join(names[2]), &d.join(names[3])).unwrap().num_classes, 201);
     assert!(mnist::paper_splits(d).is_err());
+    // Float images with a NaN: refused by file and offset (it used to surface as "dataset
+    // `dataset` does not fit the network").
+    let mut pixels: Vec<u8> = (0..5 * 4).flat_map(|_| 0.5f32.to_be_bytes()).collect();
+    pixels[4 * 6..4 * 7].copy_from_slice(&f32::NAN.to_be_bytes());
+    write(d, names[2], &idx_bytes(0x0D, &[5, 2, 2], &pixels));
+    let e = msg(mnist::load_pair(&d.join(names[2]), &d.join(names[1])).unwrap_err());
+    assert!(e.contains(names[2]) && e.contains("offset 40") && e.contains("finite") && e.contains("image 1"), "{e}");
 }
 
 #[test]

@@ -398,3 +398,10 @@ fn sparse_dataset_counts_classes_and_density() {
     let e = msg(SparseDataset::new(v.transform(&docs).unwrap(), vec![0, 1, 3], 3).unwrap_err());
     assert!(e.contains("3 of example 2") && e.contains("below 3"), "{e}");
 }
+
+#[test]
+fn documents_without_any_term_are_an_empty_vocabulary_error() {
+    let docs = vec![Document::text("!!! ... ???", Some(0)), Document::text("   ", Some(1))];
+    let e = relu_data::text::Vectorizer::fit(&docs, &relu_data::text::VectorizerConfig::default()).unwrap_err().to_string();
+    assert!(e.contains("vocabulary") && e.contains("0 terms") && e.contains("none of the 2 training documents"), "{e}");
+}

@@ -92,10 +92,22 @@ impl Vectorizer {
     /// tokeniser.
     ///
     /// # Errors
-    /// [`DataError::InvalidParameter`] for a zero or huge `max_terms`.
+    /// [`DataError::InvalidParameter`] for a zero or huge `max_terms`, or when the documents
+    /// hold no term at all (an empty vocabulary cannot feed a model).
     pub fn fit(train: &[Document], config: &VectorizerConfig) -> Result<Self> {
         let counted: Vec<Vec<(String, u32)>> = train.iter().map(|d| term_counts(&config.tokenizer, d)).collect();
         let vocab = Vocabulary::fit(counted.iter().map(|d| d.iter().map(|(t, _)| t.as_str())), config.max_terms, config.min_df)?;
+        if vocab.is_empty() {
+            let rule = if config.min_df > 1 { format!(" in at least {} of them (min_df)", config.min_df) } else { String::new() };
+            return Err(DataError::InvalidParameter {
+                name: "vocabulary",
+                value: "0 terms".into(),
+                expected: format!(
+                    "at least one term: none of the {} training documents has a word the tokeniser keeps{rule} (empty, punctuation-only or stop-word-only text?)",
+                    train.len()
+                ),
+            });
+        }
         Ok(Self { tokenizer: config.tokenizer.clone(), vocab, weighting: config.weighting })
     }
 
