@@ -246,6 +246,58 @@ struct StateMeta {
     pending: Option<Pending>,
 }
 
+/// The relations every state [`save_training`] writes satisfies, so an edited or damaged state is
+/// refused instead of resuming into nonsense (a run "after" 10⁹ epochs, totals of examples that
+/// were never seen). `hidden` is the network's number of hidden layers.
+fn check_state(m: &StateMeta, hidden: usize) -> std::result::Result<(), String> {
+    if m.history.len() != m.completed_epochs {
+        return Err(format!("{} completed epochs but {} epochs of history", m.completed_epochs, m.history.len()));
+    }
+    if let Some((i, h)) = m.history.iter().enumerate().find(|(i, h)| h.epoch != i + 1) {
+        return Err(format!("history entry {} is for epoch {}", i + 1, h.epoch));
+    }
+    if let Some(h) = m.history.iter().find(|h| h.sparsity.len() != hidden) {
+        return Err(format!("epoch {} has sparsity for {} layers, the network has {hidden} hidden layers", h.epoch, h.sparsity.len()));
+    }
+    match m.best {
+        Some((epoch, score)) => {
+            if !(1..=m.completed_epochs).contains(&epoch) || !score.is_finite() {
+                return Err(format!("best epoch {epoch} (score {score}) is not one of the {} completed epochs", m.completed_epochs));
+            }
+            if m.bad_epochs != m.completed_epochs - epoch {
+                return Err(format!(
+                    "{} epochs since the best epoch {epoch} of {}, recorded as {}",
+                    m.completed_epochs - epoch,
+                    m.completed_epochs,
+                    m.bad_epochs
+                ));
+            }
+        }
+        None if m.bad_epochs != 0 => return Err(format!("{} epochs without improvement but no best epoch", m.bad_epochs)),
+        None => {}
+    }
+    let p = &m.partial;
+    let totals = [p.data, p.penalty, p.squared_error, p.seconds, p.train_seconds];
+    if totals.iter().any(|v| !(v.is_finite() && *v >= 0.0)) {
+        return Err(format!("the current epoch's totals {totals:?} are not finite numbers >= 0"));
+    }
+    // Every batch before an interruption is a full one (an epoch's last batch ends the epoch).
+    let seen = m.next_batch.checked_mul(m.config.batch_size);
+    if seen != Some(p.examples) {
+        return Err(format!(
+            "next batch {} of batch size {} but {} examples counted in the current epoch",
+            m.next_batch, m.config.batch_size, p.examples
+        ));
+    }
+    if p.errors > p.examples {
+        return Err(format!("{} errors among {} examples", p.errors, p.examples));
+    }
+    if p.examples > 0 && p.nnz.len() != hidden {
+        return Err(format!("active-unit counts for {} layers, the network has {hidden} hidden layers", p.nnz.len()));
+    }
+    Ok(())
+}
+
 /// [`StateMeta::pending`].
 #[derive(serde::Serialize, serde::Deserialize)]
 struct Pending {
@@ -304,6 +356,7 @@ pub fn load_training(path: &Path) -> Result<(Network, TrainState, TrainConfig)> 
         meta.get("training_state").ok_or_else(|| ck(path, "no `training_state` metadata: a model file, not a training state"))?;
     let m: StateMeta = serde_json::from_str(state_json).map_err(|e| ck(path, format!("invalid training state: {e}")))?;
     m.config.check().map_err(|e| ck(path, format!("invalid training configuration: {e}")))?;
+    check_state(&m, spec.hidden.len()).map_err(|e| ck(path, format!("inconsistent training state: {e}")))?;
     let net = Network::from_parts(spec.clone(), read_layers(path, &st, &spec, "")?).map_err(|e| ck(path, e.to_string()))?;
     let best = match m.best {
         Some((epoch, score)) => {

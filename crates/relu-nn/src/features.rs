@@ -73,6 +73,40 @@ impl Features {
         }
     }
 
+    /// Inverted dropout on the entries: each non-zero entry is zeroed with probability `p` and
+    /// the survivors are scaled by `1 / (1 − p)`, so the expected input is unchanged and the
+    /// network is evaluated on clean inputs. Sparse features stay sparse (dropped entries are
+    /// removed); `p = 0` returns a copy.
+    ///
+    /// # Panics
+    /// If `p` is not in `[0, 1)`.
+    #[track_caller]
+    pub fn dropout(&self, p: f32, rng: &mut impl rand::Rng) -> Features {
+        assert!((0.0..1.0).contains(&p), "Features::dropout: probability {p} is not in [0, 1)");
+        let scale = 1.0 / (1.0 - p);
+        let mut keep = |v: f32| if v != 0.0 && rng.random::<f32>() >= p { v * scale } else { 0.0 };
+        match self {
+            Features::Dense(m) => Features::Dense(m.map(&mut keep)),
+            Features::Sparse(s) => {
+                let (mut offsets, mut indices, mut values) = (vec![0], Vec::with_capacity(s.nnz()), Vec::with_capacity(s.nnz()));
+                for e in 0..s.batch_size() {
+                    let (idx, val) = s.example(e);
+                    for (&i, &v) in idx.iter().zip(val) {
+                        let v = keep(v);
+                        if v != 0.0 {
+                            indices.push(i);
+                            values.push(v);
+                        }
+                    }
+                    offsets.push(indices.len());
+                }
+                Features::Sparse(
+                    SparseBatch::try_from_parts(s.units(), offsets, indices, values).expect("entries taken from a valid batch in order"),
+                )
+            }
+        }
+    }
+
     /// Whether every stored value is finite.
     pub fn all_finite(&self) -> bool {
         match self {
@@ -182,5 +216,38 @@ impl Dataset {
     #[track_caller]
     pub fn select(&self, cols: &[usize]) -> Dataset {
         Dataset { inputs: self.inputs.select(cols), targets: self.targets.select(cols) }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dropout_drops_about_p_of_the_non_zeros_and_rescales_the_rest() {
+        // 4,000 non-zero entries (values 1..=4) among zeros, dense and sparse.
+        let m = DMatrix::from_fn(100, 80, |r, c| if (r + c) % 2 == 0 { ((r + c) % 4 + 1) as f32 } else { 0.0 });
+        let p = 0.25;
+        for x in [Features::Dense(m.clone()), Features::Sparse(SparseBatch::from_dense(&m))] {
+            let y = x.dropout(p, &mut relu_core::seeded_rng(7)).to_dense();
+            let (mut kept, mut dropped) = (0, 0);
+            for (a, b) in m.iter().zip(y.iter()) {
+                match (*a == 0.0, *b == 0.0) {
+                    (true, true) => {}
+                    (true, false) => panic!("a zero input became {b}"),
+                    (false, true) => dropped += 1,
+                    (false, false) => {
+                        kept += 1;
+                        assert!((b - a / (1.0 - p)).abs() < 1e-6, "kept {a} became {b}, not {a}/(1-p)");
+                    }
+                }
+            }
+            // Binomial(4000, 0.25): mean 1000, sd ≈ 27; 5 sd either way.
+            assert_eq!(kept + dropped, 4000);
+            assert!((865..=1135).contains(&dropped), "dropped {dropped} of 4000 at p = {p}");
+            assert_eq!(y, x.dropout(p, &mut relu_core::seeded_rng(7)).to_dense(), "same seed, different masks");
+        }
+        let s = Features::Sparse(SparseBatch::from_dense(&m));
+        assert_eq!(s.dropout(0.0, &mut relu_core::seeded_rng(1)), s);
     }
 }

@@ -100,6 +100,16 @@ fn lazy_momentum_and_decay_train_the_dense_weights() {
 }
 
 #[test]
+fn input_dropout_changes_training_reproducibly() {
+    let noisy = TrainConfig { input_dropout: 0.5, ..config(2) };
+    let (a, _) = train(noisy, DispatchMode::Auto);
+    let (b, _) = train(noisy, DispatchMode::Auto);
+    let (clean, _) = train(config(2), DispatchMode::Auto);
+    assert_eq!(a, b, "the same seed must draw the same masks");
+    assert_ne!(a, clean, "input dropout 0.5 left the training unchanged");
+}
+
+#[test]
 fn fixed_seed_gives_identical_results_at_any_thread_count() {
     let (a, ra) = train(config(2), DispatchMode::Auto);
     let (b, rb) = train(config(2), DispatchMode::Auto);
@@ -124,8 +134,8 @@ impl Observer for StopAfter {
 #[test]
 fn interrupted_and_resumed_run_equals_an_uninterrupted_one() {
     let momentum = Sgd { lr: 0.05, momentum: 0.5, ..Sgd::default() };
-    for sgd in [Sgd { lr: 0.05, ..Sgd::default() }, momentum] {
-        let cfg = TrainConfig { sgd, ..config(3) };
+    for (sgd, input_dropout) in [(Sgd { lr: 0.05, ..Sgd::default() }, 0.0), (momentum, 0.0), (Sgd { lr: 0.05, ..Sgd::default() }, 0.3)] {
+        let cfg = TrainConfig { sgd, input_dropout, ..config(3) };
         let (tr, va) = (blobs(600, 1), blobs(200, 2));
         let mut straight = Network::new(spec(), &mut rng(5)).unwrap();
         Trainer::new(cfg).unwrap().fit(&mut straight, &tr, Some(&va), &mut Silent).unwrap();
@@ -144,7 +154,7 @@ fn interrupted_and_resumed_run_equals_an_uninterrupted_one() {
         let r2 = Trainer::resume(cfg2, state).unwrap().fit(&mut net2, &tr, Some(&va), &mut Silent).unwrap();
         assert_eq!(r2.stop, StopReason::Completed);
         assert_eq!(r2.history.len(), 3);
-        assert_eq!(net2, straight, "resumed run differs ({sgd:?})");
+        assert_eq!(net2, straight, "resumed run differs ({sgd:?}, input dropout {input_dropout})");
     }
 }
 
@@ -202,6 +212,9 @@ fn bad_configuration_and_data_are_errors() {
         TrainConfig { sgd: Sgd { lr: -1.0, ..Sgd::default() }, ..config(1) },
         TrainConfig { sgd: Sgd { momentum: 1.0, ..Sgd::default() }, ..config(1) },
         TrainConfig { patience: Some(0), ..config(1) },
+        TrainConfig { input_dropout: 1.0, ..config(1) },
+        TrainConfig { input_dropout: -0.1, ..config(1) },
+        TrainConfig { input_dropout: f32::NAN, ..config(1) },
     ] {
         assert!(matches!(Trainer::new(cfg), Err(NnError::InvalidParameter { .. })), "{cfg:?}");
     }
@@ -273,4 +286,53 @@ fn real_mnist_subset_when_present() {
     let e = net.evaluate(&test, 500, &mut Workspace::new(&net, DispatchMode::Auto, Default::default()));
     assert!(e.error.unwrap() < 0.10, "test error {:?}", e.error);
     assert!(e.sparsity[0] > 0.5, "sparsity {:?}", e.sparsity);
+}
+
+/// Rewrites the `training_state` JSON of a saved state with `edit`.
+fn edit_state(from: &std::path::Path, to: &std::path::Path, edit: impl FnOnce(&mut serde_json::Value)) {
+    use safetensors::tensor::{SafeTensors, TensorView};
+    let bytes = std::fs::read(from).unwrap();
+    let (_, header) = SafeTensors::read_metadata(&bytes).unwrap();
+    let mut meta = header.metadata().clone().unwrap();
+    let mut state: serde_json::Value = serde_json::from_str(&meta["training_state"]).unwrap();
+    edit(&mut state);
+    meta.insert("training_state".into(), state.to_string());
+    let st = SafeTensors::deserialize(&bytes).unwrap();
+    let views: Vec<_> =
+        st.tensors().into_iter().map(|(name, t)| (name, TensorView::new(t.dtype(), t.shape().to_vec(), t.data()).unwrap())).collect();
+    std::fs::write(to, safetensors::serialize(views, &Some(meta)).unwrap()).unwrap();
+}
+
+#[test]
+fn an_edited_training_state_is_refused() {
+    let (tr, va) = (blobs(600, 1), blobs(200, 2));
+    let mut net = Network::new(spec(), &mut rng(5)).unwrap();
+    let mut t = Trainer::new(config(3)).unwrap();
+    // Interrupted in epoch 2, batch 25 of 60.
+    t.fit(&mut net, &tr, Some(&va), &mut StopAfter(85, 0)).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("train_state.safetensors");
+    save_training(&good, &net, t.state().unwrap(), t.config()).unwrap();
+    load_training(&good).expect("the saved state loads");
+    type Edit = fn(&mut serde_json::Value);
+    let cases: [(&str, Edit, &str); 7] = [
+        ("epochs", |s| s["completed_epochs"] = 1_000_000_000u64.into(), "completed epochs"),
+        ("history", |s| s["history"] = serde_json::json!([]), "epochs of history"),
+        ("next_batch", |s| s["next_batch"] = 1_000_000_000_000u64.into(), "next batch"),
+        ("examples", |s| s["partial"]["examples"] = 1_000_000_000_000_000u64.into(), "examples counted"),
+        ("nnz", |s| s["partial"]["nnz"] = serde_json::json!([1]), "active-unit counts"),
+        ("bad_epochs", |s| s["bad_epochs"] = 7.into(), "since the best epoch"),
+        ("loss", |s| s["partial"]["data"] = (-1.0).into(), "totals"),
+    ];
+    for (name, edit, needle) in cases {
+        let p = dir.path().join(format!("{name}.safetensors"));
+        edit_state(&good, &p, edit);
+        let e = load_training(&p).err().unwrap_or_else(|| panic!("edited `{name}` was accepted")).to_string();
+        assert!(e.contains("inconsistent training state") && e.contains(needle) && e.contains(&p.display().to_string()), "{name}: {e}");
+    }
+    // A consistent state over other data: more batches done than the data has.
+    let (net2, state, cfg) = load_training(&good).unwrap();
+    let mut net2 = net2;
+    let e = Trainer::resume(cfg, state).unwrap().fit(&mut net2, &blobs(100, 1), Some(&va), &mut Silent).unwrap_err();
+    assert!(e.to_string().contains("before batch 25"), "{e}");
 }
