@@ -98,6 +98,8 @@ pub struct TrainingInfo {
     pub lr_schedule: String,
     /// L2 weight decay.
     pub weight_decay: f32,
+    /// Inverted dropout probability on the training inputs.
+    pub input_dropout: f32,
     /// Kernel threads used.
     pub threads: usize,
     /// The seed.
@@ -199,6 +201,7 @@ impl Report {
                 momentum: settings.momentum,
                 lr_schedule: settings.lr_schedule.to_string(),
                 weight_decay: settings.weight_decay,
+                input_dropout: settings.input_dropout,
                 threads: facts.threads,
                 seed: settings.seed,
                 examples_per_second: train.examples_per_second,

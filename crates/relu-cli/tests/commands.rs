@@ -101,6 +101,19 @@ fn text_models_eval_and_predict_from_stdin_and_files() {
     std::fs::write(&file, "excellent and moving\n").unwrap();
     relu().args(["predict", "--model"]).arg(&model).arg(&file).assert().success().stdout(predicate::str::starts_with("positive\t"));
     assert_usage_error(relu().args(["predict", "--model"]).arg(&model).arg(dir.path().join("absent.txt")).assert(), &["absent.txt"]);
+    // Gzip text reads like plain text (it used to be a UTF-8 error); blank lines are skipped.
+    let gz = dir.path().join("new.txt.gz");
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    std::io::Write::write_all(&mut enc, b"dull boring tedious\n\nexcellent superb\n").unwrap();
+    std::fs::write(&gz, enc.finish().unwrap()).unwrap();
+    let a = relu().args(["predict", "--model"]).arg(&model).arg(&gz).assert().success();
+    let out = String::from_utf8_lossy(&a.get_output().stdout).into_owned();
+    let labels: Vec<&str> = out.lines().map(|l| l.split('\t').next().unwrap()).collect();
+    assert_eq!(labels, ["negative", "positive"], "{out}");
+    // --threads is capped on eval and inspect, as on train.
+    for cmd in [&["eval", "--model"][..], &["inspect", "--model"][..]] {
+        assert_usage_error(relu().args(cmd).arg(&model).args(["--threads", "10000"]).assert(), &["--threads", "1024"]);
+    }
 }
 
 #[test]

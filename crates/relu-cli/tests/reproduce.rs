@@ -51,8 +51,9 @@ fn table1_runs_both_columns_picks_the_best_trial_and_is_deterministic() {
         let e = n["test_error"].as_f64().unwrap();
         assert!((0.0..=1.0).contains(&e));
         assert_eq!(n["sparsity"].as_array().unwrap().len(), 3);
-        assert!((n["l1"].as_f64().unwrap() - 1e-3).abs() < 1e-9);
+        assert!((n["l1"].as_f64().unwrap() - 3e-4).abs() < 1e-9, "the rectifier row's default L1: {}", n["l1"]);
     }
+    assert_eq!(r["protocol"]["lr_schedule"], "cosine", "table 1's default schedule");
     assert!(r["pretraining"][1]["history"].as_array().unwrap().len() == 3, "one epoch for each of 3 layers");
     let table = std::fs::read_to_string(a.join("table.md")).unwrap();
     assert!(table.contains("| rectifier |") && table.contains("1.43%") && table.contains("1.20%"), "{table}");

@@ -177,6 +177,18 @@ fn a_killed_run_resumes_from_its_last_epoch() {
     assert_eq!(a.get_output().status.code(), Some(137));
     assert!(killed.join("train_state.safetensors").is_file(), "the end-of-epoch checkpoint survives the kill");
     assert!(!killed.join("report.json").exists());
+    // An edited config.toml (another learning rate; emptied) is refused, and nothing is touched.
+    let config = std::fs::read_to_string(killed.join("config.toml")).unwrap();
+    let state = std::fs::read(killed.join("train_state.safetensors")).unwrap();
+    for (edited, needle) in [(config.replace("lr = 0.01", "lr = 0.02"), "was config.toml edited"), (String::new(), "config.toml")] {
+        assert_ne!(edited, config);
+        std::fs::write(killed.join("config.toml"), &edited).unwrap();
+        let a = relu().args(["train", "--resume"]).arg(&killed).assert().failure();
+        let err = String::from_utf8_lossy(&a.get_output().stderr).into_owned();
+        assert!(err.contains("--resume") && err.contains(needle), "{err}");
+        assert_eq!(std::fs::read(killed.join("train_state.safetensors")).unwrap(), state);
+    }
+    std::fs::write(killed.join("config.toml"), &config).unwrap();
     let a = relu().args(["train", "--resume"]).arg(&killed).assert().success();
     assert!(String::from_utf8_lossy(&a.get_output().stdout).contains("resuming after 2 complete epochs"));
     assert!(!killed.join("train_state.safetensors").exists(), "the stale state is removed after completion");
@@ -260,8 +272,11 @@ fn reviews_train_with_sparse_bag_of_words() {
     let dir = tempfile::tempdir().unwrap();
     let tsv = write_reviews_tsv(dir.path(), 300);
     let out = dir.path().join("run");
+    // The data path under test, with the plain recipe (the text recipe's input dropout is for
+    // real vocabularies, not 12 terms).
     let a = relu()
-        .args(["train", "--hidden", "16", "--epochs", "4", "--lr", "0.1", "--vocab", "12", "--bow", "tfidf", "--data"])
+        .args(["train", "--hidden", "16", "--epochs", "4", "--lr", "0.1", "--lr-schedule", "constant", "--input-dropout", "0"])
+        .args(["--vocab", "12", "--bow", "tfidf", "--data"])
         .arg(format!("reviews:{}", tsv.display()))
         .arg("--out")
         .arg(&out)
@@ -279,6 +294,41 @@ fn reviews_train_with_sparse_bag_of_words() {
     let (_, meta) = relu_nn::checkpoint::load_model(&out.join("model.safetensors")).unwrap();
     let v: Value = serde_json::from_str(&meta["vectorizer"]).unwrap();
     assert_eq!(v["vocab"]["terms"].as_array().unwrap().len(), 12);
+}
+
+#[test]
+fn review_data_gets_the_text_recipe_unless_a_flag_or_config_sets_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let tsv = write_reviews_tsv(dir.path(), 120);
+    let run = |name: &str, extra: &[&str]| {
+        let out = dir.path().join(name);
+        let a = relu()
+            .args(["train", "--hidden", "8", "--epochs", "2", "--vocab", "12", "--data"])
+            .arg(format!("reviews:{}", tsv.display()))
+            .args(extra)
+            .arg("--out")
+            .arg(&out)
+            .assert()
+            .success();
+        let stdout = String::from_utf8_lossy(&a.get_output().stdout).into_owned();
+        (json(&out.join("report.json"))["training"].clone(), stdout)
+    };
+    let (t, stdout) = run("recipe", &[]);
+    assert_eq!((t["lr"].as_f64().unwrap() as f32, t["lr_schedule"].as_str().unwrap()), (0.03, "cosine"), "{t}");
+    assert_eq!(t["input_dropout"].as_f64().unwrap() as f32, 0.3, "{t}");
+    assert!(stdout.contains("recipe: SGD lr 0.03 (cosine)") && stdout.contains("input dropout 0.3"), "{stdout}");
+    let (t, _) = run("flags", &["--lr", "0.1", "--input-dropout", "0"]);
+    assert_eq!((t["lr"].as_f64().unwrap() as f32, t["lr_schedule"].as_str().unwrap()), (0.1, "cosine"), "{t}");
+    assert_eq!(t["input_dropout"], 0.0);
+    let config = dir.path().join("c.toml");
+    std::fs::write(&config, "lr_schedule = \"constant\"\n").unwrap();
+    let (t, _) = run("config", &["--config", config.to_str().unwrap()]);
+    assert_eq!((t["lr"].as_f64().unwrap() as f32, t["lr_schedule"].as_str().unwrap()), (0.03, "constant"), "{t}");
+    // Images keep the paper's defaults.
+    let out = dir.path().join("images");
+    quick_train(&out, &[]).success();
+    let t = &json(&out.join("report.json"))["training"];
+    assert_eq!((t["lr_schedule"].as_str().unwrap(), t["input_dropout"].as_f64().unwrap()), ("constant", 0.0), "{t}");
 }
 
 #[test]

@@ -28,19 +28,20 @@ pub fn run(args: &PredictArgs) -> Result<u8> {
 
 fn predict_text(model: &Model, files: &[std::path::PathBuf]) -> Result<()> {
     let vectorizer = model.vectorizer.as_ref().context("the text model has no `vectorizer` metadata")?;
-    let mut lines = Vec::new();
+    let mut docs: Vec<Document> = Vec::new();
     if files.is_empty() {
         for (i, line) in std::io::stdin().lock().lines().enumerate() {
-            lines.push(line.with_context(|| format!("standard input, line {}: expected UTF-8 text", i + 1))?);
+            let line = line.with_context(|| format!("standard input, line {}: expected UTF-8 text", i + 1))?;
+            if !line.trim().is_empty() {
+                docs.push(Document::text(line, None));
+            }
         }
     } else {
+        // Plain or gzip text, one document per non-blank line, as every other text reader.
         for f in files {
-            let text = std::fs::read(f).with_context(|| format!("{}: cannot read the file", f.display()))?;
-            let text = String::from_utf8(text).map_err(|e| anyhow::anyhow!("{}: expected UTF-8 text ({e})", f.display()))?;
-            lines.extend(text.lines().map(str::to_owned));
+            docs.extend(relu_data::text::read_lines(f)?);
         }
     }
-    let docs: Vec<Document> = lines.iter().map(|l| Document::text(l.as_str(), None)).collect();
     let x = vectorizer.transform(&docs).context("cannot build bag-of-words features")?;
     let probs = forward_all(model, &Features::Sparse(x));
     let mut out = std::io::stdout().lock();

@@ -27,6 +27,7 @@ pub fn run(args: &PretrainArgs) -> Result<u8> {
         ("--momentum", t.momentum.is_some()),
         ("--lr-schedule", t.lr_schedule.is_some()),
         ("--weight-decay", t.weight_decay.is_some()),
+        ("--input-dropout", t.input_dropout.is_some()),
         ("--folds", t.folds.is_some()),
         ("--resume", t.resume.is_some()),
         ("--init", t.init.is_some()),

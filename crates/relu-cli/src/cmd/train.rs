@@ -98,7 +98,25 @@ pub fn run(args: &TrainArgs) -> Result<u8> {
     let mut pretraining: Option<PretrainingInfo> = None;
     let (mut net, mut trainer) = if resuming {
         let path = out.join(STATE_FILE);
-        let (net, state, _) = checkpoint::load_training(&path).with_context(|| format!("--resume {}", out.display()))?;
+        let (net, state, saved) = checkpoint::load_training(&path).with_context(|| format!("--resume {}", out.display()))?;
+        // Only --epochs, --patience and --threads may change on resume; everything else that
+        // shapes training must be what the state was trained with.
+        let same = relu_nn::TrainConfig { epochs: config.epochs, patience: config.patience, threads: config.threads, ..saved };
+        if same != config {
+            bail!(
+                "--resume {}: {CONFIG_FILE} does not describe the run in {} (the state was trained with batch {}, lr {}, momentum {}, \
+                 schedule {}, weight decay {}, input dropout {}, seed {}); was {CONFIG_FILE} edited?",
+                out.display(),
+                path.display(),
+                saved.batch_size,
+                saved.sgd.lr,
+                saved.sgd.momentum,
+                saved.sgd.schedule,
+                saved.sgd.weight_decay,
+                saved.input_dropout,
+                saved.seed
+            );
+        }
         if net.spec() != &net_spec {
             bail!(
                 "--resume {}: {} holds a {} network but config.toml and the data call for {}",
@@ -273,6 +291,9 @@ fn recipe_line(s: &Settings) -> String {
     if s.weight_decay > 0.0 {
         line += &format!(", weight decay {}", s.weight_decay);
     }
+    if s.input_dropout > 0.0 {
+        line += &format!(", input dropout {}", s.input_dropout);
+    }
     let epochs = if s.epochs == 1 { "1 epoch".to_owned() } else { format!("{} epochs", s.epochs) };
     line += &match s.patience {
         Some(p) => format!(", up to {epochs} (patience {p})"),
@@ -284,7 +305,7 @@ fn recipe_line(s: &Settings) -> String {
 /// Settings, output folder and whether this is a resume.
 pub(crate) fn resolve(args: &TrainArgs) -> Result<(Settings, PathBuf, bool)> {
     if let Some(dir) = &args.resume {
-        let fixed: [(&str, bool); 22] = [
+        let fixed: [(&str, bool); 23] = [
             ("--data", args.data.is_some()),
             ("--hidden", args.hidden.is_some()),
             ("--activation", args.activation.is_some()),
@@ -294,6 +315,7 @@ pub(crate) fn resolve(args: &TrainArgs) -> Result<(Settings, PathBuf, bool)> {
             ("--momentum", args.momentum.is_some()),
             ("--lr-schedule", args.lr_schedule.is_some()),
             ("--weight-decay", args.weight_decay.is_some()),
+            ("--input-dropout", args.input_dropout.is_some()),
             ("--batch", args.batch.is_some()),
             ("--seed", args.seed.is_some()),
             ("--limit", args.limit.is_some()),
@@ -324,9 +346,15 @@ pub(crate) fn resolve(args: &TrainArgs) -> Result<(Settings, PathBuf, bool)> {
         s.check()?;
         return Ok((s, dir.clone(), true));
     }
-    let mut s = match &args.config {
-        Some(path) => Settings::from_file(path).with_context(|| format!("--config {}", path.display()))?,
-        None => Settings::default(),
+    let (mut s, config_keys) = match &args.config {
+        Some(path) => {
+            let s = Settings::from_file(path).with_context(|| format!("--config {}", path.display()))?;
+            // Parsed as settings above, so it is a TOML table.
+            let text = std::fs::read_to_string(path).unwrap_or_default();
+            let keys: Vec<String> = text.parse::<toml::Table>().map(|t| t.keys().cloned().collect()).unwrap_or_default();
+            (s, keys)
+        }
+        None => (Settings::default(), Vec::new()),
     };
     macro_rules! set {
         ($($field:ident),*) => { $( if let Some(v) = &args.$field { s.$field = v.clone(); } )* };
@@ -339,6 +367,7 @@ pub(crate) fn resolve(args: &TrainArgs) -> Result<(Settings, PathBuf, bool)> {
         momentum,
         lr_schedule,
         weight_decay,
+        input_dropout,
         batch,
         epochs,
         seed,
@@ -359,6 +388,13 @@ pub(crate) fn resolve(args: &TrainArgs) -> Result<(Settings, PathBuf, bool)> {
     s.patience = args.patience.or(s.patience);
     s.limit = args.limit.or(s.limit);
     s.folds = args.folds.or(s.folds);
+    let flagged = |key: &str| match key {
+        "lr" => args.lr.is_some(),
+        "lr_schedule" => args.lr_schedule.is_some(),
+        "input_dropout" => args.input_dropout.is_some(),
+        _ => false,
+    };
+    s.apply_text_recipe(|key| flagged(key) || config_keys.iter().any(|k| k == key));
     s.check()?;
     let out = args.out.clone().unwrap_or_else(|| timestamped_out("train"));
     for marker in [REPORT_FILE, STATE_FILE] {

@@ -10,7 +10,7 @@ use crate::cli::Fig3Args;
 use crate::data::{self, DataSpec, TextOptions};
 use crate::plots;
 
-const DEFAULTS: Defaults = Defaults { epochs: 10, patience: None, lr_grid: &[0.01], full_trials: false, pretrain_epochs: 10 };
+const DEFAULTS: Defaults = Defaults::paper(10, None, &[0.01], false);
 
 /// Networks with a higher validation error did not learn (chance on MNIST is 90%); they are
 /// left out of the fit and the plot.
@@ -105,7 +105,7 @@ pub(super) fn run(args: &Fig3Args) -> Result<u8> {
         args.l1_max,
         r.epochs
     ));
-    let splits = Splits { train: &loaded.train, valid: &loaded.valid, test: &loaded.test };
+    let splits = Splits { train: &loaded.train, valid: Some(&loaded.valid), test: &loaded.test };
     let mut networks = Vec::new();
     let mut interrupted = false;
     for (i, &l1) in l1s.iter().enumerate() {

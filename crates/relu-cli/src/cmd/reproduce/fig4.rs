@@ -12,7 +12,7 @@ use crate::plots;
 use crate::report::PretrainingInfo;
 use crate::settings::{Pretrain, Settings};
 
-const DEFAULTS: Defaults = Defaults { epochs: 30, patience: Some(10), lr_grid: &[0.01], full_trials: false, pretrain_epochs: 10 };
+const DEFAULTS: Defaults = Defaults::paper(30, Some(10), &[0.01], false);
 
 #[derive(Serialize)]
 struct Fig4Report {
@@ -72,7 +72,7 @@ pub(super) fn run(args: &Fig4Args) -> Result<u8> {
             };
             for &f in &args.fractions {
                 let subset = loaded.train.select(&(0..labeled(n, f)).collect::<Vec<_>>());
-                let splits = Splits { train: &subset, valid: &loaded.valid, test: &loaded.test };
+                let splits = Splits { train: &subset, valid: Some(&loaded.valid), test: &loaded.test };
                 let job = Job {
                     name: format!("{name}{} {:.0}%", if pretrained { " + DAE" } else { "" }, 100.0 * f),
                     settings: base.clone(),

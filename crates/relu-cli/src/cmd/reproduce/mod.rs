@@ -55,6 +55,23 @@ struct Defaults {
     /// Learning-rate trials as long as the full run (small data) instead of one epoch.
     full_trials: bool,
     pretrain_epochs: usize,
+    lr_schedule: relu_nn::LrSchedule,
+    input_dropout: f32,
+}
+
+impl Defaults {
+    /// The paper's protocol: constant learning rate, clean inputs.
+    const fn paper(epochs: usize, patience: Option<usize>, lr_grid: &'static [f32], full_trials: bool) -> Defaults {
+        Defaults {
+            epochs,
+            patience,
+            lr_grid,
+            full_trials,
+            pretrain_epochs: 10,
+            lr_schedule: relu_nn::LrSchedule::Constant,
+            input_dropout: 0.0,
+        }
+    }
 }
 
 /// The resolved shared flags and the run's bookkeeping.
@@ -66,6 +83,8 @@ struct Runner {
     select_epochs: usize,
     lr_schedule: relu_nn::LrSchedule,
     momentum: f32,
+    weight_decay: f32,
+    input_dropout: f32,
     pretrain_epochs: usize,
     limit: Option<usize>,
     budget_seconds: Option<f64>,
@@ -98,6 +117,14 @@ impl Runner {
         if !(momentum.is_finite() && (0.0..1.0).contains(&momentum)) {
             bail!("--momentum: invalid momentum {momentum}: expected a number in [0, 1)");
         }
+        let weight_decay = c.weight_decay.unwrap_or(0.0);
+        if !(weight_decay.is_finite() && weight_decay >= 0.0) {
+            bail!("--weight-decay: invalid decay {weight_decay}: expected a finite number >= 0");
+        }
+        let input_dropout = c.input_dropout.unwrap_or(d.input_dropout);
+        if !(input_dropout.is_finite() && (0.0..1.0).contains(&input_dropout)) {
+            bail!("--input-dropout: invalid probability {input_dropout}: expected a number in [0, 1)");
+        }
         if c.pretrain_epochs == Some(0) {
             bail!("--pretrain-epochs: invalid number of epochs 0: expected at least 1");
         }
@@ -108,9 +135,6 @@ impl Runner {
             && !(m.is_finite() && m > 0.0)
         {
             bail!("--budget-minutes: invalid budget {m}: expected a number of minutes > 0");
-        }
-        if c.threads > 1024 {
-            bail!("--threads: invalid thread count {}: expected 0 (all cores) to 1024", c.threads);
         }
         let out = c.out.clone().unwrap_or_else(|| crate::cmd::train::timestamped_out(&format!("reproduce-{experiment}")));
         if out.join("report.json").exists() {
@@ -125,8 +149,10 @@ impl Runner {
             patience: c.patience.or(d.patience),
             lr_grid,
             select_epochs,
-            lr_schedule: c.lr_schedule.unwrap_or_default(),
+            lr_schedule: c.lr_schedule.unwrap_or(d.lr_schedule),
             momentum,
+            weight_decay,
+            input_dropout,
             pretrain_epochs: c.pretrain_epochs.unwrap_or(d.pretrain_epochs),
             limit: c.limit,
             budget_seconds: c.budget_minutes.map(|m| m * 60.0),
@@ -161,6 +187,8 @@ impl Runner {
             pretrain_epochs: self.pretrain_epochs,
             lr_schedule: self.lr_schedule,
             momentum: self.momentum,
+            weight_decay: self.weight_decay,
+            input_dropout: self.input_dropout,
             ..Settings::default()
         }
     }
@@ -210,6 +238,8 @@ impl Runner {
                 select_epochs: self.select_epochs,
                 lr_schedule: self.lr_schedule.to_string(),
                 momentum: self.momentum,
+                weight_decay: self.weight_decay,
+                input_dropout: self.input_dropout,
                 pretrain_epochs: self.pretrain_epochs,
                 limit: self.limit,
                 budget_minutes: self.budget_seconds.map(|s| s / 60.0),
@@ -266,6 +296,8 @@ struct Protocol {
     select_epochs: usize,
     lr_schedule: String,
     momentum: f32,
+    weight_decay: f32,
+    input_dropout: f32,
     pretrain_epochs: usize,
     limit: Option<usize>,
     budget_minutes: Option<f64>,
@@ -310,10 +342,11 @@ struct Job {
     init: Option<Network>,
 }
 
-/// The three splits a network sees.
+/// The splits a network sees. Without a validation split a network trains every epoch and the
+/// last epoch is kept (the learning-rate grid must then have one rate).
 struct Splits<'a> {
     train: &'a Dataset,
-    valid: &'a Dataset,
+    valid: Option<&'a Dataset>,
     test: &'a Dataset,
 }
 
@@ -384,12 +417,15 @@ fn train_job(r: &Runner, job: &Job, data: &Splits<'_>, budget: Option<f64>) -> R
         let mut net = fresh()?;
         let cfg = relu_nn::TrainConfig { epochs, patience, time_limit, sgd: relu_nn::Sgd { lr, ..base.sgd }, ..base };
         let mut observer = Progress::new(r.display, r.stop.clone(), None, cfg.epochs, 0, label);
-        let fitted = Trainer::new(cfg)?.fit(&mut net, data.train, Some(data.valid), &mut observer);
+        let fitted = Trainer::new(cfg)?.fit(&mut net, data.train, data.valid, &mut observer);
         observer.finish();
         Ok::<_, anyhow::Error>(fitted.map(|rep| (rep.stop != StopReason::Interrupted).then_some((net, rep))))
     };
     // Trials as long as the full run (--select-epochs >= --epochs) are full runs: the best one
     // is kept rather than trained again.
+    if data.valid.is_none() && (r.lr_grid.len() > 1 || base.patience.is_some()) {
+        bail!("internal: {}: a learning-rate grid or patience needs a validation split", job.name);
+    }
     let full_trials = r.select_epochs >= base.epochs;
     let mut trials = Vec::new();
     let mut best: Option<(f64, Network, relu_nn::TrainReport)> = None;
@@ -440,7 +476,7 @@ fn train_job(r: &Runner, job: &Job, data: &Splits<'_>, budget: Option<f64>) -> R
     let pool = relu_core::thread_pool(r.threads)?;
     let (valid, test) = pool.install(|| {
         let mut ws = analysis::workspace(&net);
-        (net.evaluate(data.valid, analysis::EVAL_BATCH, &mut ws), net.evaluate(data.test, analysis::EVAL_BATCH, &mut ws))
+        (data.valid.map(|v| net.evaluate(v, analysis::EVAL_BATCH, &mut ws)), net.evaluate(data.test, analysis::EVAL_BATCH, &mut ws))
     });
     let mean_sparsity = if test.sparsity.is_empty() { 0.0 } else { test.sparsity.iter().sum::<f64>() / test.sparsity.len() as f64 };
     let result = NetResult {
@@ -455,7 +491,7 @@ fn train_job(r: &Runner, job: &Job, data: &Splits<'_>, budget: Option<f64>) -> R
         best_epoch: report.best_epoch,
         stop: serde_json::to_value(report.stop).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default(),
         train_examples: data.train.len(),
-        valid_error: valid.error.or(valid.rmse),
+        valid_error: valid.and_then(|v| v.error.or(v.rmse)),
         test_error: test.error,
         test_rmse: test.rmse,
         test_loss: test.loss,
