@@ -38,17 +38,52 @@ pub fn parse_batch(bytes: &[u8], source: &Path) -> Result<Dataset> {
     from_source(io::from_slice(bytes), source)
 }
 
-fn from_source(mut src: Source<'_>, path: &Path) -> Result<Dataset> {
+fn from_source(src: Source<'_>, path: &Path) -> Result<Dataset> {
+    let (mut pixels, mut labels) = (Vec::new(), Vec::new());
+    let n = append_records(src, path, io::f32_limit(), "CIFAR-10 image features", &mut pixels, &mut labels)?;
+    Ok(Dataset { features: DMatrix::from_vec(IMAGE_BYTES, n, pixels), labels, num_classes: NUM_CLASSES, shape: vec![3, 32, 32] })
+}
+
+/// Decodes the records of one batch onto `pixels` and `labels`; returns how many. `budget` is the
+/// bytes of `f32` features the batch may still add (what is left of the dataset's limit), and
+/// the compressed or plain input is read no further than that budget allows, so several files
+/// sharing one limit never hold more than it in memory, whatever they decompress to.
+fn append_records(
+    mut src: Source<'_>,
+    path: &Path,
+    budget: u64,
+    what: &str,
+    pixels: &mut Vec<f32>,
+    labels: &mut Vec<u32>,
+) -> Result<usize> {
+    // Records the budget still has room for; a raw record is a quarter of its f32 size.
+    let room = budget / (4 * IMAGE_BYTES as u64);
+    let cap = (room.saturating_mul(RECORD_BYTES as u64)).min(io::MAX_PAYLOAD);
+    // More records than the budget holds (for gzip, the exact count is not worth decoding).
+    let over = |records: u64| DataError::TooLarge {
+        path: path.to_path_buf(),
+        what: format!("at least {records} images of {what}"),
+        bytes: records.saturating_mul(4 * IMAGE_BYTES as u64),
+        limit: budget,
+    };
     // A binary batch has no header, so the payload size is whatever the input holds; read it
     // bounded and check that it is a whole number of records.
     let bytes = match src.len {
+        Some(len) if len > cap && cap < io::MAX_PAYLOAD => return Err(over((len / RECORD_BYTES as u64).max(room + 1))),
         Some(len) => src.payload(len, path, "CIFAR-10 records")?,
         None => {
             let mut buf = Vec::new();
             use std::io::Read;
-            (&mut src.reader).take(io::MAX_PAYLOAD + 1).read_to_end(&mut buf).map_err(|e| DataError::io(path, "read", e))?;
-            if buf.len() as u64 > io::MAX_PAYLOAD {
-                return Err(DataError::malformed(path, io::MAX_PAYLOAD, format!("at most {} bytes of CIFAR-10 records", io::MAX_PAYLOAD)));
+            (&mut src.reader).take(cap + 1).read_to_end(&mut buf).map_err(|e| DataError::io(path, "read", e))?;
+            if buf.len() as u64 > cap {
+                if cap == io::MAX_PAYLOAD {
+                    return Err(DataError::malformed(
+                        path,
+                        io::MAX_PAYLOAD,
+                        format!("at most {} bytes of CIFAR-10 records", io::MAX_PAYLOAD),
+                    ));
+                }
+                return Err(over(room + 1));
             }
             buf
         }
@@ -72,9 +107,9 @@ fn from_source(mut src: Source<'_>, path: &Path) -> Result<Dataset> {
             format!("at least one {RECORD_BYTES}-byte record (label and image), found an empty file"),
         ));
     }
-    io::check_f32_len(path, (n * IMAGE_BYTES) as u64, "CIFAR-10 image features")?;
-    let mut labels = Vec::with_capacity(n);
-    let mut pixels = Vec::with_capacity(n * IMAGE_BYTES);
+    io::check_f32_within(path, (n * IMAGE_BYTES) as u64, what, budget)?;
+    labels.reserve(n);
+    pixels.reserve(n * IMAGE_BYTES);
     for (i, rec) in bytes.chunks_exact(RECORD_BYTES).enumerate() {
         if usize::from(rec[0]) >= NUM_CLASSES {
             return Err(DataError::malformed(
@@ -86,7 +121,7 @@ fn from_source(mut src: Source<'_>, path: &Path) -> Result<Dataset> {
         labels.push(u32::from(rec[0]));
         pixels.extend(rec[1..].iter().map(|&x| f32::from(x) / 255.0));
     }
-    Ok(Dataset { features: DMatrix::from_vec(IMAGE_BYTES, n, pixels), labels, num_classes: NUM_CLASSES, shape: vec![3, 32, 32] })
+    Ok(n)
 }
 
 /// Finds `name` (or `name.gz`) in `dir` or in its `cifar-10-batches-bin` subfolder (the tarball's
@@ -106,19 +141,23 @@ fn find(dir: &Path, name: &str) -> Result<PathBuf> {
 /// [`DataError::MissingFile`] and the errors of [`read_batch`] (the 2 GiB bound applies to the
 /// concatenated training batches).
 pub fn load_dir(dir: &Path) -> Result<TrainTest> {
-    let mut parts = Vec::with_capacity(5);
+    // The five batches share one f32 budget and are decoded straight into one matrix: a batch
+    // that would take the total past it is refused before it is decoded, not after all five.
+    let (mut pixels, mut labels) = (Vec::new(), Vec::new());
     for k in 1..=5 {
-        parts.push(read_batch(&find(dir, &format!("data_batch_{k}.bin"))?)?);
+        let path = find(dir, &format!("data_batch_{k}.bin"))?;
+        let used = (pixels.len() * 4) as u64;
+        append_records(
+            io::open(&path)?,
+            &path,
+            io::f32_limit().saturating_sub(used),
+            "the five CIFAR-10 training batches' features",
+            &mut pixels,
+            &mut labels,
+        )?;
     }
     let test = read_batch(&find(dir, "test_batch.bin")?)?;
-    let n: usize = parts.iter().map(Dataset::len).sum();
-    io::check_f32_len(dir, (n * IMAGE_BYTES) as u64, "the five CIFAR-10 training batches")?;
-    let mut pixels = Vec::with_capacity(n * IMAGE_BYTES);
-    let mut labels = Vec::with_capacity(n);
-    for p in parts {
-        pixels.extend_from_slice(p.features.as_slice());
-        labels.extend(p.labels);
-    }
+    let n = labels.len();
     let train = Dataset { features: DMatrix::from_vec(IMAGE_BYTES, n, pixels), labels, num_classes: NUM_CLASSES, shape: vec![3, 32, 32] };
     Ok(TrainTest { train, test })
 }

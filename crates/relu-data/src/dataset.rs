@@ -191,7 +191,17 @@ impl TrainTest {
                 expected: format!("at most the {n} training examples"),
             });
         }
-        Ok(Splits { train: self.train.slice(0..n - valid_len)?, valid: self.train.slice(n - valid_len..n)?, test: self.test })
+        // Copy only the validation part and shrink the training matrix in place, so the split
+        // never holds a second copy of the (possibly huge) training features.
+        let valid = self.train.slice(n - valid_len..n)?;
+        let Dataset { features, mut labels, num_classes, shape } = self.train;
+        let rows = features.nrows();
+        let mut values: Vec<f32> = features.data.into();
+        values.truncate(rows * (n - valid_len));
+        values.shrink_to_fit();
+        labels.truncate(n - valid_len);
+        let train = Dataset { features: DMatrix::from_vec(rows, n - valid_len, values), labels, num_classes, shape };
+        Ok(Splits { train, valid, test: self.test })
     }
 }
 

@@ -28,6 +28,26 @@ pub(crate) const MAX_F32_BYTES: u64 = 2 << 30;
 /// newline-free file cannot make a reader buffer the whole input as one line.
 pub(crate) const MAX_LINE: usize = 16 << 20;
 
+/// The most text (bytes of non-blank lines) one review file may hold: 1 GiB, a hundred times the
+/// largest review corpus the paper used, so a small gzip of gigabytes of text is refused while it
+/// is read instead of filling memory.
+pub(crate) const MAX_TEXT_BYTES: u64 = 1 << 30;
+
+/// [`MAX_TEXT_BYTES`] (lowered by unit tests).
+pub(crate) fn text_limit() -> u64 {
+    #[cfg(test)]
+    let limit = TEST_MAX_TEXT_BYTES.with(|c| c.get()).unwrap_or(MAX_TEXT_BYTES);
+    #[cfg(not(test))]
+    let limit = MAX_TEXT_BYTES;
+    limit
+}
+
+#[cfg(test)]
+thread_local! {
+    /// Lets unit tests lower [`MAX_TEXT_BYTES`].
+    pub(crate) static TEST_MAX_TEXT_BYTES: std::cell::Cell<Option<u64>> = const { std::cell::Cell::new(None) };
+}
+
 /// The UTF-8 byte order mark some editors put at the start of text files.
 const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
 
@@ -37,13 +57,24 @@ thread_local! {
     pub(crate) static TEST_MAX_F32_BYTES: std::cell::Cell<Option<u64>> = const { std::cell::Cell::new(None) };
 }
 
-/// Checks that `elements` `f32` values (the features of `what`) stay within [`MAX_F32_BYTES`]
-/// before they are allocated.
-pub(crate) fn check_f32_len(path: &Path, elements: u64, what: &str) -> Result<()> {
+/// [`MAX_F32_BYTES`] (lowered by unit tests).
+pub(crate) fn f32_limit() -> u64 {
     #[cfg(test)]
     let limit = TEST_MAX_F32_BYTES.with(|c| c.get()).unwrap_or(MAX_F32_BYTES);
     #[cfg(not(test))]
     let limit = MAX_F32_BYTES;
+    limit
+}
+
+/// Checks that `elements` `f32` values (the features of `what`) stay within [`MAX_F32_BYTES`]
+/// before they are allocated.
+pub(crate) fn check_f32_len(path: &Path, elements: u64, what: &str) -> Result<()> {
+    check_f32_within(path, elements, what, f32_limit())
+}
+
+/// As [`check_f32_len`] against `limit` bytes: what is left of a dataset's budget when several
+/// files share it.
+pub(crate) fn check_f32_within(path: &Path, elements: u64, what: &str, limit: u64) -> Result<()> {
     let bytes = elements.saturating_mul(4);
     if bytes > limit {
         return Err(DataError::TooLarge { path: path.to_path_buf(), what: format!("{elements} f32 values of {what}"), bytes, limit });
@@ -320,5 +351,53 @@ mod tests {
         assert!(matches!(from_arrays(&dat, dp, &cat, cp, None), Err(DataError::TooLarge { bytes: 18_432, .. })));
         assert!(from_arrays(&dat, dp, &cat, cp, Some(24)).is_ok());
         TEST_MAX_F32_BYTES.with(|c| c.set(None));
+    }
+
+    #[test]
+    fn cifar_batches_share_one_budget_and_a_bomb_is_stopped_before_it_is_decoded() {
+        // Each batch: two records = 24,576 bytes of f32; a budget of 60,000 holds two batches.
+        TEST_MAX_F32_BYTES.with(|c| c.set(Some(60_000)));
+        let dir = tempfile::tempdir().unwrap();
+        let batch = [vec![3u8], vec![5u8; 3072]].concat().repeat(2);
+        for gzip in [false, true] {
+            for k in 1..=5 {
+                let bytes = if gzip {
+                    let mut e = GzEncoder::new(Vec::new(), Compression::fast());
+                    e.write_all(&batch).unwrap();
+                    e.finish().unwrap()
+                } else {
+                    batch.clone()
+                };
+                std::fs::write(dir.path().join(format!("data_batch_{k}.bin")), bytes).unwrap();
+            }
+            std::fs::write(dir.path().join("test_batch.bin"), &batch[..3073]).unwrap();
+            let e = crate::cifar::load_dir(dir.path()).unwrap_err();
+            match &e {
+                DataError::TooLarge { path, limit, .. } => {
+                    assert!(path.ends_with("data_batch_3.bin"), "the third batch goes past the budget: {e}");
+                    assert_eq!(*limit, 60_000 - 2 * 24_576, "what the first two batches left: {e}");
+                }
+                other => panic!("expected TooLarge, got {other}"),
+            }
+        }
+        TEST_MAX_F32_BYTES.with(|c| c.set(Some(200_000)));
+        let tt = crate::cifar::load_dir(dir.path()).expect("five batches fit 200,000 bytes");
+        assert_eq!((tt.train.len(), tt.test.len()), (10, 1));
+        TEST_MAX_F32_BYTES.with(|c| c.set(None));
+    }
+
+    #[test]
+    fn review_text_beyond_the_limit_is_refused_while_reading() {
+        TEST_MAX_TEXT_BYTES.with(|c| c.set(Some(1_000)));
+        let line = "1\tgood film ".to_owned() + &"x".repeat(90) + "\n";
+        let ok = line.repeat(9);
+        let path = Path::new("reviews.tsv");
+        let targets = crate::text::Targets::Polarity;
+        assert_eq!(crate::text::parse_tsv(ok.as_bytes(), path, targets).unwrap().len(), 9);
+        let mut gz = GzEncoder::new(Vec::new(), Compression::fast());
+        gz.write_all(line.repeat(11).as_bytes()).unwrap();
+        let e = crate::text::parse_tsv(&gz.finish().unwrap(), path, targets).unwrap_err();
+        assert!(matches!(e, DataError::TooLarge { limit: 1_000, .. }) && e.to_string().contains("line 10"), "{e}");
+        TEST_MAX_TEXT_BYTES.with(|c| c.set(None));
     }
 }

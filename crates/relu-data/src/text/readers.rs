@@ -119,12 +119,23 @@ impl std::str::FromStr for Targets {
     }
 }
 
-/// Runs `f` over the UTF-8 lines of `src`, skipping blank lines, collecting the documents.
+/// Runs `f` over the UTF-8 lines of `src`, skipping blank lines, collecting the documents; at
+/// most [`io::MAX_TEXT_BYTES`] of text in all.
 fn collect(src: Source<'_>, path: &Path, mut f: impl FnMut(usize, &str) -> Result<Option<Document>>) -> Result<Vec<Document>> {
     let mut docs = Vec::new();
+    let (limit, mut total) = (io::text_limit(), 0u64);
     io::for_each_line(src, path, |line, bytes| {
         let text = io::utf8(bytes, path, line)?;
         if !text.trim().is_empty() {
+            total += text.len() as u64;
+            if total > limit {
+                return Err(DataError::TooLarge {
+                    path: path.to_path_buf(),
+                    what: format!("review text (line {line} takes it past the limit)"),
+                    bytes: total,
+                    limit,
+                });
+            }
             docs.extend(f(line, text)?);
         }
         Ok(())
