@@ -191,6 +191,13 @@ pub fn parse_idx(bytes: &[u8], source: &Path) -> Result<IdxArray> {
 }
 
 pub(crate) fn read_source(mut src: Source<'_>, path: &Path) -> Result<IdxArray> {
+    let (dtype, dims, bytes) = read_header(&mut src, path)?;
+    let data = src.payload(bytes, path, "IDX elements")?;
+    Ok(IdxArray { dtype, dims, bytes: data })
+}
+
+/// Reads the magic number and dimensions; returns them with the payload's length in bytes.
+fn read_header(src: &mut Source<'_>, path: &Path) -> Result<(IdxDtype, Vec<usize>, u64)> {
     let magic = src.header(4, path, "IDX magic number")?;
     if magic[0] != 0 || magic[1] != 0 {
         return Err(DataError::malformed(
@@ -209,6 +216,100 @@ pub(crate) fn read_source(mut src: Source<'_>, path: &Path) -> Result<IdxArray> 
     let bytes = elements
         .and_then(|n| n.checked_mul(dtype.size() as u64))
         .ok_or_else(|| DataError::malformed(path, 4, format!("dimensions whose product fits in memory, found {dims:?}")))?;
-    let data = src.payload(bytes, path, "IDX elements")?;
-    Ok(IdxArray { dtype, dims, bytes: data })
+    Ok((dtype, dims, bytes))
+}
+
+/// The most bytes one [`IdxChunks::next_chunk`] reads at a time.
+const CHUNK_BYTES: u64 = 64 << 20;
+
+/// An IDX file read a block of examples (its first dimension) at a time, so a pass over a file of
+/// any size holds one block in memory, not the file ([`read_idx`] holds it all, up to 1 GiB).
+/// The header is checked at [`read_idx_chunks`]; a file shorter than its header says is an
+/// error at the block where it ends, a longer one after the last block.
+pub struct IdxChunks {
+    src: Source<'static>,
+    path: std::path::PathBuf,
+    dtype: IdxDtype,
+    dims: Vec<usize>,
+    /// Examples read so far.
+    done: usize,
+}
+
+/// Opens an IDX file (plain or gzip) for reading in blocks of examples.
+///
+/// # Errors
+/// As [`read_idx`] for the header; [`DataError::Malformed`] for a rank-0 file or a single
+/// example larger than 1 GiB.
+pub fn read_idx_chunks(path: &Path) -> Result<IdxChunks> {
+    let mut src = io::open(path)?;
+    let (dtype, dims, bytes) = read_header(&mut src, path)?;
+    if dims.is_empty() {
+        return Err(DataError::malformed(path, 3, "an array of rank at least 1 (examples first), found rank 0"));
+    }
+    let per = bytes.checked_div(dims[0] as u64).unwrap_or(0);
+    if per > io::MAX_PAYLOAD {
+        return Err(DataError::malformed(path, 4, format!("examples of at most {} bytes, found {per} bytes each", io::MAX_PAYLOAD)));
+    }
+    if let Some(total) = src.len {
+        let available = total.saturating_sub(src.pos);
+        if available != bytes {
+            return Err(DataError::malformed(
+                path,
+                src.pos,
+                format!("{bytes} bytes of IDX elements after the header (as its dimensions say), but {available} bytes follow"),
+            ));
+        }
+    }
+    Ok(IdxChunks { src, path: path.to_path_buf(), dtype, dims, done: 0 })
+}
+
+impl std::fmt::Debug for IdxChunks {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IdxChunks")
+            .field("path", &self.path)
+            .field("dtype", &self.dtype)
+            .field("dims", &self.dims)
+            .field("done", &self.done)
+            .finish()
+    }
+}
+
+impl IdxChunks {
+    /// The element type.
+    pub fn dtype(&self) -> IdxDtype {
+        self.dtype
+    }
+
+    /// The whole file's dimensions (examples first), as its header says.
+    pub fn dims(&self) -> &[usize] {
+        &self.dims
+    }
+
+    /// The next block of at most `n` examples (fewer if a block of `n` would exceed 64 MiB; at
+    /// least one), as an array whose first dimension is the block's length; `None` after the
+    /// last example.
+    ///
+    /// # Errors
+    /// [`DataError::Io`]; [`DataError::Malformed`] if the input ends early or has bytes after the
+    /// last example.
+    pub fn next_chunk(&mut self, n: usize) -> Result<Option<IdxArray>> {
+        let per = self.dims[1..].iter().product::<usize>() * self.dtype.size();
+        let left = self.dims[0] - self.done;
+        if left == 0 {
+            // Anything after the announced elements is a malformed file, as for read_idx.
+            let mut probe = [0u8; 1];
+            let more = std::io::Read::read(&mut self.src.reader, &mut probe).map_err(|e| DataError::io(&self.path, "read", e))?;
+            if more > 0 {
+                return Err(DataError::malformed(&self.path, self.src.pos, "no bytes after the elements the header announces"));
+            }
+            return Ok(None);
+        }
+        let by_size = if per == 0 { left } else { (CHUNK_BYTES / per as u64).max(1) as usize };
+        let k = n.max(1).min(left).min(by_size);
+        let bytes = self.src.header(k * per, &self.path, "IDX elements")?;
+        self.done += k;
+        let mut dims = self.dims.clone();
+        dims[0] = k;
+        Ok(Some(IdxArray { dtype: self.dtype, dims, bytes }))
+    }
 }

@@ -396,3 +396,45 @@ fn norb_bad_inputs() {
     assert!(e.contains("3 image pairs") && e.contains("2 categories"), "{e}");
     assert!(matches!(norb::load_part(dir.path(), Part::Testing, None), Err(DataError::MissingFile { .. })));
 }
+
+#[test]
+fn idx_chunks_stream_the_same_bytes_and_catch_short_and_long_files() {
+    use relu_data::idx::{read_idx, read_idx_chunks};
+    let dir = tempfile::tempdir().unwrap();
+    let payload: Vec<u8> = (0..25 * 6).map(|i| (i % 251) as u8).collect();
+    let bytes = idx_bytes(8, &[25, 2, 3], &payload);
+    for (name, file) in [("plain", bytes.clone()), ("gzip", gz(&bytes))] {
+        let p = write(dir.path(), &format!("{name}.idx"), &file);
+        let whole = read_idx(&p).unwrap();
+        let mut chunks = read_idx_chunks(&p).unwrap();
+        assert_eq!(chunks.dims(), [25, 2, 3]);
+        let mut sizes = Vec::new();
+        let mut joined = Vec::new();
+        while let Some(c) = chunks.next_chunk(10).unwrap() {
+            sizes.push(c.dims()[0]);
+            assert_eq!(&c.dims()[1..], [2, 3]);
+            joined.extend(c.to_f32(false));
+        }
+        assert_eq!(sizes, [10, 10, 5], "{name}");
+        assert_eq!(joined, whole.to_f32(false), "{name}");
+        assert!(chunks.next_chunk(10).unwrap().is_none());
+    }
+    // A gzip file shorter than its header says fails at the block where it ends; one with
+    // trailing bytes after the last block; a plain one of the wrong length at once.
+    let short = write(dir.path(), "short.gz", &gz(&bytes[..bytes.len() - 7]));
+    let mut c = read_idx_chunks(&short).unwrap();
+    assert!(c.next_chunk(10).unwrap().is_some() && c.next_chunk(10).unwrap().is_some());
+    let e = msg(c.next_chunk(10).unwrap_err());
+    assert!(e.contains("short.gz") && e.contains("input ends"), "{e}");
+    let long = write(dir.path(), "long.gz", &gz(&[bytes.clone(), vec![1, 2]].concat()));
+    let e = msg(read_idx_chunks(&long)
+        .and_then(|mut c| {
+            while c.next_chunk(100)?.is_some() {}
+            Ok(())
+        })
+        .unwrap_err());
+    assert!(e.contains("long.gz") && e.contains("no bytes after"), "{e}");
+    let plain = write(dir.path(), "plain-long.idx", &[bytes, vec![0]].concat());
+    let e = msg(read_idx_chunks(&plain).unwrap_err());
+    assert!(e.contains("plain-long.idx") && e.contains("151 bytes follow"), "{e}");
+}

@@ -67,19 +67,37 @@ fn predict_images(model: &Model, files: &[std::path::PathBuf]) -> Result<()> {
     let inputs = model.net.spec().inputs;
     let mut out = std::io::stdout().lock();
     for f in files {
-        let (x, n) = read_images(f, inputs, model.input.shape.as_deref())?;
-        let probs = forward_all(model, &Features::Dense(x));
-        for (i, col) in probs.column_iter().enumerate().take(n) {
-            let (best, p) = col.iter().enumerate().fold((0, f32::MIN), |b, (i, &v)| if v > b.1 { (i, v) } else { b });
-            writeln!(out, "{}:{i}\t{best}\t{p:.3}", f.display())?;
+        // Streamed: one block of images in memory at a time, whatever the file's size.
+        let mut chunks = open_images(f, inputs, model.input.shape.as_deref())?;
+        let mut first = 0;
+        while let Some(block) = chunks.next_chunk(PREDICT_BLOCK).with_context(|| format!("{}: cannot read IDX images", f.display()))? {
+            let n = block.dims()[0];
+            let pixels = block.to_f32(true);
+            if let Some(k) = pixels.iter().position(|v| !v.is_finite()) {
+                bail!(
+                    "{}: image {} has a non-finite pixel value ({}); expected finite numbers",
+                    f.display(),
+                    first + k / inputs,
+                    pixels[k]
+                );
+            }
+            let probs = forward_all(model, &Features::Dense(DMatrix::from_vec(inputs, n, pixels)));
+            for (i, col) in probs.column_iter().enumerate() {
+                let (best, p) = col.iter().enumerate().fold((0, f32::MIN), |b, (i, &v)| if v > b.1 { (i, v) } else { b });
+                writeln!(out, "{}:{}\t{best}\t{p:.3}", f.display(), first + i)?;
+            }
+            first += n;
         }
     }
     Ok(())
 }
 
-/// Reads an IDX image file into `inputs × n` pixels in `[0, 1]`.
-fn read_images(path: &Path, inputs: usize, shape: Option<&[usize]>) -> Result<(DMatrix<f32>, usize)> {
-    let a = relu_data::idx::read_idx(path).with_context(|| format!("{}: cannot read IDX images", path.display()))?;
+/// Images per block `relu predict` reads, converts and predicts at a time.
+const PREDICT_BLOCK: usize = 10_000;
+
+/// Opens an IDX image file for block-wise reading, checking its image shape against the model's.
+fn open_images(path: &Path, inputs: usize, shape: Option<&[usize]>) -> Result<relu_data::idx::IdxChunks> {
+    let a = relu_data::idx::read_idx_chunks(path).with_context(|| format!("{}: cannot read IDX images", path.display()))?;
     let dims = a.dims();
     let per: usize = dims.iter().skip(1).product();
     // With a recorded shape the image dimensions must match it, not only the pixel count
@@ -89,12 +107,7 @@ fn read_images(path: &Path, inputs: usize, shape: Option<&[usize]>) -> Result<(D
         let want = shape.map_or(format!("{inputs} pixels"), |s| format!("shape {s:?}"));
         bail!("{}: images of shape {:?}, but the model expects {want} per image", path.display(), dims.get(1..).unwrap_or(&[]));
     }
-    let n = dims[0];
-    let pixels = a.to_f32(true);
-    if let Some(k) = pixels.iter().position(|v| !v.is_finite()) {
-        bail!("{}: image {} has a non-finite pixel value ({}); expected finite numbers", path.display(), k / inputs, pixels[k]);
-    }
-    Ok((DMatrix::from_vec(inputs, n, pixels), n))
+    Ok(a)
 }
 
 fn forward_all(model: &Model, x: &Features) -> DMatrix<f32> {
