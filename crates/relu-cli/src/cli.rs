@@ -211,6 +211,9 @@ pub struct EvalArgs {
 
 /// `relu inspect`.
 #[derive(Debug, Args)]
+#[command(
+    after_help = "dead: units that are zero on every analysed test example. Jaccard: the mean over examples of |A ∩ B| / |A ∪ B|, where A and B are the units active on an input and on the same input plus Gaussian noise of standard deviation σ (--noise); 1 means the noise changes no unit's on/off state. Probe accuracy: a linear softmax trained on the layer's codes of --probe-train training examples, scored on the test examples."
+)]
 #[command(allow_negative_numbers = true)]
 pub struct InspectArgs {
     /// A trained model: the --out folder of `relu train` (or its model.safetensors).

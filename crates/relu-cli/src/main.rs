@@ -109,8 +109,40 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", error_line(&e));
             ExitCode::from(2)
         }
+    }
+}
+
+/// The error and its causes on one line, `outer: inner: …`, skipping a cause whose text the line
+/// already ends with (library errors such as relu-data's I/O error quote their OS error in
+/// their own message and also expose it as the source, which `{:#}` would print twice).
+fn error_line(e: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if line.ends_with(&text) {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(&text);
+    }
+    line
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn an_os_error_quoted_by_its_wrapper_is_printed_once() {
+        let missing = std::env::temp_dir().join("relu-no-such-dir").join("x.gz");
+        let io = relu_data::idx::read_idx(&missing).unwrap_err();
+        let os_text = std::error::Error::source(&io).expect("an I/O error has its OS error as source").to_string();
+        let e = anyhow::Error::new(io).context("--data mnist:dir");
+        let line = super::error_line(&e);
+        assert_eq!(line.matches(&os_text).count(), 1, "{line}");
+        assert!(line.starts_with("--data mnist:dir: ") && line.contains("x.gz"), "{line}");
     }
 }

@@ -40,7 +40,7 @@ pub struct PretrainingInfo {
     pub reconstruction: Vec<String>,
     /// Input corruption.
     pub corruption: String,
-    /// Epochs per layer.
+    /// Epochs each hidden layer was pre-trained for (one number, the same for every layer).
     pub epochs: usize,
     /// Unlabeled examples used.
     pub unlabeled: usize,

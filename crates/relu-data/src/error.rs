@@ -63,7 +63,7 @@ pub enum DataError {
         expected: String,
     },
     /// A download that failed on every URL tried.
-    #[error("cannot download {name}: {}", attempts.join("; "))]
+    #[error("cannot download {name}; every URL failed (offline? copy the file into the data folder instead):\n  {}", attempts.join("\n  "))]
     Download {
         /// The file being downloaded.
         name: String,

@@ -247,7 +247,21 @@ impl Fetcher {
     /// left on disk); [`DataError::Download`] listing each URL and its failure otherwise (e.g.
     /// "cannot connect" when offline); [`DataError::Io`] for local file-system failures.
     pub fn fetch_file(&self, dir: &Path, spec: &FileSpec) -> Result<PathBuf> {
+        // The folders this call creates, deepest first.
+        let created: Vec<&Path> = dir.ancestors().take_while(|p| !p.as_os_str().is_empty() && !p.exists()).collect();
         fs::create_dir_all(dir).map_err(|e| DataError::io(dir, "create directory", e))?;
+        let result = self.fetch_into(dir, spec);
+        if result.is_err() {
+            // A failed first download leaves no empty cache folders behind (remove_dir only
+            // removes empty ones; a resumable `.part` file keeps its folder).
+            for p in created {
+                let _ = fs::remove_dir(p);
+            }
+        }
+        result
+    }
+
+    fn fetch_into(&self, dir: &Path, spec: &FileSpec) -> Result<PathBuf> {
         let target = dir.join(&spec.name);
         if target.is_file() {
             match verify(&target, &spec.verify) {

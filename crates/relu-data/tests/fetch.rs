@@ -151,12 +151,15 @@ fn mirrors_are_tried_in_order_and_every_failure_is_listed() {
 fn unreachable_host_gives_a_clear_error() {
     let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let dir = tempfile::tempdir().unwrap();
-    let spec = FileSpec::new("a.bin", vec![format!("http://127.0.0.1:{port}/a.bin")], Verify::Md5("0".repeat(32)));
-    let e = Fetcher::new(dir.path()).fetch_file(dir.path(), &spec).unwrap_err();
+    let urls = vec![format!("http://127.0.0.1:{port}/a.bin"), format!("http://127.0.0.1:{port}/mirror/a.bin")];
+    let spec = FileSpec::new("a.bin", urls, Verify::Md5("0".repeat(32)));
+    let cache = dir.path().join("cache").join("mnist");
+    let e = Fetcher::new(dir.path()).fetch_file(&cache, &spec).unwrap_err();
     assert!(matches!(e, DataError::Download { .. }));
     let m = e.to_string();
     assert!(m.contains("cannot download a.bin") && m.contains("cannot connect") && m.contains(&port.to_string()), "{m}");
-    assert!(!dir.path().join("a.bin").exists());
+    assert_eq!(m.lines().count(), 3, "one line for the file, one per URL: {m}");
+    assert!(!dir.path().join("cache").exists(), "the cache folders created for the failed download are removed");
 }
 
 #[test]
@@ -207,7 +210,7 @@ fn small_norb_fetch_end_to_end_with_format_verification() {
     // nothing left behind.
     let e = f.fetch(Known::SmallNorb).unwrap_err();
     assert!(matches!(&e, DataError::Checksum { algorithm: "sha256", expected, .. } if expected.starts_with("5ffd6272")), "{e}");
-    assert_eq!(std::fs::read_dir(dir.path().join("smallnorb")).unwrap().count(), 0);
+    assert!(!dir.path().join("smallnorb").exists(), "the folder created for the refused file is removed");
     // The same files verified by format only land where `fetch` puts them.
     let got = f.dataset_dir(Known::SmallNorb);
     for mut spec in Known::SmallNorb.files(&[format!("{base}/norb/")]) {

@@ -220,6 +220,10 @@ fn print_table(i: &Inspection) {
             acc(l.probe_accuracy)
         );
     }
+    println!(
+        "dead: zero on every example. Jaccard: overlap |A∩B|/|A∪B| of the active units on x and on x + N(0, σ²) noise (1 = noise flips no unit)."
+    );
+    println!("probe accuracy: a linear softmax trained on the layer's codes, scored on the test examples.");
 }
 
 fn active_stats(counts: &[u32], units: usize) -> ActiveStats {

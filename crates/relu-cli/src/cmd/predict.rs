@@ -70,7 +70,7 @@ fn predict_images(model: &Model, files: &[std::path::PathBuf]) -> Result<()> {
         // Streamed: one block of images in memory at a time, whatever the file's size.
         let mut chunks = open_images(f, inputs, model.input.shape.as_deref())?;
         let mut first = 0;
-        while let Some(block) = chunks.next_chunk(PREDICT_BLOCK).with_context(|| format!("{}: cannot read IDX images", f.display()))? {
+        while let Some(block) = chunks.next_chunk(PREDICT_BLOCK).context("cannot read IDX images")? {
             let n = block.dims()[0];
             let pixels = block.to_f32(true);
             if let Some(k) = pixels.iter().position(|v| !v.is_finite()) {
@@ -97,7 +97,7 @@ const PREDICT_BLOCK: usize = 10_000;
 
 /// Opens an IDX image file for block-wise reading, checking its image shape against the model's.
 fn open_images(path: &Path, inputs: usize, shape: Option<&[usize]>) -> Result<relu_data::idx::IdxChunks> {
-    let a = relu_data::idx::read_idx_chunks(path).with_context(|| format!("{}: cannot read IDX images", path.display()))?;
+    let a = relu_data::idx::read_idx_chunks(path).context("cannot read IDX images")?;
     let dims = a.dims();
     let per: usize = dims.iter().skip(1).product();
     // With a recorded shape the image dimensions must match it, not only the pixel count

@@ -79,13 +79,13 @@ pub fn run(args: &TrainArgs) -> Result<u8> {
             Some(cv) => {
                 std::fs::create_dir_all(&out).with_context(|| format!("--out {}: cannot create the folder", out.display()))?;
                 write_atomic(&out.join(CV_FILE), &json_bytes(&cv)?)?;
-                say(&format!(
-                    "cross-validation ({k} folds): mean test {} {:.4} ± {:.4}; written to {}",
-                    cv.metric,
-                    cv.mean,
-                    cv.std,
-                    out.join(CV_FILE).display()
-                ));
+                // Errors as percentages like every other line; RMSE in stars.
+                let score = if cv.metric == "rmse" {
+                    format!("rmse {:.4} ± {:.4}", cv.mean, cv.std)
+                } else {
+                    format!("error {:.2} % ± {:.2} (accuracy {:.2} %)", 100.0 * cv.mean, 100.0 * cv.std, 100.0 * (1.0 - cv.mean))
+                };
+                say(&format!("cross-validation ({k} folds): mean test {score}; written to {}", out.join(CV_FILE).display()));
             }
             None => {
                 eprintln!("interrupted during cross-validation: nothing was saved");
