@@ -87,6 +87,18 @@ fn bad_config_files_name_the_file_and_key() {
 #[test]
 fn divergence_is_an_error_and_writes_nothing() {
     train_fails(&["--hidden", "16", "--epochs", "1", "--limit", "100", "--lr", "1e30"], &["diverged"]);
+    // Finite but absurd rates and penalties used to exit 0 with every unit dead; the run stops
+    // at the first epoch whose hidden layer was all zeros.
+    for flags in [&["--lr", "10"][..], &["--lr", "1e6"][..], &["--l1", "1e12"][..]] {
+        let dir = tempfile::tempdir().unwrap();
+        let a = relu()
+            .args(["train", "--hidden", "100", "--epochs", "6", "--limit", "2000", "--quiet", "--out"])
+            .arg(dir.path().join("run"))
+            .args(flags)
+            .assert();
+        assert_usage_error(a, &["training collapsed at epoch", "hidden layer 1", "lower the learning rate"]);
+        assert!(!dir.path().join("run").join("report.json").exists(), "{flags:?}: a collapsed run reports nothing");
+    }
 }
 
 #[test]

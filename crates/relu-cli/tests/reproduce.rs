@@ -84,6 +84,21 @@ fn a_budget_cuts_every_network_to_the_epoch_that_exhausts_it() {
 }
 
 #[test]
+fn fig3_keeps_networks_whose_penalty_kills_a_layer() {
+    // relu train stops such a run (a dead layer); the figure maps the collapse, so it keeps it.
+    let dir = tempfile::tempdir().unwrap();
+    relu()
+        .args(["reproduce", "fig3", "--nets", "2", "--l1-min", "1", "--l1-max", "30", "--lr-grid", "0.01", "--quiet"])
+        .args(["--limit", "200", "--epochs", "4", "--threads", "2", "--out"])
+        .arg(dir.path())
+        .assert()
+        .success();
+    let nets = networks(&report(dir.path())).clone();
+    assert_eq!(nets.len(), 2);
+    assert_eq!(nets[1]["dead_units"][2], 1000, "L1 30 silences the third layer: {}", nets[1]);
+}
+
+#[test]
 fn fig3_trains_one_network_per_penalty_and_draws_the_fit() {
     let dir = tempfile::tempdir().unwrap();
     relu()

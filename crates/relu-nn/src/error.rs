@@ -37,6 +37,19 @@ pub enum NnError {
         /// `loss`, `bias`, `weight`.
         what: &'static str,
     },
+    /// Training collapsed: a hidden layer output exact zeros for every training example of an
+    /// epoch, so nothing above it can learn (typically a learning rate or L1 weight far too large).
+    #[error(
+        "training collapsed at epoch {epoch}: every unit of {layer} was zero on all {examples} training examples (a dead layer); lower the learning rate or the L1 penalty"
+    )]
+    DeadLayer {
+        /// 1-based epoch.
+        epoch: usize,
+        /// `hidden layer 2`.
+        layer: String,
+        /// Training examples of the epoch.
+        examples: usize,
+    },
     /// A checkpoint that cannot be read or does not describe a valid network.
     #[error("checkpoint {path}: {reason}")]
     Checkpoint {

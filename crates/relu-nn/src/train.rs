@@ -52,6 +52,15 @@ pub struct TrainConfig {
     /// runs are reproducible.
     #[serde(default)]
     pub input_dropout: f32,
+    /// Stop with [`NnError::DeadLayer`] after an epoch in which a hidden layer was zero on every
+    /// training example (default `true`). Off for experiments that map where training
+    /// collapses, such as the paper's error-against-sparsity sweep up to huge L1 weights.
+    #[serde(default = "yes")]
+    pub stop_on_dead_layer: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 impl Default for TrainConfig {
@@ -68,6 +77,7 @@ impl Default for TrainConfig {
             eval_batch: 1000,
             time_limit: None,
             input_dropout: 0.0,
+            stop_on_dead_layer: true,
         }
     }
 }
@@ -471,6 +481,9 @@ impl Trainer {
             // parameters evaluated, kept and saved are exactly the dense update's.
             st.sgd.flush(net);
             check_parameters(net, epoch, batches.saturating_sub(1))?;
+            if let Some(layer) = st.partial.nnz.iter().position(|&active| active == 0).filter(|_| cfg.stop_on_dead_layer) {
+                return Err(NnError::DeadLayer { epoch, layer: layer_name(net, layer), examples: st.partial.examples });
+            }
             let valid_eval = valid.map(|v| net.evaluate(v, cfg.eval_batch, &mut ws));
             let p = std::mem::take(&mut st.partial);
             let totals = p.totals();

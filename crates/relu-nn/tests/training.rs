@@ -336,3 +336,21 @@ fn an_edited_training_state_is_refused() {
     let e = Trainer::resume(cfg, state).unwrap().fit(&mut net2, &blobs(100, 1), Some(&va), &mut Silent).unwrap_err();
     assert!(e.to_string().contains("before batch 25"), "{e}");
 }
+
+#[test]
+fn a_hidden_layer_dead_for_a_whole_epoch_stops_training() {
+    let cfg = TrainConfig { epochs: 3, ..config(3) };
+    let mut s = spec();
+    s.hidden.iter_mut().for_each(|l| l.l1 = 1e12);
+    let mut net = Network::new(s, &mut rng(5)).unwrap();
+    let err = Trainer::new(cfg).unwrap().fit(&mut net, &blobs(300, 1), None, &mut Silent).unwrap_err();
+    match &err {
+        NnError::DeadLayer { layer, examples, .. } => assert_eq!((layer.as_str(), *examples), ("hidden layer 1", 300), "{err}"),
+        e => panic!("expected a dead-layer error, got {e}"),
+    }
+    // Opted out (an experiment that maps the collapse): the run completes.
+    let mut net = Network::new(net.spec().clone(), &mut rng(5)).unwrap();
+    let r =
+        Trainer::new(TrainConfig { stop_on_dead_layer: false, ..cfg }).unwrap().fit(&mut net, &blobs(300, 1), None, &mut Silent).unwrap();
+    assert_eq!(r.history.last().unwrap().sparsity[0], 1.0, "the layer is dead");
+}

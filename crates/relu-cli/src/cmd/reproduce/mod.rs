@@ -415,7 +415,10 @@ fn train_job(r: &Runner, job: &Job, data: &Splits<'_>, budget: Option<f64>) -> R
     // One training run from the starting point; `Ok(None)` when interrupted.
     let fit = |lr: f32, epochs: usize, patience: Option<usize>, time_limit: Option<f64>, label: &str| {
         let mut net = fresh()?;
-        let cfg = relu_nn::TrainConfig { epochs, patience, time_limit, sgd: relu_nn::Sgd { lr, ..base.sgd }, ..base };
+        // Figure 3 maps the error up to penalties that silence whole layers: such a network is a
+        // point of the figure, not a failed run.
+        let stop_on_dead_layer = r.experiment != "fig3";
+        let cfg = relu_nn::TrainConfig { epochs, patience, time_limit, stop_on_dead_layer, sgd: relu_nn::Sgd { lr, ..base.sgd }, ..base };
         let mut observer = Progress::new(r.display, r.stop.clone(), None, cfg.epochs, 0, label);
         let fitted = Trainer::new(cfg)?.fit(&mut net, data.train, data.valid, &mut observer);
         observer.finish();
@@ -449,7 +452,7 @@ fn train_job(r: &Runner, job: &Job, data: &Splits<'_>, budget: Option<f64>) -> R
                     v
                 }
                 // A learning rate too high for the network: not a candidate.
-                Err(NnError::NonFinite { .. }) => None,
+                Err(NnError::NonFinite { .. } | NnError::DeadLayer { .. }) => None,
                 Err(e) => return Err(e).with_context(|| format!("{}: learning-rate trial {lr}", job.name)),
             };
             r.say(&format!("{}: lr {lr}: valid {}", job.name, valid.map_or("diverged".to_owned(), |v| format!("{:.2} %", 100.0 * v))));
