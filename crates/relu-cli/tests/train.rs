@@ -195,6 +195,18 @@ fn a_killed_run_resumes_from_its_last_epoch() {
     let (a, _) = relu_nn::checkpoint::load_model(&full.join("model.safetensors")).unwrap();
     let (b, _) = relu_nn::checkpoint::load_model(&killed.join("model.safetensors")).unwrap();
     assert_eq!(a, b, "resumed weights differ from the uninterrupted run");
+    let bytes = |d: &std::path::Path| std::fs::read(d.join("model.safetensors")).unwrap();
+    assert!(bytes(&full) == bytes(&killed), "the resumed run's model.safetensors differs in bytes from the uninterrupted run's");
+    // The history's numbers survive the state's JSON exactly (timings aside).
+    let history = |d: &std::path::Path| -> Vec<Value> {
+        json(&d.join("report.json"))["history"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| serde_json::json!([h["train_loss"], h["penalty"], h["sparsity"], h["valid_error"]]))
+            .collect()
+    };
+    assert_eq!(history(&full), history(&killed));
     assert!(!full.join("train_state.safetensors").exists(), "a completed run leaves no state behind");
 }
 

@@ -133,7 +133,58 @@ fn serialize(path: &Path, tensors: &[Owned], metadata: HashMap<String, String>) 
         .map(|t| TensorView::new(Dtype::F32, t.shape.clone(), &t.bytes).map(|v| (t.name.clone(), v)))
         .collect::<std::result::Result<Vec<_>, _>>()
         .map_err(|e| ck(path, format!("cannot encode tensors: {e}")))?;
-    safetensors::serialize(views, &Some(metadata)).map_err(|e| ck(path, format!("cannot encode tensors: {e}")))
+    let bytes = safetensors::serialize(views, &Some(metadata)).map_err(|e| ck(path, format!("cannot encode tensors: {e}")))?;
+    canonical_header(&bytes).ok_or_else(|| ck(path, "internal: safetensors wrote a header it cannot parse"))
+}
+
+/// The same file with its JSON header's keys in sorted order: safetensors writes the metadata
+/// from a `HashMap`, so two saves of the same network would differ in bytes. The tensor data
+/// and its offsets (relative to the end of the header) are unchanged; the header is padded
+/// with spaces to a multiple of 8 bytes, as safetensors pads it.
+fn canonical_header(bytes: &[u8]) -> Option<Vec<u8>> {
+    let n = usize::try_from(u64::from_le_bytes(bytes.get(..8)?.try_into().ok()?)).ok()?;
+    let header: serde_json::Value = serde_json::from_slice(bytes.get(8..8 + n)?).ok()?;
+    let mut json = String::new();
+    write_sorted(&header, &mut json);
+    while !json.len().is_multiple_of(8) {
+        json.push(' ');
+    }
+    let mut out = Vec::with_capacity(8 + json.len() + bytes.len() - 8 - n);
+    out.extend_from_slice(&(json.len() as u64).to_le_bytes());
+    out.extend_from_slice(json.as_bytes());
+    out.extend_from_slice(&bytes[8 + n..]);
+    Some(out)
+}
+
+/// `v` as compact JSON with every object's keys sorted (whatever map type serde_json uses).
+fn write_sorted(v: &serde_json::Value, out: &mut String) {
+    match v {
+        serde_json::Value::Object(map) => {
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort();
+            out.push('{');
+            for (i, k) in keys.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str(&serde_json::Value::String(k.clone()).to_string());
+                out.push(':');
+                write_sorted(&map[k], out);
+            }
+            out.push('}');
+        }
+        serde_json::Value::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_sorted(item, out);
+            }
+            out.push(']');
+        }
+        scalar => out.push_str(&scalar.to_string()),
+    }
 }
 
 fn base_metadata(spec: &NetworkSpec) -> HashMap<String, String> {

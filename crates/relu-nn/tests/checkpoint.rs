@@ -175,3 +175,25 @@ fn corrupted_and_mismatched_files_are_clear_errors() {
     let e = save_model(&dir.path().join("no/such/dir/m.safetensors"), &n, &HashMap::new()).unwrap_err();
     assert!(e.to_string().contains("no/such/dir"), "{e}");
 }
+
+#[test]
+fn the_same_network_saves_to_the_same_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    let n = net();
+    let extra: HashMap<String, String> = (0..12).map(|i| (format!("key{i}"), format!("value {i}"))).collect();
+    let (a, b) = (dir.path().join("a.safetensors"), dir.path().join("b.safetensors"));
+    save_model(&a, &n, &extra).unwrap();
+    // A map built in another order (and with other hash keys) must not change the bytes.
+    let mut pairs: Vec<(String, String)> = extra.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    pairs.sort();
+    pairs.reverse();
+    let reordered: HashMap<String, String> = pairs.into_iter().collect();
+    save_model(&b, &n, &reordered).unwrap();
+    let (x, y) = (std::fs::read(&a).unwrap(), std::fs::read(&b).unwrap());
+    assert_eq!(x, y, "metadata order leaked into the file");
+    let header_len = u64::from_le_bytes(x[..8].try_into().unwrap()) as usize;
+    assert_eq!(header_len % 8, 0, "the header stays 8-byte aligned");
+    let (loaded, meta) = load_model(&a).unwrap();
+    assert_eq!(loaded, n);
+    assert_eq!(meta["key7"], "value 7");
+}
