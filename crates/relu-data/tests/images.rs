@@ -230,8 +230,10 @@ fn scaler_from_outside_is_checked_not_trusted() {
     // Mismatched lengths or non-finite values in a saved scaler are refused on loading.
     let e = serde_json::from_str::<Scaler>(r#"{"PerFeature":{"shift":[0.0,1.0,2.0],"scale":[1.0,1.0]}}"#).unwrap_err().to_string();
     assert!(e.contains("3 shifts and 2 scales"), "{e}");
+    // 1e39 does not fit an f32: with exact float parsing (serde_json's float_roundtrip) the JSON
+    // reader refuses it itself; either way it never becomes an infinite scale.
     let e = serde_json::from_str::<Scaler>(r#"{"Global":{"shift":0.0,"scale":1e39}}"#).unwrap_err().to_string();
-    assert!(e.contains("scale inf"), "{e}");
+    assert!(e.contains("scale inf") || e.contains("number out of range"), "{e}");
     assert!(serde_json::from_str::<Scaler>(r#"{"PerFeature":{"shift":[0.5],"scale":[2.0]}}"#).is_ok());
     // A scaler built in code is checked when applied, and the matrix left unchanged.
     let mut m = nalgebra::DMatrix::from_element(3, 2, 1.0f32);
