@@ -250,16 +250,7 @@ pub fn read_idx_chunks(path: &Path) -> Result<IdxChunks> {
     if per > io::MAX_PAYLOAD {
         return Err(DataError::malformed(path, 4, format!("examples of at most {} bytes, found {per} bytes each", io::MAX_PAYLOAD)));
     }
-    if let Some(total) = src.len {
-        let available = total.saturating_sub(src.pos);
-        if available != bytes {
-            return Err(DataError::malformed(
-                path,
-                src.pos,
-                format!("{bytes} bytes of IDX elements after the header (as its dimensions say), but {available} bytes follow"),
-            ));
-        }
-    }
+    src.check_known_length(bytes, path, "IDX elements")?;
     Ok(IdxChunks { src, path: path.to_path_buf(), dtype, dims, done: 0 })
 }
 

@@ -171,7 +171,7 @@ impl Source<'_> {
 impl Source<'_> {
     /// When the input's length is known (plain files), checks that exactly `len` bytes follow the
     /// current position.
-    fn check_known_length(&self, len: u64, path: &Path, what: &str) -> Result<()> {
+    pub(crate) fn check_known_length(&self, len: u64, path: &Path, what: &str) -> Result<()> {
         if let Some(total) = self.len {
             let available = total.saturating_sub(self.pos);
             if available != len {
