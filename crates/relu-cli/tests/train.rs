@@ -189,7 +189,16 @@ fn a_killed_run_resumes_from_its_last_epoch() {
         assert_eq!(std::fs::read(killed.join("train_state.safetensors")).unwrap(), state);
     }
     std::fs::write(killed.join("config.toml"), &config).unwrap();
+    // A temporary file of a process killed mid-write is removed by the next run in the folder;
+    // one whose process is alive (this test's) is left alone.
+    let stale = killed.join(".model.safetensors.tmp999999999");
+    let live = killed.join(format!(".report.json.tmp{}", std::process::id()));
+    std::fs::write(&stale, b"half a file").unwrap();
+    std::fs::write(&live, b"being written").unwrap();
     let a = relu().args(["train", "--resume"]).arg(&killed).assert().success();
+    assert!(!stale.exists(), "the orphaned temporary file survived");
+    assert!(live.exists(), "a live process's temporary file was removed");
+    std::fs::remove_file(&live).unwrap();
     assert!(String::from_utf8_lossy(&a.get_output().stdout).contains("resuming after 2 complete epochs"));
     assert!(!killed.join("train_state.safetensors").exists(), "the stale state is removed after completion");
     let (a, _) = relu_nn::checkpoint::load_model(&full.join("model.safetensors")).unwrap();

@@ -99,6 +99,50 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     result.map_err(io)
 }
 
+/// Removes the temporary files [`write_atomic`] leaves in `dir` when its process is killed
+/// between writing and renaming (`.NAME.tmpPID`), so they do not accumulate across runs. Only
+/// files whose process is no longer running are removed (on Linux, from `/proc`; elsewhere,
+/// those older than a day), never a write in progress. Returns how many were removed; a folder
+/// that does not exist has none.
+///
+/// # Errors
+/// [`NnError::Io`] if the folder cannot be listed or a stale file cannot be removed.
+pub fn remove_stale_temp_files(dir: &Path) -> Result<usize> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+        Err(source) => return Err(NnError::Io { path: dir.to_path_buf(), source }),
+    };
+    let mut removed = 0;
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(pid) = temp_file_pid(&name) else { continue };
+        if pid == std::process::id() || process_alive(pid, &entry) {
+            continue;
+        }
+        let path = entry.path();
+        std::fs::remove_file(&path).map_err(|source| NnError::Io { path, source })?;
+        removed += 1;
+    }
+    Ok(removed)
+}
+
+/// The PID in a `.NAME.tmpPID` file name.
+fn temp_file_pid(name: &str) -> Option<u32> {
+    let rest = name.strip_prefix('.')?;
+    let (_, pid) = rest.rsplit_once(".tmp")?;
+    pid.parse().ok()
+}
+
+fn process_alive(pid: u32, entry: &std::fs::DirEntry) -> bool {
+    if cfg!(target_os = "linux") {
+        Path::new("/proc").join(pid.to_string()).exists()
+    } else {
+        let day = std::time::Duration::from_secs(24 * 3600);
+        entry.metadata().and_then(|m| m.modified()).ok().and_then(|t| t.elapsed().ok()).is_none_or(|age| age < day)
+    }
+}
+
 /// A tensor to write: name, shape and little-endian f32 bytes.
 struct Owned {
     name: String,

@@ -39,6 +39,8 @@ pub const EXIT_INTERRUPTED: u8 = 130;
 /// Bad settings, unreadable data, divergence, or files that cannot be written.
 pub fn run(args: &TrainArgs) -> Result<u8> {
     let (settings, out, resuming) = resolve(args)?;
+    // Temporary files of an earlier run in this folder that was killed mid-write.
+    checkpoint::remove_stale_temp_files(&out).with_context(|| format!("--out {}", out.display()))?;
     let display = Display::choose(args.quiet);
     let say = |line: &str| {
         if display != Display::Quiet {
