@@ -475,12 +475,29 @@ fn pretraining_reports_falling_reconstruction_error() {
 fn pretrain_command_then_train_from_it() {
     let dir = tempfile::tempdir().unwrap();
     let pre = dir.path().join("pre");
-    relu()
-        .args(["pretrain", "--hidden", "24", "--pretrain-epochs", "1", "--threads", "2", "--out"])
+    let a = relu()
+        .args(["pretrain", "--hidden", "24", "--l1", "0.0005", "--pretrain-epochs", "1", "--threads", "2", "--out"])
         .arg(&pre)
         .assert()
         .success()
         .stdout(predicates::str::contains("pre-train layer 1 epoch 1/1"));
+    // The closing hint, followed as printed (plus quick-run flags), rebuilds the architecture.
+    let stdout = String::from_utf8_lossy(&a.get_output().stdout).into_owned();
+    let hint = stdout.split("fine-tune with `").nth(1).and_then(|h| h.split('`').next()).expect("a fine-tuning hint");
+    assert!(hint.contains("--hidden 24") && hint.contains("--l1 0.0005"), "{hint}");
+    let words: Vec<&str> = hint.split_whitespace().collect();
+    assert_eq!(words[..2], ["relu", "train"]);
+    let hinted = dir.path().join("hinted");
+    relu()
+        .args(&words[1..])
+        .args(["--epochs", "1", "--limit", "300", "--threads", "2", "--quiet", "--out"])
+        .arg(&hinted)
+        .assert()
+        .success();
+    // Without the hint's --l1 the sizes agree, so the refusal says what differs.
+    let a = quick_train(&dir.path().join("other-l1"), &["--hidden", "24", "--init", pre.to_str().unwrap()]).failure();
+    let err = String::from_utf8_lossy(&a.get_output().stderr).into_owned();
+    assert!(err.contains("L1 0.0005") && err.contains("L1 0.001"), "{err}");
     for f in ["model.safetensors", "config.toml", "pretrain.json"] {
         assert!(pre.join(f).is_file(), "{f} missing");
     }
@@ -493,11 +510,11 @@ fn pretrain_command_then_train_from_it() {
 
     let fine = dir.path().join("fine");
     let pre_dir = pre.to_str().unwrap();
-    quick_train(&fine, &["--hidden", "24", "--init", pre_dir]).success();
+    quick_train(&fine, &["--hidden", "24", "--l1", "0.0005", "--init", pre_dir]).success();
     assert!(fine.join("report.json").is_file());
     // Fine-tuning starts from the pre-trained weights: with --lr tiny, the first layer barely moves.
     let still = dir.path().join("still");
-    quick_train(&still, &["--hidden", "24", "--lr", "1e-9", "--init", pre_dir]).success();
+    quick_train(&still, &["--hidden", "24", "--l1", "0.0005", "--lr", "1e-9", "--init", pre_dir]).success();
     let (a, _) = relu_nn::checkpoint::load_model(&pre.join("model.safetensors")).unwrap();
     let (b, _) = relu_nn::checkpoint::load_model(&still.join("model.safetensors")).unwrap();
     let diff = (&a.layers()[0].weight - &b.layers()[0].weight).amax();

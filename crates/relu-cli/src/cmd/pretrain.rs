@@ -10,7 +10,7 @@ use crate::cmd::train::{CONFIG_FILE, pretrain, resolve};
 use crate::data::{self, DataSpec, TextOptions};
 use crate::model_dir::{self, MODEL_FILE};
 use crate::progress::Display;
-use crate::settings::{Pretrain, resolve_threads};
+use crate::settings::{Pretrain, Settings, resolve_threads};
 
 /// The pre-training report's file name.
 pub const PRETRAIN_FILE: &str = "pretrain.json";
@@ -78,10 +78,27 @@ pub fn run(args: &PretrainArgs) -> Result<u8> {
     let json = serde_json::to_vec_pretty(&info).context("encoding pretrain.json")?;
     write_atomic(&out.join(PRETRAIN_FILE), &json)?;
     say(&format!(
-        "files in {}: {MODEL_FILE}, {CONFIG_FILE}, {PRETRAIN_FILE}; fine-tune with `relu train --init {} --data {}`",
+        "files in {}: {MODEL_FILE}, {CONFIG_FILE}, {PRETRAIN_FILE}; fine-tune with `{}`",
         out.display(),
-        out.display(),
-        settings.data
+        fine_tune_hint(&settings, &out)
     ));
     Ok(0)
+}
+
+/// The `relu train --init` command that rebuilds exactly the pre-trained architecture (every
+/// setting that is part of the network spec `--init` compares).
+fn fine_tune_hint(s: &Settings, out: &std::path::Path) -> String {
+    let hidden: Vec<String> = s.hidden.iter().map(ToString::to_string).collect();
+    let mut hint = format!(
+        "relu train --init {} --data {} --hidden {} --activation {} --l1 {}",
+        out.display(),
+        s.data,
+        hidden.join(","),
+        s.activation,
+        s.l1
+    );
+    if s.sign_flip {
+        hint += " --sign-flip";
+    }
+    hint
 }

@@ -124,8 +124,8 @@ pub fn run(args: &TrainArgs) -> Result<u8> {
                 "--resume {}: {} holds a {} network but config.toml and the data call for {}",
                 out.display(),
                 path.display(),
-                layer_string(net.spec()),
-                layer_string(&net_spec)
+                layer_string_vs(net.spec(), &net_spec),
+                layer_string_vs(&net_spec, net.spec())
             );
         }
         say(&format!("resuming after {} complete epochs (batch {} of the next)", state.completed_epochs, state.next_batch));
@@ -141,8 +141,8 @@ pub fn run(args: &TrainArgs) -> Result<u8> {
             bail!(
                 "--init {}: holds a {} network but the data and flags call for {}",
                 dir.display(),
-                layer_string(net.spec()),
-                layer_string(&net_spec)
+                layer_string_vs(net.spec(), &net_spec),
+                layer_string_vs(&net_spec, net.spec())
             );
         }
         say(&format!("starting from the network in {}", dir.display()));
@@ -494,6 +494,27 @@ fn layer_string(spec: &NetworkSpec) -> String {
     v.extend(spec.hidden.iter().map(|l| l.units.to_string()));
     v.push(spec.output.units().to_string());
     v.join("-")
+}
+
+/// `784-1000-1000-10`, followed by the first hidden layer's activation, L1 and sign flip when
+/// `other` has the same sizes (so a mismatch message always shows what differs).
+fn layer_string_vs(spec: &NetworkSpec, other: &NetworkSpec) -> String {
+    let mut text = layer_string(spec);
+    if text == layer_string(other) {
+        let layers: Vec<String> = spec
+            .hidden
+            .iter()
+            .map(|l| {
+                let kind = match l.kind {
+                    relu_nn::HiddenKind::Affine { activation } => activation.to_string(),
+                    relu_nn::HiddenKind::Maxout { pieces } => format!("maxout:{pieces}"),
+                };
+                format!("{kind}, L1 {}{}", l.l1, if l.sign_flip { ", sign flip" } else { "" })
+            })
+            .collect();
+        text += &format!(" ({})", layers.join("; "));
+    }
+    text
 }
 
 fn json_bytes<T: Serialize>(value: &T) -> Result<Vec<u8>> {
