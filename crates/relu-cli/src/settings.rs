@@ -30,6 +30,9 @@ pub const TEXT_LR: f32 = 0.03;
 /// The text recipe's input dropout (see [`TEXT_LR`]).
 pub const TEXT_INPUT_DROPOUT: f32 = 0.3;
 
+/// The text recipe's learning-rate schedule (see [`TEXT_LR`]).
+pub const TEXT_LR_SCHEDULE: relu_nn::LrSchedule = relu_nn::LrSchedule::Cosine { floor: 0.0 };
+
 /// What the hidden layers compute: an affine map followed by any relu-core activation, or maxout
 /// with `K` pieces. Written `rectifier`, `leaky-rectifier:S`, `softplus:A`, `tanh`, `sigmoid`,
 /// `linear`, `lif` or `maxout:K`.
@@ -277,32 +280,39 @@ impl Settings {
     /// If the file cannot be read, is not TOML, or has an unknown key or a bad value (the
     /// message names the file, the key and the line).
     pub fn from_file(path: &Path) -> Result<Self> {
+        Self::from_file_with_keys(path).map(|(s, _)| s)
+    }
+
+    /// As [`Settings::from_file`], also returning the keys the file sets (the settings the user
+    /// chose, as opposed to defaults).
+    ///
+    /// # Errors
+    /// As [`Settings::from_file`].
+    pub fn from_file_with_keys(path: &Path) -> Result<(Self, Vec<String>)> {
         let text = std::fs::read_to_string(path).with_context(|| format!("cannot read config file {}", path.display()))?;
-        Self::from_toml(&text).with_context(|| format!("config file {}", path.display()))
+        let s = Self::from_toml(&text).with_context(|| format!("config file {}", path.display()))?;
+        // Parsed as settings above, so it is a TOML table.
+        let keys = text.parse::<toml::Table>().map(|t| t.keys().cloned().collect()).unwrap_or_default();
+        Ok((s, keys))
     }
 
     /// Replaces the image defaults of the learning rate, its schedule and the input dropout by
-    /// the text recipe ([`TEXT_LR`], cosine, [`TEXT_INPUT_DROPOUT`]) when the data is review text,
-    /// except for the settings `given(key)` says the user chose (by flag or config file; keys as
-    /// in config.toml). Returns whether anything changed.
-    pub fn apply_text_recipe(&mut self, given: impl Fn(&str) -> bool) -> bool {
+    /// the text recipe ([`TEXT_LR`], [`TEXT_LR_SCHEDULE`], [`TEXT_INPUT_DROPOUT`]) when the data
+    /// is review text, except for the settings `given(key)` says the user chose (by flag or
+    /// config file; keys as in config.toml).
+    pub fn apply_text_recipe(&mut self, given: impl Fn(&str) -> bool) {
         if !self.data.parse::<DataSpec>().is_ok_and(|d| d.is_text()) {
-            return false;
+            return;
         }
-        let mut changed = false;
         if !given("lr") {
             self.lr = TEXT_LR;
-            changed = true;
         }
         if !given("lr_schedule") {
-            self.lr_schedule = relu_nn::LrSchedule::Cosine { floor: 0.0 };
-            changed = true;
+            self.lr_schedule = TEXT_LR_SCHEDULE;
         }
         if !given("input_dropout") {
             self.input_dropout = TEXT_INPUT_DROPOUT;
-            changed = true;
         }
-        changed
     }
 
     /// Parses TOML text.

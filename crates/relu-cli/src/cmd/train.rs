@@ -349,13 +349,7 @@ pub(crate) fn resolve(args: &TrainArgs) -> Result<(Settings, PathBuf, bool)> {
         return Ok((s, dir.clone(), true));
     }
     let (mut s, config_keys) = match &args.config {
-        Some(path) => {
-            let s = Settings::from_file(path).with_context(|| format!("--config {}", path.display()))?;
-            // Parsed as settings above, so it is a TOML table.
-            let text = std::fs::read_to_string(path).unwrap_or_default();
-            let keys: Vec<String> = text.parse::<toml::Table>().map(|t| t.keys().cloned().collect()).unwrap_or_default();
-            (s, keys)
-        }
+        Some(path) => Settings::from_file_with_keys(path).with_context(|| format!("--config {}", path.display()))?,
         None => (Settings::default(), Vec::new()),
     };
     macro_rules! set {
