@@ -57,6 +57,9 @@ struct Defaults {
     pretrain_epochs: usize,
     lr_schedule: relu_nn::LrSchedule,
     input_dropout: f32,
+    /// Whether a network whose hidden layer dies for a whole epoch is an error
+    /// ([`relu_nn::TrainConfig::stop_on_dead_layer`]).
+    stop_on_dead_layer: bool,
 }
 
 impl Defaults {
@@ -70,6 +73,7 @@ impl Defaults {
             pretrain_epochs: 10,
             lr_schedule: relu_nn::LrSchedule::Constant,
             input_dropout: 0.0,
+            stop_on_dead_layer: true,
         }
     }
 }
@@ -85,6 +89,7 @@ struct Runner {
     momentum: f32,
     weight_decay: f32,
     input_dropout: f32,
+    stop_on_dead_layer: bool,
     pretrain_epochs: usize,
     limit: Option<usize>,
     budget_seconds: Option<f64>,
@@ -153,6 +158,7 @@ impl Runner {
             momentum,
             weight_decay,
             input_dropout,
+            stop_on_dead_layer: d.stop_on_dead_layer,
             pretrain_epochs: c.pretrain_epochs.unwrap_or(d.pretrain_epochs),
             limit: c.limit,
             budget_seconds: c.budget_minutes.map(|m| m * 60.0),
@@ -163,6 +169,12 @@ impl Runner {
             stop: progress::install_ctrlc(),
             started: Instant::now(),
         })
+    }
+
+    /// Whether networks need a validation split: to choose among several learning rates, or to
+    /// stop early. Without one every network trains all its epochs and keeps the last.
+    fn needs_validation(&self) -> bool {
+        self.lr_grid.len() > 1 || self.patience.is_some()
     }
 
     fn say(&self, line: &str) {
@@ -415,10 +427,14 @@ fn train_job(r: &Runner, job: &Job, data: &Splits<'_>, budget: Option<f64>) -> R
     // One training run from the starting point; `Ok(None)` when interrupted.
     let fit = |lr: f32, epochs: usize, patience: Option<usize>, time_limit: Option<f64>, label: &str| {
         let mut net = fresh()?;
-        // Figure 3 maps the error up to penalties that silence whole layers: such a network is a
-        // point of the figure, not a failed run.
-        let stop_on_dead_layer = r.experiment != "fig3";
-        let cfg = relu_nn::TrainConfig { epochs, patience, time_limit, stop_on_dead_layer, sgd: relu_nn::Sgd { lr, ..base.sgd }, ..base };
+        let cfg = relu_nn::TrainConfig {
+            epochs,
+            patience,
+            time_limit,
+            stop_on_dead_layer: r.stop_on_dead_layer,
+            sgd: relu_nn::Sgd { lr, ..base.sgd },
+            ..base
+        };
         let mut observer = Progress::new(r.display, r.stop.clone(), None, cfg.epochs, 0, label);
         let fitted = Trainer::new(cfg)?.fit(&mut net, data.train, data.valid, &mut observer);
         observer.finish();
@@ -426,7 +442,7 @@ fn train_job(r: &Runner, job: &Job, data: &Splits<'_>, budget: Option<f64>) -> R
     };
     // Trials as long as the full run (--select-epochs >= --epochs) are full runs: the best one
     // is kept rather than trained again.
-    if data.valid.is_none() && (r.lr_grid.len() > 1 || base.patience.is_some()) {
+    if data.valid.is_none() && r.needs_validation() {
         bail!("internal: {}: a learning-rate grid or patience needs a validation split", job.name);
     }
     let full_trials = r.select_epochs >= base.epochs;

@@ -19,7 +19,7 @@ use crate::settings::{Bow, HiddenActivation, Pretrain, Settings, Target};
 /// and the last epoch kept. A grid (`--lr-grid` with several rates) or `--patience` holds out
 /// 10% of each fold's training reviews for validation instead.
 const DEFAULTS: Defaults = Defaults {
-    lr_schedule: relu_nn::LrSchedule::Cosine { floor: 0.0 },
+    lr_schedule: crate::settings::TEXT_LR_SCHEDULE,
     input_dropout: crate::settings::TEXT_INPUT_DROPOUT,
     ..Defaults::paper(20, None, &[crate::settings::TEXT_LR], true)
 };
@@ -152,9 +152,8 @@ pub(super) fn run(args: &SentimentArgs) -> Result<u8> {
     let jobs_total = folds.len() * models.len();
     let mut nets: Vec<FoldNet> = Vec::new();
     let mut interrupted = false;
-    let validate = r.lr_grid.len() > 1 || r.patience.is_some();
     'all: for (i, fold) in folds.iter().enumerate() {
-        let inner = if validate {
+        let inner = if r.needs_validation() {
             let Targets::Classes(labels) = &fold.train.targets else { bail!("internal: review targets are classes") };
             let inner = relu_data::split::stratified_holdout(labels, INNER_VALID_FRACTION, r.seed + i as u64)
                 .with_context(|| format!("fold {}: too few documents to hold out a validation part", i + 1))?;
