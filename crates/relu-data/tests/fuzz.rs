@@ -8,7 +8,7 @@ use std::path::Path;
 use common::{gz, idx_bytes, norb_bytes};
 use proptest::prelude::*;
 use proptest::test_runner::RngSeed;
-use relu_data::text::{Targets, parse_acl, parse_jsonl, parse_tsv};
+use relu_data::text::{Targets, parse_acl, parse_jsonl, parse_tsv, parse_tsv_as_classes};
 use relu_data::{cifar, idx, norb};
 
 fn run_all(bytes: &[u8]) {
@@ -19,6 +19,10 @@ fn run_all(bytes: &[u8]) {
     for t in [Targets::Polarity, Targets::Stars, Targets::Classes(3), Targets::Unlabeled] {
         let _ = parse_tsv(bytes, p, t);
         let _ = parse_jsonl(bytes, p, t);
+    }
+    if let Ok(c) = parse_tsv_as_classes(bytes, p) {
+        // Every label is an index into the class names.
+        assert!(c.documents.iter().all(|d| d.label.is_some_and(|l| (l as usize) < c.classes.len())));
     }
     let _ = parse_acl(bytes, p, true);
     let _ = parse_acl(bytes, p, false);

@@ -8,8 +8,9 @@ use std::path::Path;
 use common::{gz, write};
 use relu_data::split::{shuffled_indices, stratified_holdout, stratified_k_fold};
 use relu_data::text::{
-    Content, Document, ENGLISH_STOP_WORDS, Targets, Tokenizer, Vectorizer, VectorizerConfig, Vocabulary, Weighting, expected_rating, folds,
-    holdout, labels, parse_acl, parse_jsonl, parse_tsv, read_acl_domain, read_lines, read_reviews, read_tsv, rmse, stars_of_class,
+    Content, Document, ENGLISH_STOP_WORDS, MAX_LABEL_CLASSES, Targets, Tokenizer, Vectorizer, VectorizerConfig, Vocabulary, Weighting,
+    expected_rating, folds, holdout, labels, parse_acl, parse_jsonl, parse_tsv, parse_tsv_as_classes, read_acl_domain, read_lines,
+    read_reviews, read_reviews_as_classes, read_tsv, rmse, stars_of_class,
 };
 use relu_data::{DataError, SparseDataset};
 
@@ -281,6 +282,50 @@ fn weighting_and_targets_parse_from_strings() {
         let e = msg(bad.parse::<Targets>().unwrap_err());
         assert!(e.contains(&format!("`{bad}`")) && e.contains("polarity, rating (or stars), classes:K") && e.contains("unlabeled"), "{e}");
     }
+}
+
+#[test]
+fn any_distinct_labels_become_classes_in_a_fixed_order() {
+    let p = Path::new("topics.tsv");
+    // Strings: byte order, whatever order the file has.
+    let c = parse_tsv_as_classes(b"kitchen\ta\nbooks\tb\ndvd\tc\n books \td\n", p).unwrap();
+    assert_eq!(c.classes, ["books", "dvd", "kitchen"]);
+    assert_eq!(c.documents.iter().map(|d| d.label.unwrap()).collect::<Vec<_>>(), [2, 0, 1, 0]);
+    // Integers: numeric order (10 after 2), negative labels allowed.
+    let c = parse_tsv_as_classes(b"10\ta\n2\tb\n-1\tc\n2\td\n", p).unwrap();
+    assert_eq!(c.classes, ["-1", "2", "10"]);
+    assert_eq!(c.documents.iter().map(|d| d.label.unwrap()).collect::<Vec<_>>(), [2, 1, 0, 1]);
+    // Polarity names map through Targets::Polarity; three classes do not.
+    let pol = parse_tsv_as_classes(b"pos\ta\n0\tb\n1\tc\n", p).unwrap();
+    assert_eq!(pol.relabel(Targets::Polarity).unwrap().iter().map(|d| d.label.unwrap()).collect::<Vec<_>>(), [1, 0, 1]);
+    let e = parse_tsv_as_classes(b"0\ta\n1\tb\n2\tc\n", p).unwrap().relabel(Targets::Polarity).unwrap_err();
+    assert!(e.contains("`2`"), "{e}");
+    // An empty label is named by line.
+    let e = msg(parse_tsv_as_classes(b"a\tx\n \ty\n", p).unwrap_err());
+    assert!(e.contains("line 2") && e.contains("empty label"), "{e}");
+}
+
+#[test]
+fn too_many_distinct_labels_are_refused_at_the_line_that_exceeds_the_cap() {
+    let p = Path::new("ids.tsv");
+    let mut tsv = String::new();
+    for i in 0..=MAX_LABEL_CLASSES {
+        tsv += &format!("id{i}\tx\n");
+    }
+    let e = msg(parse_tsv_as_classes(tsv.as_bytes(), p).unwrap_err());
+    assert!(e.contains(&format!("line {}", MAX_LABEL_CLASSES + 1)) && e.contains("distinct labels"), "{e}");
+    let ok = tsv.lines().take(MAX_LABEL_CLASSES).collect::<Vec<_>>().join("\n");
+    assert_eq!(parse_tsv_as_classes(ok.as_bytes(), p).unwrap().classes.len(), MAX_LABEL_CLASSES);
+}
+
+#[test]
+fn read_reviews_as_classes_reads_jsonl_labels_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("r.jsonl");
+    std::fs::write(&f, "{\"text\": \"a\", \"label\": \"sports\"}\n{\"text\": \"b\", \"label\": 3}\n").unwrap();
+    let c = read_reviews_as_classes(&f).unwrap();
+    assert_eq!(c.classes, ["3", "sports"]);
+    assert_eq!(c.documents[0].label, Some(1));
 }
 
 #[test]

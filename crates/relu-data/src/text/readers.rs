@@ -143,12 +143,15 @@ fn collect(src: Source<'_>, path: &Path, mut f: impl FnMut(usize, &str) -> Resul
     Ok(docs)
 }
 
-fn tsv(src: Source<'_>, path: &Path, targets: Targets) -> Result<Vec<Document>> {
+/// Maps a label field to a class (or `None`), or describes what was expected.
+type LabelMap<'a> = &'a mut dyn FnMut(&str) -> std::result::Result<Option<u32>, String>;
+
+fn tsv(src: Source<'_>, path: &Path, label_of: LabelMap<'_>) -> Result<Vec<Document>> {
     collect(src, path, |line, text| {
         let (label, body) = text
             .split_once('\t')
             .ok_or_else(|| DataError::parse(path, line, "a `label<TAB>text` line, but the line has no tab (missing label column)"))?;
-        let label = targets.class(label).map_err(|e| DataError::parse(path, line, e))?;
+        let label = label_of(label).map_err(|e| DataError::parse(path, line, e))?;
         Ok(Some(Document::text(body, label)))
     })
 }
@@ -159,7 +162,7 @@ fn tsv(src: Source<'_>, path: &Path, targets: Targets) -> Result<Vec<Document>> 
 /// [`DataError::Io`]; [`DataError::Parse`] naming the line for bad UTF-8, a missing tab, or a
 /// label that `targets` does not accept.
 pub fn read_tsv(path: &Path, targets: Targets) -> Result<Vec<Document>> {
-    tsv(io::open(path)?, path, targets)
+    tsv(io::open(path)?, path, &mut |raw| targets.class(raw))
 }
 
 /// [`read_tsv`] on bytes held in memory (plain or gzip); `source` names them in errors.
@@ -167,7 +170,7 @@ pub fn read_tsv(path: &Path, targets: Targets) -> Result<Vec<Document>> {
 /// # Errors
 /// As [`read_tsv`].
 pub fn parse_tsv(bytes: &[u8], source: &Path, targets: Targets) -> Result<Vec<Document>> {
-    tsv(io::from_slice(bytes), source, targets)
+    tsv(io::from_slice(bytes), source, &mut |raw| targets.class(raw))
 }
 
 #[derive(Deserialize)]
@@ -177,14 +180,14 @@ struct JsonDoc {
     rating: Option<serde_json::Value>,
 }
 
-fn jsonl(src: Source<'_>, path: &Path, targets: Targets) -> Result<Vec<Document>> {
+fn jsonl(src: Source<'_>, path: &Path, labelled: bool, label_of: LabelMap<'_>) -> Result<Vec<Document>> {
     collect(src, path, |line, text| {
         let doc: JsonDoc =
             serde_json::from_str(text).map_err(|e| DataError::parse(path, line, format!("a JSON object with a \"text\" string ({e})")))?;
         let body = doc.text.ok_or_else(|| DataError::parse(path, line, "a \"text\" field"))?;
-        let label = match targets {
-            Targets::Unlabeled => None,
-            _ => {
+        let label = match labelled {
+            false => None,
+            true => {
                 let value = doc
                     .label
                     .or(doc.rating)
@@ -194,7 +197,7 @@ fn jsonl(src: Source<'_>, path: &Path, targets: Targets) -> Result<Vec<Document>
                     serde_json::Value::Number(n) => n.to_string(),
                     other => return Err(DataError::parse(path, line, format!("a number or string label, found {other}"))),
                 };
-                targets.class(&raw).map_err(|e| DataError::parse(path, line, e))?
+                label_of(&raw).map_err(|e| DataError::parse(path, line, e))?
             }
         };
         Ok(Some(Document::text(body, label)))
@@ -209,7 +212,7 @@ fn jsonl(src: Source<'_>, path: &Path, targets: Targets) -> Result<Vec<Document>
 /// [`DataError::Io`]; [`DataError::Parse`] naming the line for bad UTF-8, invalid JSON, a missing
 /// field, or a label that `targets` does not accept.
 pub fn read_jsonl(path: &Path, targets: Targets) -> Result<Vec<Document>> {
-    jsonl(io::open(path)?, path, targets)
+    jsonl(io::open(path)?, path, targets != Targets::Unlabeled, &mut |raw| targets.class(raw))
 }
 
 /// [`read_jsonl`] on bytes held in memory; `source` names them in errors.
@@ -217,7 +220,7 @@ pub fn read_jsonl(path: &Path, targets: Targets) -> Result<Vec<Document>> {
 /// # Errors
 /// As [`read_jsonl`].
 pub fn parse_jsonl(bytes: &[u8], source: &Path, targets: Targets) -> Result<Vec<Document>> {
-    jsonl(io::from_slice(bytes), source, targets)
+    jsonl(io::from_slice(bytes), source, targets != Targets::Unlabeled, &mut |raw| targets.class(raw))
 }
 
 /// The review file formats [`read_reviews`] recognises from a file name.
@@ -233,15 +236,117 @@ const REVIEW_FORMATS: &str =
 /// [`DataError::InvalidParameter`] for any other name, listing the accepted ones; otherwise the
 /// errors of the chosen reader.
 pub fn read_reviews(path: &Path, targets: Targets) -> Result<Vec<Document>> {
+    let labelled = targets != Targets::Unlabeled;
+    read_review_file(path, labelled, &mut |raw| targets.class(raw))
+}
+
+fn read_review_file(path: &Path, labelled: bool, label_of: LabelMap<'_>) -> Result<Vec<Document>> {
     let name = path.file_name().map(|n| n.to_string_lossy().to_ascii_lowercase()).unwrap_or_default();
     let stem = name.strip_suffix(".gz").unwrap_or(&name);
     if stem.ends_with(".tsv") || stem.ends_with(".txt") {
-        read_tsv(path, targets)
+        tsv(io::open(path)?, path, label_of)
     } else if stem.ends_with(".jsonl") || stem.ends_with(".json") {
-        read_jsonl(path, targets)
+        jsonl(io::open(path)?, path, labelled, label_of)
     } else {
         Err(DataError::InvalidParameter { name: "review file", value: path.display().to_string(), expected: REVIEW_FORMATS.into() })
     }
+}
+
+/// The most distinct labels [`read_reviews_as_classes`] accepts: beyond this a label column is
+/// more likely an id or free text than a class, and the softmax would dwarf the network.
+pub const MAX_LABEL_CLASSES: usize = 10_000;
+
+/// Labelled documents whose classes are the file's own distinct labels (see
+/// [`read_reviews_as_classes`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClassedDocuments {
+    /// The documents; each label is an index into `classes`.
+    pub documents: Vec<Document>,
+    /// The distinct label strings (trimmed), in class order: numeric order when every label is an
+    /// integer, otherwise byte order.
+    pub classes: Vec<String>,
+}
+
+impl ClassedDocuments {
+    /// The documents with their class names mapped through `targets` (for example: are these
+    /// polarity labels?), or a description of the first name `targets` refuses.
+    ///
+    /// # Errors
+    /// The first class name that `targets` does not accept, with what it expects.
+    pub fn relabel(&self, targets: Targets) -> std::result::Result<Vec<Document>, String> {
+        let map = self.classes.iter().map(|c| targets.class(c)).collect::<std::result::Result<Vec<_>, _>>()?;
+        Ok(self.documents.iter().map(|d| Document { content: d.content.clone(), label: d.label.and_then(|l| map[l as usize]) }).collect())
+    }
+}
+
+/// Numbers labels in the order they are first seen, then renumbers them in class order.
+#[derive(Default)]
+struct Interner {
+    ids: std::collections::HashMap<String, u32>,
+    names: Vec<String>,
+}
+
+impl Interner {
+    fn class(&mut self, raw: &str) -> std::result::Result<Option<u32>, String> {
+        let raw = raw.trim();
+        if raw.is_empty() {
+            return Err("a label, found an empty label field".into());
+        }
+        if let Some(&id) = self.ids.get(raw) {
+            return Ok(Some(id));
+        }
+        if self.names.len() == MAX_LABEL_CLASSES {
+            return Err(format!(
+                "at most {MAX_LABEL_CLASSES} distinct labels, found another one, `{raw}` (is this column an id or free text?)"
+            ));
+        }
+        let id = self.names.len() as u32;
+        self.ids.insert(raw.to_owned(), id);
+        self.names.push(raw.to_owned());
+        Ok(Some(id))
+    }
+
+    /// Sorts the names (numerically if all are integers) and renumbers `docs` to match.
+    fn finish(self, mut docs: Vec<Document>) -> ClassedDocuments {
+        let mut order: Vec<u32> = (0..self.names.len() as u32).collect();
+        let ints: Option<Vec<i128>> = self.names.iter().map(|n| n.parse::<i128>().ok()).collect();
+        match ints {
+            Some(v) => order.sort_by_key(|&i| v[i as usize]),
+            None => order.sort_by(|&a, &b| self.names[a as usize].cmp(&self.names[b as usize])),
+        }
+        let mut rank = vec![0u32; order.len()];
+        for (r, &i) in order.iter().enumerate() {
+            rank[i as usize] = r as u32;
+        }
+        for d in &mut docs {
+            d.label = d.label.map(|l| rank[l as usize]);
+        }
+        let classes = order.iter().map(|&i| self.names[i as usize].clone()).collect();
+        ClassedDocuments { documents: docs, classes }
+    }
+}
+
+/// Reads a review file (format from its name, as [`read_reviews`]) whose labels are any `K`
+/// distinct strings or integers, numbered `0..K` in class order (numeric when every label is an
+/// integer, e.g. `-1 < 0 < 2 < 10`; otherwise byte order, e.g. `books < dvd < kitchen`).
+///
+/// # Errors
+/// As [`read_reviews`]; [`DataError::Parse`] naming the line of an empty label or of the label
+/// that goes past [`MAX_LABEL_CLASSES`].
+pub fn read_reviews_as_classes(path: &Path) -> Result<ClassedDocuments> {
+    let mut interner = Interner::default();
+    let docs = read_review_file(path, true, &mut |raw| interner.class(raw))?;
+    Ok(interner.finish(docs))
+}
+
+/// [`read_reviews_as_classes`] on TSV bytes held in memory; `source` names them in errors.
+///
+/// # Errors
+/// As [`read_reviews_as_classes`].
+pub fn parse_tsv_as_classes(bytes: &[u8], source: &Path) -> Result<ClassedDocuments> {
+    let mut interner = Interner::default();
+    let docs = tsv(io::from_slice(bytes), source, &mut |raw| interner.class(raw))?;
+    Ok(interner.finish(docs))
 }
 
 /// Reads unlabeled text, one document per non-blank line (for unsupervised pre-training).
