@@ -126,7 +126,8 @@ pub struct TrainArgs {
     /// Review data: bag-of-words values [default: binary].
     #[arg(long, value_enum, value_name = "KIND")]
     pub bow: Option<Bow>,
-    /// Review data: what the labels are [default: polarity].
+    /// Review data: what the labels are; `auto` reads 0/1/neg/pos as polarity and anything else
+    /// as one class per distinct label [default: auto].
     #[arg(long, value_enum, value_name = "KIND")]
     pub target: Option<Target>,
     /// Review data: also run K-fold stratified cross-validation (results in cv.json); each fold
@@ -276,8 +277,8 @@ pub enum DataCommand {
         /// Review data: bag-of-words values.
         #[arg(long, value_enum, value_name = "KIND", default_value_t = Bow::Binary)]
         bow: Bow,
-        /// Review data: what the labels are.
-        #[arg(long, value_enum, value_name = "KIND", default_value_t = Target::Polarity)]
+        /// Review data: what the labels are (`auto`: polarity for 0/1/neg/pos, else one class per label).
+        #[arg(long, value_enum, value_name = "KIND", default_value_t = Target::Auto)]
         target: Target,
         /// Print JSON instead of text.
         #[arg(long)]
@@ -488,8 +489,9 @@ pub struct SentimentArgs {
     /// Vocabulary size (most frequent terms of each fold's training documents).
     #[arg(long, value_name = "N", default_value_t = relu_data::text::DEFAULT_VOCAB_SIZE)]
     pub vocab: usize,
-    /// What the labels are.
-    #[arg(long, value_enum, value_name = "KIND", default_value_t = Target::Polarity)]
+    /// What the labels are (`auto`: polarity for 0/1/neg/pos, else one class per label); `rating`
+    /// is scored by RMSE, the others by error rate.
+    #[arg(long, value_enum, value_name = "KIND", default_value_t = Target::Auto)]
     pub target: Target,
     /// Models to run (names as in the table): linear, rect1, rect3, tanh3, each optionally
     /// followed by +dae [default: all of them, with and without pre-training].

@@ -141,13 +141,6 @@ impl TextOptions {
     fn vectorizer_config(&self) -> VectorizerConfig {
         VectorizerConfig { max_terms: self.vocab, weighting: self.bow.weighting(), ..Default::default() }
     }
-
-    fn output(&self) -> OutputKind {
-        match self.target {
-            Target::Polarity => OutputKind::Softmax { classes: 2 },
-            Target::Rating => OutputKind::Ratings { levels: 5 },
-        }
-    }
 }
 
 /// How a model's inputs were built; stored as JSON (`input`) in `model.safetensors`' metadata so
@@ -160,8 +153,11 @@ pub struct InputInfo {
     pub data: String,
     /// Shape of one image (`[28, 28]`, `[3, 32, 32]`, …); `None` for text.
     pub shape: Option<Vec<usize>>,
-    /// Label meaning, for text.
+    /// Label meaning, for text (`polarity`, `rating` or `class`, never `auto`).
     pub target: Option<Target>,
+    /// For `class` text models: the label each output unit stands for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub classes: Option<Vec<String>>,
     /// Seed of the text splits.
     pub seed: u64,
 }
@@ -255,7 +251,7 @@ fn load_images(spec: &DataSpec) -> Result<Loaded> {
         valid: dense(splits.valid)?,
         test: dense(splits.test)?,
         output: OutputKind::Softmax { classes },
-        input: InputInfo { kind: InputKind::Image, data: spec.to_string(), shape: Some(shape), target: None, seed: 0 },
+        input: InputInfo { kind: InputKind::Image, data: spec.to_string(), shape: Some(shape), target: None, classes: None, seed: 0 },
         vectorizer: None,
     })
 }
@@ -268,41 +264,113 @@ fn sparse(d: SparseDataset) -> Result<Dataset> {
     Ok(Dataset::new(Features::Sparse(d.features), Targets::Classes(d.labels))?)
 }
 
-/// Reads the labelled documents of a text spec.
+/// The labelled documents of a text spec, with what their labels turned out to mean.
+#[derive(Debug, Clone)]
+pub struct TextDocuments {
+    /// The documents; each label is a class index.
+    pub documents: Vec<Document>,
+    /// `polarity`, `rating` or `class` (`auto` resolved).
+    pub target: Target,
+    /// For `class`: the label string of each class index, in class order.
+    pub classes: Option<Vec<String>>,
+}
+
+impl TextDocuments {
+    /// Number of classes the labels index.
+    pub fn num_classes(&self) -> usize {
+        match (self.target, &self.classes) {
+            (Target::Rating, _) => 5,
+            (_, Some(names)) => names.len(),
+            _ => 2,
+        }
+    }
+
+    /// The output layer these labels call for.
+    pub fn output(&self) -> OutputKind {
+        match self.target {
+            Target::Rating => OutputKind::Ratings { levels: 5 },
+            _ => OutputKind::Softmax { classes: self.num_classes() },
+        }
+    }
+}
+
+/// Reads the labelled documents of a text spec. `auto` reads a review file whose labels are
+/// all 0, 1, neg or pos as polarity and any other file as one class per distinct label, saying
+/// so in one line on stderr; `acl:DIR` folders are polarity whatever `target` says, except
+/// that `rating` is refused.
 ///
 /// # Errors
 /// Unreadable files, bad lines (named by file and line), or labels `target` does not accept.
-pub fn read_documents(spec: &DataSpec, target: Target) -> Result<Vec<Document>> {
+pub fn read_documents(spec: &DataSpec, target: Target) -> Result<TextDocuments> {
     let ctx = || format!("--data {spec}");
-    let docs = match spec {
-        DataSpec::Reviews(file) => text::read_reviews(file, target.targets()).with_context(ctx)?,
-        DataSpec::Acl(dir) => text::read_acl_domain(dir).with_context(ctx)?.labeled,
+    let polarity = |documents| TextDocuments { documents, target: Target::Polarity, classes: None };
+    let docs = match (spec, target) {
+        (DataSpec::Acl(_), Target::Rating) => bail!("--target rating: acl:DIR folders have polarity labels only; use --target polarity"),
+        (DataSpec::Acl(dir), _) => polarity(text::read_acl_domain(dir).with_context(ctx)?.labeled),
+        (DataSpec::Reviews(file), Target::Polarity) => polarity(text::read_reviews(file, text::Targets::Polarity).with_context(ctx)?),
+        (DataSpec::Reviews(file), Target::Rating) => TextDocuments {
+            documents: text::read_reviews(file, text::Targets::Stars).with_context(ctx)?,
+            target: Target::Rating,
+            classes: None,
+        },
+        (DataSpec::Reviews(file), Target::Class | Target::Auto) => {
+            let classed = text::read_reviews_as_classes(file).with_context(ctx)?;
+            match classed.relabel(text::Targets::Polarity) {
+                Ok(documents) if target == Target::Auto => polarity(documents),
+                _ => {
+                    if target == Target::Auto {
+                        eprintln!("{}", auto_class_note(&classed.classes));
+                    }
+                    TextDocuments { documents: classed.documents, target: Target::Class, classes: Some(classed.classes) }
+                }
+            }
+        }
         _ => bail!("--data {spec}: not a review dataset"),
     };
-    if docs.is_empty() {
+    if docs.documents.is_empty() {
         bail!("--data {spec}: no labelled documents");
     }
     Ok(docs)
 }
 
+/// The one line `--target auto` prints when a file's labels are not polarity labels.
+fn auto_class_note(classes: &[String]) -> String {
+    const SHOWN: usize = 6;
+    let mut names = classes.iter().take(SHOWN).map(String::as_str).collect::<Vec<_>>().join(", ");
+    if classes.len() > SHOWN {
+        names.push_str(&format!(", … {} more", classes.len() - SHOWN));
+    }
+    let stars = classes.iter().all(|c| matches!(c.as_str(), "1" | "2" | "3" | "4" | "5"));
+    let hint = if stars { "; --target rating reads 1–5 stars as ratings scored by RMSE" } else { "" };
+    format!(
+        "note: the labels are not polarity labels (0/1/neg/pos), so they are {} class{} ({names}){hint}",
+        classes.len(),
+        if classes.len() == 1 { "" } else { "es" }
+    )
+}
+
 /// Training needs at least two classes: with one, every prediction is right and the error
 /// reads 0 %.
-fn require_two_classes(spec: &DataSpec, docs: &[Document]) -> Result<()> {
-    let mut labels = docs.iter().filter_map(|d| d.label);
+fn require_two_classes(spec: &DataSpec, read: &TextDocuments) -> Result<()> {
+    let mut labels = read.documents.iter().filter_map(|d| d.label);
     if let Some(first) = labels.next()
         && labels.all(|l| l == first)
     {
-        bail!("--data {spec}: every labelled review has label {first}; training needs reviews of at least two classes");
+        let name = match &read.classes {
+            Some(names) => format!("`{}`", names[first as usize]),
+            None => first.to_string(),
+        };
+        bail!("--data {spec}: every labelled review has label {name}; training needs reviews of at least two classes");
     }
     Ok(())
 }
 
 fn load_text(spec: &DataSpec, opts: TextOptions) -> Result<Loaded> {
     let ctx = || format!("--data {spec}");
-    let docs = read_documents(spec, opts.target)?;
-    require_two_classes(spec, &docs)?;
-    let classes = opts.target.targets().num_classes();
-    let split = text::holdout(&docs, classes, TEXT_TEST_FRACTION, opts.seed, &opts.vectorizer_config()).with_context(ctx)?;
+    let read = read_documents(spec, opts.target)?;
+    let docs = &read.documents;
+    require_two_classes(spec, &read)?;
+    let split = text::holdout(docs, read.num_classes(), TEXT_TEST_FRACTION, opts.seed, &opts.vectorizer_config()).with_context(ctx)?;
     // The validation set comes out of the training part, after the vocabulary was fitted on it:
     // the test documents never influence the features.
     let inner = relu_data::split::stratified_holdout(&split.train.labels, TEXT_VALID_FRACTION, opts.seed.wrapping_add(1))
@@ -312,8 +380,15 @@ fn load_text(spec: &DataSpec, opts: TextOptions) -> Result<Loaded> {
         train: sparse(split.train.select(&inner.train))?,
         valid: sparse(split.train.select(&inner.test))?,
         test: sparse(split.test)?,
-        output: opts.output(),
-        input: InputInfo { kind: InputKind::Text, data: spec.to_string(), shape: None, target: Some(opts.target), seed: opts.seed },
+        output: read.output(),
+        input: InputInfo {
+            kind: InputKind::Text,
+            data: spec.to_string(),
+            shape: None,
+            target: Some(read.target),
+            classes: read.classes,
+            seed: opts.seed,
+        },
         vectorizer: Some(split.vectorizer),
     })
 }
@@ -333,10 +408,10 @@ pub struct TextFold {
 /// # Errors
 /// As [`read_documents`], and for a `k` larger than the number of documents.
 pub fn text_folds(spec: &DataSpec, opts: TextOptions, k: usize, limit: Option<usize>) -> Result<(Vec<TextFold>, OutputKind)> {
-    let docs = read_documents(spec, opts.target)?;
-    require_two_classes(spec, &docs)?;
-    let classes = opts.target.targets().num_classes();
-    let folds = text::folds(&docs, classes, k, opts.seed, &opts.vectorizer_config()).with_context(|| format!("--folds {k}"))?;
+    let read = read_documents(spec, opts.target)?;
+    require_two_classes(spec, &read)?;
+    let folds = text::folds(&read.documents, read.num_classes(), k, opts.seed, &opts.vectorizer_config())
+        .with_context(|| format!("--folds {k}"))?;
     let folds = folds
         .into_iter()
         .map(|f| {
@@ -347,7 +422,7 @@ pub fn text_folds(spec: &DataSpec, opts: TextOptions, k: usize, limit: Option<us
             Ok(TextFold { train, test: sparse(f.test)? })
         })
         .collect::<Result<Vec<_>>>()?;
-    Ok((folds, opts.output()))
+    Ok((folds, read.output()))
 }
 
 /// The test set of `spec` built the way a trained model's inputs were (`info`, and for text its
@@ -373,8 +448,7 @@ pub fn sets_for_model(spec: &DataSpec, info: &InputInfo, vectorizer: Option<&Vec
         }
         (true, InputKind::Text) => {
             let Some(v) = vectorizer else { bail!("the model has no `vectorizer` metadata, so its text inputs cannot be rebuilt") };
-            let target = info.target.unwrap_or_default();
-            let docs = read_documents(spec, target)?;
+            let docs = model_documents(spec, info)?;
             let labels = text::labels(&docs).with_context(|| format!("--data {spec}"))?;
             let fold = relu_data::split::stratified_holdout(&labels, TEXT_TEST_FRACTION, info.seed)
                 .with_context(|| format!("--data {spec}: too few reviews for the held-out split"))?;
@@ -388,6 +462,26 @@ pub fn sets_for_model(spec: &DataSpec, info: &InputInfo, vectorizer: Option<&Vec
         (true, InputKind::Image) => bail!("--data {spec}: the model was trained on images ({}), not on review text", info.data),
         (false, InputKind::Text) => bail!("--data {spec}: the model was trained on review text ({}), not on images", info.data),
     }
+}
+
+/// The labelled documents of `spec` numbered the way the model's output units are: for a
+/// `class` model by its stored class names (a label the model never saw is an error).
+fn model_documents(spec: &DataSpec, info: &InputInfo) -> Result<Vec<Document>> {
+    // Models written before `auto` existed always stored polarity or rating.
+    let target = info.target.filter(|&t| t != Target::Auto).unwrap_or(Target::Polarity);
+    let read = read_documents(spec, target)?;
+    let (Target::Class, Some(model), Some(file)) = (target, &info.classes, &read.classes) else {
+        return Ok(read.documents);
+    };
+    let map = file
+        .iter()
+        .map(|name| {
+            model.iter().position(|m| m == name).map(|i| i as u32).with_context(|| {
+                format!("--data {spec}: label `{name}` is not one of the model's {} classes ({})", model.len(), model.join(", "))
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(read.documents.into_iter().map(|d| Document { label: d.label.map(|l| map[l as usize]), ..d }).collect())
 }
 
 #[cfg(test)]

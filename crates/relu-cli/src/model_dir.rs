@@ -2,7 +2,7 @@
 //!
 //! | metadata key | JSON | when |
 //! | --- | --- | --- |
-//! | `input` | how inputs are built: `{"kind": "image"|"text", "data": SPEC, "shape": [..]|null, "target": "polarity"|"rating"|null, "seed": N}` | always |
+//! | `input` | how inputs are built: `{"kind": "image"|"text", "data": SPEC, "shape": [..]|null, "target": "polarity"|"rating"|"class"|null, "classes": [LABEL, ..] (class models only), "seed": N}` | always |
 //! | `vectorizer` | relu-data's `Vectorizer` (tokeniser, vocabulary with document frequencies, weighting) | text models |
 
 use std::collections::HashMap;
@@ -69,6 +69,16 @@ pub fn load(dir: &Path) -> Result<Model> {
         && v.dim() != net.spec().inputs
     {
         bail!("--model {}: the vocabulary has {} terms but the network expects {} inputs", dir.display(), v.dim(), net.spec().inputs);
+    }
+    if let Some(names) = &input.classes
+        && names.len() != net.spec().output.units()
+    {
+        bail!(
+            "--model {}: the `input` metadata names {} classes but the network has {} outputs",
+            dir.display(),
+            names.len(),
+            net.spec().output.units()
+        );
     }
     Ok(Model { path, net, input, vectorizer })
 }

@@ -119,21 +119,16 @@ impl Bow {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum Target {
-    /// 0/1 (or neg/pos): a softmax over two classes, scored by error rate.
+    /// Polarity when every label is 0, 1, neg or pos; otherwise one class per distinct label
+    /// (said in one line when loading).
     #[default]
+    Auto,
+    /// 0/1 (or neg/pos): a softmax over two classes, scored by error rate.
     Polarity,
     /// 1–5 stars: a softmax over five levels read out as the expected rating, scored by RMSE.
     Rating,
-}
-
-impl Target {
-    /// The relu-data label mapping.
-    pub fn targets(self) -> relu_data::text::Targets {
-        match self {
-            Target::Polarity => relu_data::text::Targets::Polarity,
-            Target::Rating => relu_data::text::Targets::Stars,
-        }
-    }
+    /// Any K distinct strings or integers: a softmax over K classes, scored by error rate.
+    Class,
 }
 
 /// Every training setting. Field names are the TOML keys and (with `_` → `-`) the flags.
@@ -262,7 +257,7 @@ impl Default for Settings {
             limit: None,
             vocab: relu_data::text::DEFAULT_VOCAB_SIZE,
             bow: Bow::Binary,
-            target: Target::Polarity,
+            target: Target::Auto,
             folds: None,
             pretrain: None,
             pretrain_epochs: 10,

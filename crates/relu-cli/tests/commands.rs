@@ -117,6 +117,41 @@ fn text_models_eval_and_predict_from_stdin_and_files() {
 }
 
 #[test]
+fn class_models_eval_and_predict_their_label_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let tsv = write_three_class_tsv(dir.path(), 300, ["spam", "ham", "eggs"]);
+    let spec = format!("reviews:{}", tsv.display());
+    let model = dir.path().join("run");
+    let a = relu()
+        .args(["train", "--target", "class", "--hidden", "16", "--epochs", "4", "--lr", "0.1", "--vocab", "18", "--quiet"])
+        .args(["--data", &spec, "--out"])
+        .arg(&model)
+        .assert()
+        .success();
+    assert!(a.get_output().stderr.is_empty(), "an explicit --target class needs no note");
+    let report = json(&model.join("report.json"));
+    let a = relu().args(["eval", "--json", "--model"]).arg(&model).assert().success();
+    let e: serde_json::Value = serde_json::from_slice(&a.get_output().stdout).unwrap();
+    assert_eq!(e["error"], report["test"]["error"], "eval numbers the labels as the model's classes");
+    let a = relu()
+        .args(["predict", "--model"])
+        .arg(&model)
+        .write_stdin("boring awful tedious\nsuperb wonderful great\nokay mixed average\n")
+        .assert()
+        .success();
+    let out = String::from_utf8_lossy(&a.get_output().stdout).into_owned();
+    let labels: Vec<&str> = out.lines().map(|l| l.split('\t').next().unwrap()).collect();
+    assert_eq!(labels, ["spam", "ham", "eggs"], "{out}");
+    // A file with a label the model never saw cannot be evaluated with it.
+    let other = dir.path().join("other.tsv");
+    std::fs::write(&other, std::fs::read_to_string(&tsv).unwrap().replacen("eggs\t", "toast\t", 1)).unwrap();
+    assert_usage_error(
+        relu().args(["eval", "--model"]).arg(&model).args(["--data", &format!("reviews:{}", other.display())]).assert(),
+        &["other.tsv", "`toast`", "3 classes (eggs, ham, spam)"],
+    );
+}
+
+#[test]
 fn image_models_predict_idx_files() {
     let dir = tempfile::tempdir().unwrap();
     let idx = write_idx_dir(dir.path(), 150, 30, 8);

@@ -60,11 +60,18 @@ fn unreadable_data_names_the_file() {
     let stars = dir.path().join("stars.tsv");
     std::fs::write(&stars, "7\tseven stars\n").unwrap();
     train_fails(&["--target", "rating", "--data", &format!("reviews:{}", stars.display())], &["stars.tsv", "line 1", "star rating 1–5"]);
+    // An explicit --target polarity still names the first label that is not one.
+    let three = dir.path().join("three.tsv");
+    std::fs::write(&three, "0\tbad\n1\tgood\n2\tso-so\n").unwrap();
+    train_fails(&["--target", "polarity", "--data", &format!("reviews:{}", three.display())], &["three.tsv", "line 3", "polarity label"]);
     // One class only: it trained and reported 0.00 % error.
     let one = dir.path().join("one.tsv");
     std::fs::write(&one, (0..40).map(|i| format!("1\tgood fine review number {i}\n")).collect::<String>()).unwrap();
     train_fails(&["--data", &format!("reviews:{}", one.display())], &["one.tsv", "label 1", "at least two classes"]);
     train_fails(&["--folds", "2", "--data", &format!("reviews:{}", one.display())], &["one.tsv", "at least two classes"]);
+    let one = dir.path().join("one-name.tsv");
+    std::fs::write(&one, (0..40).map(|i| format!("books\tgood fine review number {i}\n")).collect::<String>()).unwrap();
+    train_fails(&["--data", &format!("reviews:{}", one.display())], &["one-name.tsv", "label `books`", "at least two classes"]);
     // A truncated IDX file is reported with its name, not a panic.
     let idx = write_idx_dir(dir.path(), 30, 12, 8);
     let labels = idx.join("train-labels-idx1-ubyte");

@@ -172,6 +172,27 @@ fn sentiment_cross_validates_every_model_and_learns_separable_reviews() {
 }
 
 #[test]
+fn sentiment_on_three_classes_reports_accuracy() {
+    let dir = tempfile::tempdir().unwrap();
+    let tsv = write_three_class_tsv(dir.path(), 240, ["0", "1", "2"]);
+    let out = dir.path().join("out");
+    let a = relu()
+        .args(["reproduce", "sentiment", "--folds", "3", "--units", "16", "--models", "linear,rect1"])
+        .args(["--epochs", "6", "--lr-grid", "0.1", "--threads", "2", "--data"])
+        .arg(format!("reviews:{}", tsv.display()))
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .success();
+    assert!(String::from_utf8_lossy(&a.get_output().stdout).contains("3 classes"));
+    let r = report(&out);
+    assert_eq!(r["metric"], "accuracy");
+    for m in r["models"].as_array().unwrap() {
+        assert!(m["mean"].as_f64().unwrap() > 0.85, "each class has its own words: {m}");
+    }
+}
+
+#[test]
 fn sentiment_on_star_ratings_reports_rmse() {
     let dir = tempfile::tempdir().unwrap();
     let tsv = write_ratings_tsv(dir.path(), 200);

@@ -371,6 +371,45 @@ fn star_ratings_report_rmse() {
 }
 
 #[test]
+fn reviews_with_other_labels_train_one_class_per_label() {
+    let dir = tempfile::tempdir().unwrap();
+    let tsv = write_three_class_tsv(dir.path(), 300, ["0", "1", "2"]);
+    let out = dir.path().join("run");
+    // No --target: labels 0/1/2 are not polarity labels, so they load as three classes (this
+    // file used to be rejected), and one line says so.
+    let a = relu()
+        .args(["train", "--hidden", "16", "--epochs", "4", "--lr", "0.1", "--vocab", "18", "--quiet", "--data"])
+        .arg(format!("reviews:{}", tsv.display()))
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .success();
+    let stderr = String::from_utf8_lossy(&a.get_output().stderr).into_owned();
+    assert_eq!(stderr.lines().filter(|l| l.contains("not polarity labels")).count(), 1, "{stderr}");
+    assert!(stderr.contains("3 classes (0, 1, 2)"), "{stderr}");
+    let r = json(&out.join("report.json"));
+    assert_eq!(r["model"]["layers"], serde_json::json!([18, 16, 3]));
+    let error = r["test"]["error"].as_f64().expect("classes are scored by error rate");
+    assert!(error < 0.2, "each class has its own words: {error}");
+    let (_, meta) = relu_nn::checkpoint::load_model(&out.join("model.safetensors")).unwrap();
+    let input: Value = serde_json::from_str(&meta["input"]).unwrap();
+    assert_eq!((&input["target"], &input["classes"]), (&serde_json::json!("class"), &serde_json::json!(["0", "1", "2"])));
+    // Polarity files keep loading as polarity, silently.
+    let tsv = write_reviews_tsv(dir.path(), 120);
+    let a = relu()
+        .args(["train", "--hidden", "8", "--epochs", "1", "--vocab", "12", "--quiet", "--data"])
+        .arg(format!("reviews:{}", tsv.display()))
+        .arg("--out")
+        .arg(dir.path().join("polarity"))
+        .assert()
+        .success();
+    assert!(a.get_output().stderr.is_empty(), "{}", String::from_utf8_lossy(&a.get_output().stderr));
+    let (_, meta) = relu_nn::checkpoint::load_model(&dir.path().join("polarity").join("model.safetensors")).unwrap();
+    let input: Value = serde_json::from_str(&meta["input"]).unwrap();
+    assert_eq!((&input["target"], input.get("classes")), (&serde_json::json!("polarity"), None));
+}
+
+#[test]
 fn cross_validation_writes_per_fold_results() {
     let dir = tempfile::tempdir().unwrap();
     let tsv = write_reviews_tsv(dir.path(), 150);

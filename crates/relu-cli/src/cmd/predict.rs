@@ -47,13 +47,16 @@ fn predict_text(model: &Model, files: &[std::path::PathBuf]) -> Result<()> {
     let mut out = std::io::stdout().lock();
     for col in probs.column_iter() {
         let (best, p) = col.iter().enumerate().fold((0, f32::MIN), |b, (i, &v)| if v > b.1 { (i, v) } else { b });
-        let line = match model.net.spec().output {
-            OutputKind::Ratings { .. } => {
+        let line = match (&model.input.classes, model.net.spec().output) {
+            // A `--target class` model prints the label each unit stands for (`load` checked
+            // there is one per unit).
+            (Some(names), _) => format!("{}\t{p:.3}", names[best]),
+            (None, OutputKind::Ratings { .. }) => {
                 let expected: f32 = col.iter().enumerate().map(|(k, &p)| p * (k as f32 + 1.0)).sum();
                 format!("{expected:.2}\t{} stars ({p:.3})", best + 1)
             }
-            OutputKind::Softmax { classes: 2 } => format!("{}\t{p:.3}", if best == 1 { "positive" } else { "negative" }),
-            _ => format!("{best}\t{p:.3}"),
+            (None, OutputKind::Softmax { classes: 2 }) => format!("{}\t{p:.3}", if best == 1 { "positive" } else { "negative" }),
+            (None, _) => format!("{best}\t{p:.3}"),
         };
         writeln!(out, "{line}")?;
     }

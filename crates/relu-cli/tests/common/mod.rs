@@ -40,9 +40,15 @@ const POSITIVE: [&str; 6] = ["great", "wonderful", "excellent", "moving", "super
 const NEGATIVE: [&str; 6] = ["dull", "boring", "awful", "terrible", "weak", "tedious"];
 const FILLER: [&str; 8] = ["film", "the", "plot", "actors", "story", "a", "scenes", "music"];
 
+const MIXED: [&str; 6] = ["average", "okay", "mixed", "middling", "passable", "uneven"];
+
 /// A review whose sentiment words match `positive`.
 fn review(rng: &mut Lcg, positive: bool) -> String {
-    let words = if positive { &POSITIVE } else { &NEGATIVE };
+    review_with(rng, if positive { &POSITIVE } else { &NEGATIVE })
+}
+
+/// A review of filler words and words drawn from `words`.
+fn review_with(rng: &mut Lcg, words: &[&str]) -> String {
     let mut out = Vec::new();
     for _ in 0..8 {
         out.push(FILLER[rng.below(FILLER.len() as u64) as usize]);
@@ -52,6 +58,19 @@ fn review(rng: &mut Lcg, positive: bool) -> String {
     }
     out.push(words[rng.below(words.len() as u64) as usize]);
     out.join(" ")
+}
+
+/// `n` reviews in three classes named by `labels`: negative, positive and mixed words, in turn.
+pub fn write_three_class_tsv(dir: &Path, n: usize, labels: [&str; 3]) -> PathBuf {
+    let mut rng = Lcg::new(13);
+    let words: [&[&str]; 3] = [&NEGATIVE, &POSITIVE, &MIXED];
+    let mut text = String::new();
+    for i in 0..n {
+        text += &format!("{}\t{}\n", labels[i % 3], review_with(&mut rng, words[i % 3]));
+    }
+    let path = dir.join("three.tsv");
+    std::fs::write(&path, text).unwrap();
+    path
 }
 
 /// `n` polarity-labelled reviews as `label<TAB>text` lines.

@@ -4,7 +4,7 @@
 
 use anyhow::{Context, Result, bail};
 use relu_core::Activation;
-use relu_nn::{NetworkSpec, Targets};
+use relu_nn::{NetworkSpec, OutputKind, Targets};
 use relu_pretrain::Reconstruction;
 use serde::Serialize;
 
@@ -142,10 +142,14 @@ pub(super) fn run(args: &SentimentArgs) -> Result<u8> {
     let text = TextOptions { vocab: args.vocab, bow: Bow::Binary, target: args.target, seed: r.seed };
     let (folds, output) = data::text_folds(&spec, text, args.folds, r.limit)?;
     r.say(&format!(
-        "sentiment on {spec}: {} folds of about {} training and {} test documents, binary bag of the top {} terms; models {}",
+        "sentiment on {spec}: {} folds of about {} training and {} test documents, {}, binary bag of the top {} terms; models {}",
         folds.len(),
         folds[0].train.len(),
         folds[0].test.len(),
+        match output {
+            OutputKind::Ratings { levels } => format!("{levels}-star ratings"),
+            _ => format!("{} classes", output.units()),
+        },
         args.vocab,
         models.iter().map(|m| m.name()).collect::<Vec<_>>().join(", ")
     ));
