@@ -1,6 +1,6 @@
 //! Greedy layer-wise pre-training of a network's hidden layers, and the hand-over to relu-nn.
 
-use nalgebra::DMatrix;
+use nalgebra::{DMatrix, DVector};
 use rand::seq::SliceRandom;
 use relu_core::{Dispatch, DispatchMode, SparseBatch};
 use relu_nn::{Features, HiddenKind, Layer, Network, NetworkSpec};
@@ -33,6 +33,13 @@ pub struct PretrainConfig {
     pub seed: u64,
     /// Examples used to measure the reconstruction error after each epoch (default 2000).
     pub monitor: usize,
+    /// Start each rectifier encoder's biases at `−W·x̄` (`x̄` the mean input over the data)
+    /// instead of 0, so every unit's pre-activation is centred on the data (default true).
+    /// The inputs of layers 2, 3, … are rectifier codes: non-negative and sharing a large common
+    /// component, so with zero biases a zero-mean random unit is on for nearly every example or
+    /// off for nearly every one; on review text about half of layer 3's units started and stayed
+    /// dead.
+    pub centred_bias: bool,
 }
 
 impl Default for PretrainConfig {
@@ -47,6 +54,7 @@ impl Default for PretrainConfig {
             sampling: None,
             seed: 1234,
             monitor: 2000,
+            centred_bias: true,
         }
     }
 }
@@ -90,6 +98,9 @@ pub struct PretrainEpoch {
     pub reconstruction_error: f64,
     /// Fraction of exact zeros in the code of the monitoring examples.
     pub sparsity: f64,
+    /// Code units that are zero on every monitoring example.
+    #[serde(default)]
+    pub dead_units: usize,
 }
 
 /// The result of pre-training: one encoder per hidden layer, and what happened.
@@ -154,6 +165,9 @@ pub fn pretrain(
         check_targets(reconstruction, &target_all)?;
         let dspec = DaeSpec { inputs: input.dim(), hidden: l.units, activation, reconstruction, tied: cfg.tied, l1: l.l1 };
         let mut dae = Dae::new(dspec, &mut rng)?;
+        if cfg.centred_bias && activation.sparse_output() {
+            dae.encoder_bias = -(&dae.encoder * mean_input(&input));
+        }
         let n = input.len();
         let monitor: Vec<usize> = (0..n.min(cfg.monitor.max(1))).collect();
         let (mon_x, mon_t) = (input.select(&monitor), target_all.select(&monitor).to_dense());
@@ -183,6 +197,7 @@ pub fn pretrain(
                 train_loss: total / n as f64,
                 reconstruction_error: dae.reconstruction_error(&mon_x, &mon_t, &mut dispatch),
                 sparsity: 1.0 - code.density() as f64,
+                dead_units: dead_units(&code),
             };
             observer(&e);
             history.push(e);
@@ -211,6 +226,33 @@ fn encode_all(dae: &Dae, x: &Features, dispatch: &mut Dispatch) -> (DMatrix<f32>
     }
     let code = if dae.spec().activation.sparse_output() { Features::Sparse(SparseBatch::from_dense(&h)) } else { Features::Dense(h) };
     (z, code)
+}
+
+/// The mean over examples of each input.
+fn mean_input(x: &Features) -> DVector<f32> {
+    let n = x.len().max(1) as f64;
+    let mut sum = vec![0.0f64; x.dim()];
+    match x {
+        Features::Sparse(s) => {
+            for (&i, &v) in s.indices().iter().zip(s.values()) {
+                sum[i as usize] += f64::from(v);
+            }
+        }
+        Features::Dense(m) => {
+            for col in m.column_iter() {
+                sum.iter_mut().zip(col.iter()).for_each(|(a, &v)| *a += f64::from(v));
+            }
+        }
+    }
+    DVector::from_iterator(x.dim(), sum.into_iter().map(|v| (v / n) as f32))
+}
+
+/// Units (rows) that are zero on every example of `code`.
+fn dead_units(code: &Features) -> usize {
+    match code {
+        Features::Sparse(s) => s.stats().dead_units,
+        Features::Dense(m) => m.row_iter().filter(|r| r.iter().all(|&v| v == 0.0)).count(),
+    }
 }
 
 /// Whether every value lies in `[lo, 1]`.

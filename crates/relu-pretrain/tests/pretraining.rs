@@ -95,6 +95,24 @@ fn sparse_inputs_with_sampling_and_salt_and_pepper() {
 }
 
 #[test]
+fn centred_biases_keep_rectifier_units_alive_on_correlated_non_negative_inputs() {
+    // Inputs like a rectifier layer's codes: non-negative, a large shared component plus a
+    // little per-example variation. With zero biases a zero-mean random unit's pre-activation
+    // has the sign of its weights' sum on nearly every example: about half start dead.
+    let mut r = rng(9);
+    let x = Features::Dense(DMatrix::from_fn(60, 500, |_, _| 1.0 + r.random_range(0.0f32..0.1)));
+    let spec = NetworkSpec::mlp(60, &[200], Activation::Rectifier, 0.0, OutputKind::Softmax { classes: 2 });
+    // A learning rate so small that the first epoch's codes are the initial ones.
+    let dead = |centred_bias: bool| {
+        let cfg = PretrainConfig { epochs: 1, lr: 1e-9, centred_bias, seed: 3, ..PretrainConfig::default() };
+        pretrain(&spec, &x, &cfg, &mut |_| {}).unwrap().history[0].dead_units
+    };
+    let (zero, centred) = (dead(false), dead(true));
+    assert!((60..140).contains(&zero), "zero biases: {zero} of 200 dead");
+    assert!(centred <= 2, "centred biases: {centred} of 200 dead");
+}
+
+#[test]
 fn corruption_behaves_and_parses() {
     let mut r = rng(9);
     let x = Features::Dense(DMatrix::from_element(100, 100, 0.5));

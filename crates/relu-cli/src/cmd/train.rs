@@ -431,12 +431,13 @@ pub(crate) fn pretrain(
         .install(|| {
             relu_pretrain::pretrain(net_spec, unlabeled, cfg, &mut |e| {
                 say(&format!(
-                    "pre-train layer {} epoch {}/{}  reconstruction error {:.4}  code zeros {:.1} %",
+                    "pre-train layer {} epoch {}/{}  reconstruction error {:.4}  code zeros {:.1} %  dead units {}",
                     e.layer,
                     e.epoch,
                     cfg.epochs,
                     e.reconstruction_error,
-                    100.0 * e.sparsity
+                    100.0 * e.sparsity,
+                    e.dead_units
                 ))
             })
         })
