@@ -34,18 +34,9 @@ pub fn hidden_codes(net: &Network, x: &Features) -> Vec<Features> {
 
 /// Concatenates batches of examples (all sparse or all dense) in order.
 fn concat(parts: Vec<Features>, units: usize) -> Features {
-    if parts.iter().all(|p| matches!(p, Features::Sparse(_))) {
-        let (mut offsets, mut indices, mut values) = (vec![0usize], Vec::new(), Vec::new());
-        for p in &parts {
-            let Features::Sparse(s) = p else { unreachable!("checked above") };
-            for e in 0..s.batch_size() {
-                let (i, v) = s.example(e);
-                indices.extend_from_slice(i);
-                values.extend_from_slice(v);
-                offsets.push(indices.len());
-            }
-        }
-        Features::Sparse(SparseBatch::try_from_parts(units, offsets, indices, values).expect("parts of valid sparse batches"))
+    let sparse: Option<Vec<&SparseBatch>> = parts.iter().map(|p| if let Features::Sparse(s) = p { Some(s) } else { None }).collect();
+    if let Some(sparse) = sparse {
+        Features::Sparse(SparseBatch::concat(units, &sparse).expect("codes of one layer have its units"))
     } else {
         let n: usize = parts.iter().map(Features::len).sum();
         let mut m = DMatrix::zeros(units, n);

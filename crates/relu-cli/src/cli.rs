@@ -311,8 +311,10 @@ pub struct PretrainArgs {
     /// Network, data and pre-training settings, as for `relu train`.
     #[command(flatten)]
     pub train: TrainArgs,
-    /// Unlabeled image data (a data spec, e.g. mnist:DIR) whose training inputs are used for
-    /// pre-training instead of --data's; it must have the same input dimension.
+    /// Unlabeled data for pre-training: an image spec (e.g. mnist:DIR, same input dimension)
+    /// whose training inputs replace --data's, or for review --data a reviews:FILE (.tsv or
+    /// .jsonl with labels ignored, or any text file, one document per line) whose documents are
+    /// added to --data's training documents, through their vocabulary.
     #[arg(long, value_name = "SPEC")]
     pub unlabeled: Option<String>,
 }
@@ -489,6 +491,11 @@ pub struct SentimentArgs {
     /// Vocabulary size (most frequent terms of each fold's training documents).
     #[arg(long, value_name = "N", default_value_t = relu_data::text::DEFAULT_VOCAB_SIZE)]
     pub vocab: usize,
+    /// More text for the +dae models' pre-training, beside each fold's training reviews: a
+    /// .tsv or .jsonl review file (labels ignored) or any text file, one document per line.
+    /// Its documents go through each fold's vocabulary; those with no vocabulary term are dropped.
+    #[arg(long, value_name = "FILE")]
+    pub unlabeled: Option<PathBuf>,
     /// What the labels are (`auto`: polarity for 0/1/neg/pos, else one class per label); `rating`
     /// is scored by RMSE, the others by error rate.
     #[arg(long, value_enum, value_name = "KIND", default_value_t = Target::Auto)]

@@ -15,10 +15,11 @@
 //! bag-of-words inputs stay sparse (`Features::Sparse`) all the way into the first layer's kernels.
 
 use std::fmt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 use anyhow::{Context, Result, bail};
+use relu_core::SparseBatch;
 use relu_data::text::{self, Document, Vectorizer, VectorizerConfig};
 use relu_data::{SparseDataset, Splits};
 use relu_nn::{Dataset, Features, OutputKind, Targets};
@@ -400,6 +401,47 @@ pub struct TextFold {
     pub train: Dataset,
     /// The fold's held-out documents.
     pub test: Dataset,
+    /// The bag-of-words transformation fitted on the fold's training documents.
+    pub vectorizer: Vectorizer,
+}
+
+impl TextFold {
+    /// Inputs for unsupervised pre-training: the fold's training documents, then the `extra`
+    /// documents (see [`read_unlabeled`]) that contain at least one of the fold's vocabulary
+    /// terms.
+    ///
+    /// # Errors
+    /// If the extra documents cannot be transformed.
+    pub fn pretraining_inputs(&self, extra: &[Document]) -> Result<Features> {
+        with_unlabeled(&self.train.inputs, extra, &self.vectorizer)
+    }
+}
+
+/// Reads `--unlabeled FILE`: its texts, labels dropped (see [`text::read_unlabeled`]).
+///
+/// # Errors
+/// Unreadable or malformed files, named with the flag.
+pub fn read_unlabeled(path: &Path) -> Result<Vec<Document>> {
+    let docs = text::read_unlabeled(path).with_context(|| format!("--unlabeled {}", path.display()))?;
+    if docs.is_empty() {
+        bail!("--unlabeled {}: no documents in the file", path.display());
+    }
+    Ok(docs)
+}
+
+/// `inputs` (sparse bags of words) followed by those of the `extra` documents under `v` that
+/// have at least one term.
+///
+/// # Errors
+/// If the documents cannot be transformed or `inputs` are not `v`'s sparse features.
+pub fn with_unlabeled(inputs: &Features, extra: &[Document], v: &Vectorizer) -> Result<Features> {
+    let Features::Sparse(own) = inputs else { bail!("--unlabeled: only review text can be pre-trained on extra text") };
+    if extra.is_empty() {
+        return Ok(inputs.clone());
+    }
+    let x = v.transform(extra).context("--unlabeled: cannot build bag-of-words features")?;
+    let keep: Vec<usize> = (0..x.batch_size()).filter(|&e| !x.example(e).0.is_empty()).collect();
+    Ok(Features::Sparse(SparseBatch::concat(own.units(), &[own, &x.select_examples(&keep)])?))
 }
 
 /// The `k` stratified folds of a text spec, each with its own vectorizer fitted on the fold's
@@ -419,7 +461,7 @@ pub fn text_folds(spec: &DataSpec, opts: TextOptions, k: usize, limit: Option<us
             if let Some(n) = limit {
                 train = train.select(&(0..n.min(train.len())).collect::<Vec<_>>());
             }
-            Ok(TextFold { train, test: sparse(f.test)? })
+            Ok(TextFold { train, test: sparse(f.test)?, vectorizer: f.vectorizer })
         })
         .collect::<Result<Vec<_>>>()?;
     Ok((folds, read.output()))

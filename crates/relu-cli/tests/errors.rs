@@ -215,7 +215,7 @@ fn fetch_refuses_files_with_a_wrong_checksum_and_keeps_nothing() {
     assert!(!dir.path().join("mnist").exists(), "{:?}", std::fs::read_dir(dir.path().join("mnist")).map(|d| d.count()));
 }
 
-/// `relu pretrain` refuses supervised-only flags and text as separate unlabeled data.
+/// `relu pretrain` refuses supervised-only flags, and extra review text for image data.
 #[test]
 fn pretrain_refuses_supervised_flags() {
     let dir = tempfile::tempdir().unwrap();

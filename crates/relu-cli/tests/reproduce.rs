@@ -193,6 +193,55 @@ fn sentiment_on_three_classes_reports_accuracy() {
 }
 
 #[test]
+fn sentiment_pretrains_on_extra_unlabeled_text() {
+    let dir = tempfile::tempdir().unwrap();
+    let tsv = write_reviews_tsv(dir.path(), 120);
+    // 40 lines that share the reviews' words, and 3 with none of them (dropped).
+    let extra = dir.path().join("extra.txt");
+    let mut text: String = (0..40).map(|i| format!("the film plot {}\n", if i % 2 == 0 { "great" } else { "boring" })).collect();
+    text += "zzz qqq\nxxx\nwww vvv\n";
+    std::fs::write(&extra, text).unwrap();
+    let out = dir.path().join("out");
+    relu()
+        .args(["reproduce", "sentiment", "--folds", "2", "--units", "8", "--models", "rect1+dae", "--quiet"])
+        .args(["--epochs", "2", "--pretrain-epochs", "1", "--lr-grid", "0.1", "--threads", "2", "--unlabeled"])
+        .arg(&extra)
+        .arg("--data")
+        .arg(format!("reviews:{}", tsv.display()))
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .success();
+    let r = report(&out);
+    for n in networks(&r) {
+        assert_eq!(n["pretraining"]["unlabeled"], 60 + 40, "the fold's 60 training reviews and 40 extra lines: {n}");
+    }
+    // Without a pre-trained model the flag would be ignored: an error instead.
+    assert_usage_error(
+        relu()
+            .args(["reproduce", "sentiment", "--models", "linear", "--unlabeled"])
+            .arg(&extra)
+            .arg("--data")
+            .arg(format!("reviews:{}", tsv.display()))
+            .arg("--out")
+            .arg(dir.path().join("x"))
+            .assert(),
+        &["--unlabeled", "+dae"],
+    );
+    assert_usage_error(
+        relu()
+            .args(["reproduce", "sentiment", "--models", "rect1+dae", "--unlabeled"])
+            .arg(dir.path().join("absent.txt"))
+            .arg("--data")
+            .arg(format!("reviews:{}", tsv.display()))
+            .arg("--out")
+            .arg(dir.path().join("y"))
+            .assert(),
+        &["--unlabeled", "absent.txt"],
+    );
+}
+
+#[test]
 fn sentiment_on_star_ratings_reports_rmse() {
     let dir = tempfile::tempdir().unwrap();
     let tsv = write_ratings_tsv(dir.path(), 200);

@@ -511,6 +511,33 @@ fn pretraining_reports_falling_reconstruction_error() {
 /// `relu pretrain` writes a pre-trained network that `relu train --init` fine-tunes; a mismatched
 /// architecture is refused.
 #[test]
+fn pretrain_on_reviews_adds_extra_unlabeled_text() {
+    let dir = tempfile::tempdir().unwrap();
+    let tsv = write_reviews_tsv(dir.path(), 120);
+    let extra = dir.path().join("extra.tsv.gz");
+    // A labelled review file as extra text: 30 reviews with labels no --target reads.
+    let lines: String = (0..30).map(|i| format!("stars-{i}\tthe plot was {}\n", if i % 2 == 0 { "superb" } else { "dull" })).collect();
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    std::io::Write::write_all(&mut enc, lines.as_bytes()).unwrap();
+    std::fs::write(&extra, enc.finish().unwrap()).unwrap();
+    let pretrain = |name: &str, more: &[String]| {
+        let out = dir.path().join(name);
+        relu()
+            .args(["pretrain", "--hidden", "8", "--pretrain-epochs", "1", "--vocab", "12", "--quiet", "--data"])
+            .arg(format!("reviews:{}", tsv.display()))
+            .args(more)
+            .arg("--out")
+            .arg(&out)
+            .assert()
+            .success();
+        json(&out.join("pretrain.json"))["unlabeled"].as_u64().unwrap()
+    };
+    let own = pretrain("own", &[]);
+    let with_extra = pretrain("extra", &["--unlabeled".into(), format!("reviews:{}", extra.display())]);
+    assert_eq!(with_extra, own + 30, "--data's training reviews, then the 30 extra ones");
+}
+
+#[test]
 fn pretrain_command_then_train_from_it() {
     let dir = tempfile::tempdir().unwrap();
     let pre = dir.path().join("pre");

@@ -229,6 +229,30 @@ impl SparseBatch {
         out
     }
 
+    /// The examples of `parts`, in order, as one batch (e.g. a dataset encoded in blocks).
+    ///
+    /// # Errors
+    /// [`CoreError::InvalidSparseBatch`] if the parts do not all have `units` units.
+    pub fn concat(units: usize, parts: &[&SparseBatch]) -> Result<SparseBatch, CoreError> {
+        if let Some(p) = parts.iter().find(|p| p.units != units) {
+            return Err(CoreError::InvalidSparseBatch {
+                reason: format!("cannot concatenate a batch of {} units to batches of {units}", p.units),
+            });
+        }
+        let mut out = SparseBatch::empty(units);
+        let nnz: usize = parts.iter().map(|p| p.nnz()).sum();
+        out.indices.reserve_exact(nnz);
+        out.values.reserve_exact(nnz);
+        out.offsets.reserve_exact(parts.iter().map(|p| p.batch_size()).sum());
+        for p in parts {
+            let base = out.indices.len();
+            out.indices.extend_from_slice(&p.indices);
+            out.values.extend_from_slice(&p.values);
+            out.offsets.extend(p.offsets[1..].iter().map(|&o| base + o));
+        }
+        Ok(out)
+    }
+
     /// The transposed, unit-major form used by the backward kernels and the small-batch forward
     /// kernel; computed on first use, then cached.
     pub fn by_unit(&self) -> &UnitMajor {
@@ -475,6 +499,21 @@ mod tests {
         let mut b = FiringCounter::new(4);
         b.add_dense(&m);
         assert_eq!(a.finish(), b.finish());
+    }
+
+    #[test]
+    fn concat_equals_the_dense_columns_side_by_side() {
+        let (a, b) = (sample(), DMatrix::from_column_slice(4, 2, &[0.0, 0.0, 7.0, 0.0, 1.0, 0.0, 0.0, 2.0]));
+        let (sa, sb) = (SparseBatch::from_dense(&a), SparseBatch::from_dense(&b));
+        let joined = SparseBatch::concat(4, &[&sa, &SparseBatch::empty(4), &sb]).unwrap();
+        let mut want = DMatrix::zeros(4, 5);
+        want.columns_mut(0, 3).copy_from(&a);
+        want.columns_mut(3, 2).copy_from(&b);
+        assert_eq!(joined.to_dense(), want);
+        assert_eq!(joined.batch_size(), 5);
+        assert_eq!(SparseBatch::concat(4, &[]).unwrap().batch_size(), 0);
+        let e = SparseBatch::concat(4, &[&sa, &SparseBatch::empty(3)]).unwrap_err();
+        assert!(matches!(e, CoreError::InvalidSparseBatch { .. }), "{e}");
     }
 
     #[test]

@@ -10,7 +10,7 @@ use relu_data::split::{shuffled_indices, stratified_holdout, stratified_k_fold};
 use relu_data::text::{
     Content, Document, ENGLISH_STOP_WORDS, MAX_LABEL_CLASSES, Targets, Tokenizer, Vectorizer, VectorizerConfig, Vocabulary, Weighting,
     expected_rating, folds, holdout, labels, parse_acl, parse_jsonl, parse_tsv, parse_tsv_as_classes, read_acl_domain, read_lines,
-    read_reviews, read_reviews_as_classes, read_tsv, rmse, stars_of_class,
+    read_reviews, read_reviews_as_classes, read_tsv, read_unlabeled, rmse, stars_of_class,
 };
 use relu_data::{DataError, SparseDataset};
 
@@ -98,6 +98,22 @@ fn tsv_reader_and_its_errors() {
     assert_eq!(read_tsv(&f, Targets::Polarity).unwrap()[0].content, Content::Text("Été".into()));
     let f = write(dir.path(), "plain.txt", b"first text\n\nsecond\n");
     assert_eq!(read_lines(&f).unwrap().len(), 2);
+}
+
+#[test]
+fn unlabeled_text_drops_labels_whatever_the_format() {
+    let dir = tempfile::tempdir().unwrap();
+    let texts = |docs: Vec<Document>| docs.into_iter().map(|d| (d.content, d.label)).collect::<Vec<_>>();
+    let want = vec![(Content::Text("a fine film".into()), None), (Content::Text("dull".into()), None)];
+    // Any label, even one no --target accepts, is ignored.
+    let f = write(dir.path(), "r.tsv.gz", &gz(b"1\ta fine film\nwhatever\tdull\n"));
+    assert_eq!(texts(read_unlabeled(&f).unwrap()), want);
+    let f = write(dir.path(), "r.jsonl", b"{\"text\": \"a fine film\", \"label\": 9}\n{\"text\": \"dull\"}\n");
+    assert_eq!(texts(read_unlabeled(&f).unwrap()), want);
+    let f = write(dir.path(), "notes.txt", b"a fine film\n\ndull\n");
+    assert_eq!(texts(read_unlabeled(&f).unwrap()), want);
+    let e = msg(read_unlabeled(&write(dir.path(), "bad.tsv", b"no tab\n")).unwrap_err());
+    assert!(e.contains("bad.tsv") && e.contains("line 1") && e.contains("tab"), "{e}");
 }
 
 #[test]

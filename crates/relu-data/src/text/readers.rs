@@ -357,6 +357,24 @@ pub fn read_lines(path: &Path) -> Result<Vec<Document>> {
     collect(io::open(path)?, path, |_, text| Ok(Some(Document::text(text, None))))
 }
 
+/// Reads the texts of a file for unsupervised pre-training, dropping any labels: a review file
+/// (`.tsv` or `.jsonl`, optionally gzipped, as [`read_reviews`]) gives its text column or field;
+/// any other file one document per non-blank line, as [`read_lines`].
+///
+/// # Errors
+/// As the chosen reader.
+pub fn read_unlabeled(path: &Path) -> Result<Vec<Document>> {
+    let name = path.file_name().map(|n| n.to_string_lossy().to_ascii_lowercase()).unwrap_or_default();
+    let stem = name.strip_suffix(".gz").unwrap_or(&name);
+    if stem.ends_with(".tsv") {
+        tsv(io::open(path)?, path, &mut |_| Ok(None))
+    } else if stem.ends_with(".jsonl") || stem.ends_with(".json") {
+        jsonl(io::open(path)?, path, false, &mut |_| Ok(None))
+    } else {
+        read_lines(path)
+    }
+}
+
 fn acl(src: Source<'_>, path: &Path, labelled: bool) -> Result<Vec<Document>> {
     collect(src, path, |line, text| {
         let mut counts = Vec::new();

@@ -138,6 +138,13 @@ pub(super) fn run(args: &SentimentArgs) -> Result<u8> {
     if models.is_empty() {
         bail!("--models: expected at least one model");
     }
+    if args.unlabeled.is_some() && !models.iter().any(|m| m.pretrained) {
+        bail!("--unlabeled: only pre-training reads unlabeled text, and none of --models is pre-trained (add +dae to one)");
+    }
+    let extra = match &args.unlabeled {
+        Some(path) => data::read_unlabeled(path)?,
+        None => Vec::new(),
+    };
     let r = Runner::new("sentiment", &args.common, &DEFAULTS)?;
     let text = TextOptions { vocab: args.vocab, bow: Bow::Binary, target: args.target, seed: r.seed };
     let (folds, output) = data::text_folds(&spec, text, args.folds, r.limit)?;
@@ -177,8 +184,10 @@ pub(super) fn run(args: &SentimentArgs) -> Result<u8> {
             net_spec.check()?;
             let name = format!("fold {}/{} {}", i + 1, folds.len(), m.name());
             let (init, info) = if m.pretrained {
-                // Pre-training sees every training document of the fold (labels unused).
-                let (net, info) = r.pretrain(&settings, &fold.train.inputs, &net_spec, &name)?;
+                // Pre-training sees every training document of the fold (labels unused) and
+                // the --unlabeled documents.
+                let inputs = fold.pretraining_inputs(&extra)?;
+                let (net, info) = r.pretrain(&settings, &inputs, &net_spec, &name)?;
                 (Some(net), Some(info))
             } else {
                 (None, None)
