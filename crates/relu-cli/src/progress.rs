@@ -4,7 +4,7 @@
 
 use std::io::IsTerminal;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -34,18 +34,47 @@ impl Display {
     }
 }
 
-/// Installs the Ctrl-C handler: the first Ctrl-C sets the returned flag (training stops after
-/// the current batch and saves a resumable state); a second one exits at once with code 130.
+/// Set once a stop request has reached the trainer: from then on the process is finishing its
+/// batch and writing the resumable state (or the report), which a second Ctrl-C must not cut
+/// short.
+static SAVING: AtomicBool = AtomicBool::new(false);
+/// Checkpoint writes under way ([`writing`]); a second Ctrl-C waits for them too.
+static WRITING: AtomicUsize = AtomicUsize::new(0);
+
+/// Marks a checkpoint write in progress until the guard drops, so that a second Ctrl-C during
+/// it does not exit before the file is complete and the stop request is handled.
+pub fn writing() -> WriteGuard {
+    WRITING.fetch_add(1, Ordering::SeqCst);
+    WriteGuard(())
+}
+
+/// See [`writing`].
+#[derive(Debug)]
+pub struct WriteGuard(());
+
+impl Drop for WriteGuard {
+    fn drop(&mut self) {
+        WRITING.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// Installs the Ctrl-C (and SIGTERM) handler: the first signal sets the returned flag (training
+/// stops after the current batch and saves a resumable state). A second one exits at once with
+/// code 130 if training has not noticed the first yet (e.g. while data loads) and no checkpoint
+/// is being written; otherwise the save is under way and finishes first.
 pub fn install_ctrlc() -> Arc<AtomicBool> {
     let flag = Arc::new(AtomicBool::new(false));
     let f = Arc::clone(&flag);
     // A handler can only be installed once per process; `relu` trains once per process, so a
     // failure here only means no graceful Ctrl-C, which is not worth failing the run for.
     let _ = ctrlc::set_handler(move || {
-        if f.swap(true, Ordering::SeqCst) {
+        if !f.swap(true, Ordering::SeqCst) {
+            eprintln!("\ninterrupted: finishing the current batch and saving a resumable state (Ctrl-C again to abort)");
+        } else if SAVING.load(Ordering::SeqCst) || WRITING.load(Ordering::SeqCst) > 0 {
+            eprintln!("interrupted again: the resumable state is being written and will be complete in a moment");
+        } else {
             std::process::exit(130);
         }
-        eprintln!("\ninterrupted: finishing the current batch and saving a resumable state (Ctrl-C again to abort)");
     });
     flag
 }
@@ -154,6 +183,10 @@ impl Observer for Progress {
     }
 
     fn stop_requested(&mut self) -> bool {
-        self.stop.load(Ordering::SeqCst) || self.stop_after.is_some_and(|n| self.batches_seen >= n)
+        let stop = self.stop.load(Ordering::SeqCst) || self.stop_after.is_some_and(|n| self.batches_seen >= n);
+        if stop {
+            SAVING.store(true, Ordering::SeqCst);
+        }
+        stop
     }
 }

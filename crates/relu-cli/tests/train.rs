@@ -481,6 +481,69 @@ fn sigint_saves_a_resumable_state() {
     assert_eq!(config.epochs, 500);
 }
 
+/// A second SIGINT 50 ms after the first does not cut short the save the first one started
+/// (it used to exit at once, leaving only config.toml from the interrupted epoch).
+#[cfg(unix)]
+#[test]
+fn a_second_sigint_lets_the_save_finish() {
+    use std::io::BufRead;
+    use std::process::{Command, Stdio};
+
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    // A large state (two 2000-unit layers with momentum, ≈ 80 MB) takes a while to write.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_relu"))
+        .args(["train", "--hidden", "2000,2000", "--momentum", "0.9", "--epochs", "100", "--limit", "400", "--threads", "2", "--out"])
+        .arg(&out)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    assert!(lines.by_ref().map_while(Result::ok).any(|l| l.starts_with("epoch 1/100")), "no epoch line");
+    let int = || Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap().success();
+    assert!(int());
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    // (Until it is waited for, an exited child is a zombie that still takes signals.)
+    assert!(int());
+    let status = child.wait().unwrap();
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert_eq!(status.code(), Some(130), "stderr: {stderr}");
+    assert!(stderr.contains("--resume"), "the save finished and said how to resume: {stderr}");
+    let (_, state, _) = relu_nn::checkpoint::load_training(&out.join("train_state.safetensors")).unwrap();
+    assert!(state.completed_epochs >= 1, "{}", state.completed_epochs);
+}
+
+/// The real `kill -9`: SIGKILL while epoch 5 of 10 runs; `--resume` continues from the last
+/// end-of-epoch checkpoint and ends with the uninterrupted run's model bytes.
+#[cfg(unix)]
+#[test]
+fn sigkill_in_epoch_5_of_10_resumes_to_the_same_bytes() {
+    use std::io::BufRead;
+    use std::process::{Command, Stdio};
+
+    let dir = tempfile::tempdir().unwrap();
+    let (full, killed) = (dir.path().join("full"), dir.path().join("killed"));
+    let args = ["train", "--hidden", "400", "--epochs", "10", "--limit", "2000", "--threads", "2", "--out"];
+    relu().args(args).arg(&full).arg("--quiet").assert().success();
+    let mut child =
+        Command::new(env!("CARGO_BIN_EXE_relu")).args(args).arg(&killed).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
+    // The line of epoch 4 is printed when it ends: the kill lands in epoch 5 (or while epoch 4's
+    // checkpoint is being written).
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    assert!(lines.by_ref().map_while(Result::ok).any(|l| l.starts_with("epoch 4/10")), "no epoch 4 line");
+    child.kill().unwrap(); // SIGKILL
+    let status = child.wait().unwrap();
+    assert_eq!(std::os::unix::process::ExitStatusExt::signal(&status), Some(9), "{status:?}");
+    assert!(!killed.join("report.json").exists());
+    let (_, state, _) = relu_nn::checkpoint::load_training(&killed.join("train_state.safetensors")).unwrap();
+    assert!((3..=4).contains(&state.completed_epochs), "checkpoint after {} epochs", state.completed_epochs);
+    relu().args(["train", "--quiet", "--resume"]).arg(&killed).assert().success();
+    let bytes = |d: &std::path::Path| std::fs::read(d.join("model.safetensors")).unwrap();
+    assert!(bytes(&full) == bytes(&killed), "the resumed model.safetensors differs in bytes from the uninterrupted run's");
+}
+
 /// `--pretrain dae` pre-trains every hidden layer on all training inputs (18,000, not the 500 of
 /// `--limit`), reports each layer's reconstruction error per epoch, and lowers it.
 #[test]

@@ -264,6 +264,7 @@ impl Observer for EpochCheckpoints<'_> {
         if self.failed {
             return;
         }
+        let _writing = progress::writing();
         let saved = (|| -> Result<()> {
             if let Some(toml) = &self.toml {
                 std::fs::create_dir_all(self.out).with_context(|| format!("--out {}: cannot create the folder", self.out.display()))?;
