@@ -445,6 +445,39 @@ pub fn resolve_threads(threads: usize) -> usize {
 mod tests {
     use super::*;
 
+    use proptest::prelude::*;
+    use proptest::test_runner::RngSeed;
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 256, rng_seed: RngSeed::Fixed(2011), ..ProptestConfig::default() })]
+
+        /// A config.toml with random edits parses or is an error, never a panic; what parses and
+        /// passes `check` writes back to TOML that reads as the same settings.
+        #[test]
+        fn edited_config_files_parse_or_fail_cleanly(
+            edits in proptest::collection::vec((any::<prop::sample::Index>(), any::<char>()), 1..6),
+            cut in any::<prop::sample::Index>(),
+        ) {
+            let mut text: Vec<char> = Settings::default().to_toml().chars().collect();
+            for (i, c) in edits {
+                let i = i.index(text.len());
+                text[i] = c;
+            }
+            text.truncate(cut.index(text.len() + 1));
+            let text: String = text.into_iter().collect();
+            if let Ok(s) = Settings::from_toml(&text)
+                && s.check().is_ok()
+            {
+                prop_assert_eq!(Settings::from_toml(&s.to_toml()).unwrap(), s);
+            }
+        }
+
+        #[test]
+        fn arbitrary_text_is_not_a_panic(text in ".{0,200}") {
+            let _ = Settings::from_toml(&text).map(|s| s.check());
+        }
+    }
+
     #[test]
     fn schedule_and_weight_decay_reach_the_training_config() {
         let s = Settings::from_toml("lr_schedule = \"step:5:0.5\"\nweight_decay = 0.0001\n").unwrap();

@@ -86,6 +86,9 @@ pub(crate) fn check_f32_within(path: &Path, elements: u64, what: &str, limit: u6
 /// buffer then grows only as decompressed bytes actually arrive.
 const MAX_RESERVE: u64 = 64 << 20;
 
+/// DEFLATE's largest expansion: a gzip stream of `n` bytes decompresses to at most `1032·n`.
+const GZIP_MAX_RATIO: u64 = 1032;
+
 /// A byte source that knows whether it is compressed and, if not, how long it is.
 pub(crate) struct Source<'a> {
     pub(crate) reader: Box<dyn BufRead + 'a>,
@@ -94,6 +97,10 @@ pub(crate) struct Source<'a> {
     pub(crate) len: Option<u64>,
     /// Bytes consumed so far (decompressed bytes for gzip).
     pub(crate) pos: u64,
+    /// The most bytes the source can hold: its length, or for gzip [`GZIP_MAX_RATIO`] times the
+    /// compressed length. Buffers reserved up front never exceed it, so a tiny file whose header
+    /// claims a large payload gets a tiny buffer.
+    pub(crate) max_len: u64,
 }
 
 /// Opens `path`, transparently decompressing it when it starts with the gzip magic (whatever its
@@ -104,26 +111,28 @@ pub(crate) fn open(path: &Path) -> Result<Source<'static>> {
     let mut reader = BufReader::new(file);
     let head = reader.fill_buf().map_err(|e| DataError::io(path, "read", e))?;
     if head.starts_with(&GZ_MAGIC) {
-        Ok(Source { reader: Box::new(BufReader::new(MultiGzDecoder::new(reader))), len: None, pos: 0 })
+        let max_len = len.saturating_mul(GZIP_MAX_RATIO);
+        Ok(Source { reader: Box::new(BufReader::new(MultiGzDecoder::new(reader))), len: None, pos: 0, max_len })
     } else {
-        Ok(Source { reader: Box::new(reader), len: Some(len), pos: 0 })
+        Ok(Source { reader: Box::new(reader), len: Some(len), pos: 0, max_len: len })
     }
 }
 
 /// Wraps in-memory bytes (embedded data, fuzz inputs) the same way [`open`] wraps a file.
 pub(crate) fn from_slice(bytes: &[u8]) -> Source<'_> {
     if bytes.starts_with(&GZ_MAGIC) {
-        Source { reader: Box::new(BufReader::new(MultiGzDecoder::new(bytes))), len: None, pos: 0 }
+        let max_len = (bytes.len() as u64).saturating_mul(GZIP_MAX_RATIO);
+        Source { reader: Box::new(BufReader::new(MultiGzDecoder::new(bytes))), len: None, pos: 0, max_len }
     } else {
-        Source { reader: Box::new(bytes), len: Some(bytes.len() as u64), pos: 0 }
+        Source { reader: Box::new(bytes), len: Some(bytes.len() as u64), pos: 0, max_len: bytes.len() as u64 }
     }
 }
 
 impl Source<'_> {
-    /// Reads exactly `n` header bytes (`n` is a small constant chosen by the caller), or reports
-    /// where the input ended and what it was expected to hold.
+    /// Reads exactly `n` bytes (a header, or a block of a streamed payload), or reports where the
+    /// input ended and what it was expected to hold. Reserves no more than the input can hold.
     pub(crate) fn header(&mut self, n: usize, path: &Path, what: &str) -> Result<Vec<u8>> {
-        let mut buf = Vec::with_capacity(n);
+        let mut buf = Vec::with_capacity((n as u64).min(self.max_len.saturating_sub(self.pos)) as usize);
         let got = (&mut self.reader).take(n as u64).read_to_end(&mut buf).map_err(|e| DataError::io(path, "read", e))?;
         let start = self.pos;
         self.pos += got as u64;
@@ -146,7 +155,7 @@ impl Source<'_> {
             ));
         }
         self.check_known_length(len, path, what)?;
-        let mut buf = Vec::with_capacity(len.min(MAX_RESERVE) as usize);
+        let mut buf = Vec::with_capacity(len.min(MAX_RESERVE).min(self.max_len) as usize);
         // One byte more than announced, to detect trailing data without reading it all.
         let got = (&mut self.reader).take(len + 1).read_to_end(&mut buf).map_err(|e| DataError::io(path, "read", e))? as u64;
         self.pos += got;

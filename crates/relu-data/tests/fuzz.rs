@@ -1,7 +1,10 @@
 //! Property tests: every parser, given random bytes or a mutated valid file (plain or gzip),
-//! returns `Ok` or `Err` and never panics or over-allocates.
+//! returns `Ok` or `Err` and never panics or over-allocates: a counting allocator checks that
+//! the memory each parse allocates is bounded by its input, not by sizes a header claims.
 
 mod common;
+#[path = "common/counting_alloc.rs"]
+mod counting_alloc;
 
 use std::path::Path;
 
@@ -11,7 +14,23 @@ use proptest::test_runner::RngSeed;
 use relu_data::text::{Targets, parse_acl, parse_jsonl, parse_tsv, parse_tsv_as_classes};
 use relu_data::{cifar, idx, norb};
 
+#[global_allocator]
+static ALLOC: counting_alloc::CountingAlloc = counting_alloc::CountingAlloc;
+
+/// The most any parse of `input` bytes may allocate at once: the inputs here are at most a few
+/// kilobytes, and gzip expands at most ≈1032×, so a parse that honours a header's claimed size
+/// instead of the bytes present (the 2.1 GB and 4.3 GB allocations of hostile files) is caught.
+fn allocation_bound(input: usize) -> usize {
+    (1 << 20) + 2048 * input
+}
+
 fn run_all(bytes: &[u8]) {
+    let ((), peak) = counting_alloc::peak_bytes(|| parse_all(bytes));
+    let bound = allocation_bound(bytes.len());
+    assert!(peak <= bound, "parsing {} bytes allocated {peak} bytes at once (bound {bound})", bytes.len());
+}
+
+fn parse_all(bytes: &[u8]) {
     let p = Path::new("fuzz");
     let _ = idx::parse_idx(bytes, p);
     let _ = norb::parse_norb(bytes, p);
@@ -79,6 +98,33 @@ proptest! {
             b = gz(&b);
         }
         run_all(&b);
+    }
+
+    #[test]
+    fn streamed_idx_reads_within_the_bound(
+        which in 0usize..2,
+        edits in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..6),
+        compress in any::<bool>(),
+    ) {
+        // The block reader `relu predict` uses: a file whose header claims millions of images
+        // must not get a 64 MiB block buffer for its few bytes.
+        let mut b = seeds().swap_remove(which);
+        for (i, v) in edits {
+            let i = i.index(b.len());
+            b[i] = v;
+        }
+        if compress {
+            b = gz(&b);
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.idx");
+        std::fs::write(&path, &b).unwrap();
+        let ((), peak) = counting_alloc::peak_bytes(|| {
+            if let Ok(mut chunks) = idx::read_idx_chunks(&path) {
+                while let Ok(Some(_)) = chunks.next_chunk(10_000) {}
+            }
+        });
+        prop_assert!(peak <= allocation_bound(b.len()), "{} bytes allocated {peak}", b.len());
     }
 
     #[test]
