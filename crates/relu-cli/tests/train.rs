@@ -466,6 +466,11 @@ fn sigint_saves_a_resumable_state() {
     // training is under way.
     let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
     assert!(lines.by_ref().map_while(Result::ok).any(|l| l.starts_with("epoch 1/500")), "no epoch line");
+    // A second run on the same folder meanwhile is refused (it used to mix its files in).
+    assert_usage_error(
+        relu().args(["train", "--hidden", "8", "--epochs", "1", "--limit", "100", "--out"]).arg(&out).assert(),
+        &["--out", "another relu process", &format!("pid {}", child.id())],
+    );
     let killed = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
     assert!(killed.success());
     let status = child.wait().unwrap();
@@ -479,6 +484,7 @@ fn sigint_saves_a_resumable_state() {
     let (_, state, config) = relu_nn::checkpoint::load_training(&out.join("train_state.safetensors")).unwrap();
     assert!(state.completed_epochs >= 1 && state.completed_epochs < 500);
     assert_eq!(config.epochs, 500);
+    assert!(!out.join(".relu.lock").exists(), "the interrupted run released its folder");
 }
 
 /// A second SIGINT 50 ms after the first does not cut short the save the first one started

@@ -83,20 +83,143 @@ fn ck(path: &Path, reason: impl Into<String>) -> NnError {
 /// # Errors
 /// [`NnError::Io`] naming the file.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let io = |source| NnError::Io { path: path.to_path_buf(), source };
+    let mut set = FileSet::new();
+    set.add(path, bytes)?;
+    set.commit()
+}
+
+/// The temporary name [`write_atomic`] and [`FileSet`] write `path` under (`.NAME.tmpPID`).
+fn temp_path(path: &Path) -> PathBuf {
     let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let tmp: PathBuf = dir.join(format!(".{name}.tmp{}", std::process::id()));
-    let result = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
+    dir.join(format!(".{name}.tmp{}", std::process::id()))
+}
+
+/// Files that appear together or not at all: [`FileSet::add`] writes each one completely to a
+/// temporary file beside its destination (fsync'd); [`FileSet::commit`] then renames them into
+/// place in the order they were added (put the file that marks completion, e.g. `report.json`,
+/// last). If any write fails — a full disk — or the set is dropped uncommitted, the temporary
+/// files are removed and none of the destinations is touched.
+#[derive(Debug, Default)]
+pub struct FileSet {
+    /// (temporary, destination) pairs, in order.
+    staged: Vec<(PathBuf, PathBuf)>,
+}
+
+impl FileSet {
+    /// An empty set.
+    pub fn new() -> Self {
+        Self::default()
     }
-    result.map_err(io)
+
+    /// Writes `bytes` for `path` to its temporary file.
+    ///
+    /// # Errors
+    /// [`NnError::Io`] naming the destination; the set's earlier files stay staged (dropping
+    /// the set removes them).
+    pub fn add(&mut self, path: &Path, bytes: &[u8]) -> Result<()> {
+        let tmp = temp_path(path);
+        let written = (|| {
+            let mut f = std::fs::File::create(&tmp)?;
+            f.write_all(bytes)?;
+            f.sync_all()
+        })();
+        if let Err(source) = written {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(NnError::Io { path: path.to_path_buf(), source });
+        }
+        self.staged.push((tmp, path.to_path_buf()));
+        Ok(())
+    }
+
+    /// Renames every staged file into place, in order.
+    ///
+    /// # Errors
+    /// [`NnError::Io`] naming the file whose rename failed (the files before it are in place,
+    /// the rest are removed).
+    pub fn commit(mut self) -> Result<()> {
+        for (tmp, path) in std::mem::take(&mut self.staged) {
+            if let Err(source) = std::fs::rename(&tmp, &path) {
+                let _ = std::fs::remove_file(&tmp);
+                return Err(NnError::Io { path, source });
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Drop for FileSet {
+    fn drop(&mut self) {
+        for (tmp, _) in &self.staged {
+            let _ = std::fs::remove_file(tmp);
+        }
+    }
+}
+
+/// The lock of an output folder: a `.relu.lock` file holding the owner's PID, removed when the
+/// lock drops. Two processes writing the same folder at once would mix their files; the second
+/// gets [`NnError::Busy`]. A lock left by a killed process (its PID no longer runs) is taken
+/// over. A folder the lock had to create is removed again on drop if it is still empty.
+#[derive(Debug)]
+pub struct DirLock {
+    file: PathBuf,
+    created_dir: Option<PathBuf>,
+}
+
+/// The lock file's name inside a locked folder.
+pub const LOCK_FILE: &str = ".relu.lock";
+
+impl DirLock {
+    /// Locks `dir`, creating it if needed.
+    ///
+    /// # Errors
+    /// [`NnError::Busy`] if a live process holds it; [`NnError::Io`] if the folder or the lock
+    /// file cannot be created.
+    pub fn acquire(dir: &Path) -> Result<Self> {
+        let io = |path: &Path| {
+            let path = path.to_path_buf();
+            move |source| NnError::Io { path, source }
+        };
+        let created_dir = if dir.is_dir() {
+            None
+        } else {
+            std::fs::create_dir_all(dir).map_err(io(dir))?;
+            Some(dir.to_path_buf())
+        };
+        let file = dir.join(LOCK_FILE);
+        // Two attempts: the second after removing a stale lock.
+        for _ in 0..2 {
+            match std::fs::OpenOptions::new().write(true).create_new(true).open(&file) {
+                Ok(mut f) => {
+                    let lock = DirLock { file: file.clone(), created_dir };
+                    f.write_all(std::process::id().to_string().as_bytes()).map_err(io(&file))?;
+                    return Ok(lock);
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                    let owner = std::fs::read_to_string(&file).ok().and_then(|s| s.trim().parse::<u32>().ok());
+                    match owner {
+                        Some(pid) if pid != std::process::id() && process_alive(pid, &file) => {
+                            return Err(NnError::Busy { path: dir.to_path_buf(), pid });
+                        }
+                        // A dead owner, our own PID from an earlier run, or an unreadable file.
+                        _ => std::fs::remove_file(&file).map_err(io(&file))?,
+                    }
+                }
+                Err(source) => return Err(NnError::Io { path: file, source }),
+            }
+        }
+        Err(NnError::Io { path: file, source: std::io::Error::other("the lock file keeps reappearing") })
+    }
+}
+
+impl Drop for DirLock {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.file);
+        if let Some(dir) = &self.created_dir {
+            // Fails, as it should, unless the folder is empty.
+            let _ = std::fs::remove_dir(dir);
+        }
+    }
 }
 
 /// Removes the temporary files [`write_atomic`] leaves in `dir` when its process is killed
@@ -117,7 +240,7 @@ pub fn remove_stale_temp_files(dir: &Path) -> Result<usize> {
     for entry in entries.flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
         let Some(pid) = temp_file_pid(&name) else { continue };
-        if pid == std::process::id() || process_alive(pid, &entry) {
+        if pid == std::process::id() || process_alive(pid, &entry.path()) {
             continue;
         }
         let path = entry.path();
@@ -134,12 +257,14 @@ fn temp_file_pid(name: &str) -> Option<u32> {
     pid.parse().ok()
 }
 
-fn process_alive(pid: u32, entry: &std::fs::DirEntry) -> bool {
+/// Whether process `pid` (the writer of `file`) still runs: on Linux from `/proc`; elsewhere a
+/// file younger than a day counts as live.
+fn process_alive(pid: u32, file: &Path) -> bool {
     if cfg!(target_os = "linux") {
         Path::new("/proc").join(pid.to_string()).exists()
     } else {
         let day = std::time::Duration::from_secs(24 * 3600);
-        entry.metadata().and_then(|m| m.modified()).ok().and_then(|t| t.elapsed().ok()).is_none_or(|age| age < day)
+        std::fs::metadata(file).and_then(|m| m.modified()).ok().and_then(|t| t.elapsed().ok()).is_none_or(|age| age < day)
     }
 }
 
@@ -244,12 +369,19 @@ fn base_metadata(spec: &NetworkSpec) -> HashMap<String, String> {
 /// # Errors
 /// [`NnError::Io`] or [`NnError::Checkpoint`] naming the file.
 pub fn save_model(path: &Path, net: &Network, extra: &HashMap<String, String>) -> Result<()> {
+    write_atomic(path, &model_bytes(path, net, extra)?)
+}
+
+/// The bytes [`save_model`] writes (for a [`FileSet`]); `path` only names the file in errors.
+///
+/// # Errors
+/// [`NnError::Checkpoint`] naming the file.
+pub fn model_bytes(path: &Path, net: &Network, extra: &HashMap<String, String>) -> Result<Vec<u8>> {
     let mut tensors = Vec::new();
     layer_tensors("", net.layers(), &mut tensors);
     let mut meta = base_metadata(net.spec());
     meta.extend(extra.iter().map(|(k, v)| (k.clone(), v.clone())));
-    let bytes = serialize(path, &tensors, meta)?;
-    write_atomic(path, &bytes)
+    serialize(path, &tensors, meta)
 }
 
 fn read_file(path: &Path) -> Result<Vec<u8>> {

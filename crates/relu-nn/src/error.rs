@@ -67,6 +67,14 @@ pub enum NnError {
         #[source]
         source: std::io::Error,
     },
+    /// An output folder another live process holds the lock of ([`crate::checkpoint::DirLock`]).
+    #[error("{path} is being written by another relu process (pid {pid}); wait for it to finish or choose another folder")]
+    Busy {
+        /// The folder.
+        path: PathBuf,
+        /// The process holding it.
+        pid: u32,
+    },
     /// An error from relu-core (thread pool, activation parsing, …).
     #[error(transparent)]
     Core(#[from] relu_core::CoreError),

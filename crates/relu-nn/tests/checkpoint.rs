@@ -197,3 +197,56 @@ fn the_same_network_saves_to_the_same_bytes() {
     assert_eq!(loaded, n);
     assert_eq!(meta["key7"], "value 7");
 }
+
+#[test]
+fn a_file_set_appears_whole_or_not_at_all() {
+    use relu_nn::checkpoint::FileSet;
+    let dir = tempfile::tempdir().unwrap();
+    let names = || {
+        let mut v: Vec<String> =
+            std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+        v.sort();
+        v
+    };
+    // A failing write (here: into a folder that does not exist; on a full disk, ENOSPC) leaves
+    // nothing, not even the files staged before it.
+    std::fs::write(dir.path().join("report.json"), b"old").unwrap();
+    let mut set = FileSet::new();
+    set.add(&dir.path().join("model.safetensors"), b"model").unwrap();
+    assert!(set.add(&dir.path().join("missing").join("plot.svg"), b"svg").is_err());
+    drop(set);
+    assert_eq!(names(), ["report.json"]);
+    assert_eq!(std::fs::read(dir.path().join("report.json")).unwrap(), b"old");
+    let mut set = FileSet::new();
+    set.add(&dir.path().join("model.safetensors"), b"model").unwrap();
+    set.add(&dir.path().join("report.json"), b"new").unwrap();
+    assert_eq!(names().len(), 3, "staged under temporary names: {:?}", names());
+    set.commit().unwrap();
+    assert_eq!(names(), ["model.safetensors", "report.json"]);
+    assert_eq!(std::fs::read(dir.path().join("report.json")).unwrap(), b"new");
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn an_output_folder_lock_refuses_a_live_owner_and_takes_over_a_dead_one() {
+    use relu_nn::checkpoint::{DirLock, LOCK_FILE};
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    {
+        let _lock = DirLock::acquire(&out).unwrap();
+        assert_eq!(std::fs::read_to_string(out.join(LOCK_FILE)).unwrap(), std::process::id().to_string());
+    }
+    assert!(!out.exists(), "the lock created the folder and removes it again while empty");
+    std::fs::create_dir(&out).unwrap();
+    // PID 1 always runs.
+    std::fs::write(out.join(LOCK_FILE), "1").unwrap();
+    let e = DirLock::acquire(&out).unwrap_err();
+    assert!(matches!(e, NnError::Busy { pid: 1, .. }), "{e}");
+    assert!(e.to_string().contains("pid 1") && e.to_string().contains("run"), "{e}");
+    assert_eq!(std::fs::read_to_string(out.join(LOCK_FILE)).unwrap(), "1", "another process's lock is left alone");
+    // A lock whose process is gone (killed) is taken over, and released on drop.
+    std::fs::write(out.join(LOCK_FILE), "999999999").unwrap();
+    drop(DirLock::acquire(&out).unwrap());
+    assert!(!out.join(LOCK_FILE).exists());
+    assert!(out.is_dir(), "a folder that existed before stays");
+}

@@ -3,7 +3,7 @@
 
 use anyhow::{Context, Result, bail};
 use relu_nn::NetworkSpec;
-use relu_nn::checkpoint::{self, write_atomic};
+use relu_nn::checkpoint;
 
 use crate::cli::PretrainArgs;
 use crate::cmd::train::{CONFIG_FILE, pretrain, resolve};
@@ -77,10 +77,14 @@ pub fn run(args: &PretrainArgs) -> Result<u8> {
     let threads = resolve_threads(settings.threads);
     let (net, info) = pretrain(&settings, &unlabeled, &net_spec, &cfg, threads, &say)?;
     std::fs::create_dir_all(&out).with_context(|| format!("--out {}: cannot create the folder", out.display()))?;
-    write_atomic(&out.join(CONFIG_FILE), settings.to_toml().as_bytes())?;
-    checkpoint::save_model(&out.join(MODEL_FILE), &net, &model_dir::metadata(&loaded.input, loaded.vectorizer.as_ref()))?;
+    // Complete or not at all: every file written before any is renamed.
+    let model_path = out.join(MODEL_FILE);
+    let mut set = checkpoint::FileSet::new();
+    set.add(&out.join(CONFIG_FILE), settings.to_toml().as_bytes())?;
+    set.add(&model_path, &checkpoint::model_bytes(&model_path, &net, &model_dir::metadata(&loaded.input, loaded.vectorizer.as_ref()))?)?;
     let json = serde_json::to_vec_pretty(&info).context("encoding pretrain.json")?;
-    write_atomic(&out.join(PRETRAIN_FILE), &json)?;
+    set.add(&out.join(PRETRAIN_FILE), &json)?;
+    set.commit()?;
     say(&format!(
         "files in {}: {MODEL_FILE}, {CONFIG_FILE}, {PRETRAIN_FILE}; fine-tune with `{}`",
         out.display(),

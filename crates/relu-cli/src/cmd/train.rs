@@ -39,6 +39,9 @@ pub const EXIT_INTERRUPTED: u8 = 130;
 /// Bad settings, unreadable data, divergence, or files that cannot be written.
 pub fn run(args: &TrainArgs) -> Result<u8> {
     let (settings, out, resuming) = resolve(args)?;
+    // Held until the run returns: a second `relu train` on the same folder is refused instead
+    // of mixing its files with this one's.
+    let _lock = checkpoint::DirLock::acquire(&out).with_context(|| format!("--out {}", out.display()))?;
     // Temporary files of an earlier run in this folder that was killed mid-write.
     checkpoint::remove_stale_temp_files(&out).with_context(|| format!("--out {}", out.display()))?;
     let display = Display::choose(args.quiet);
@@ -211,12 +214,17 @@ pub fn run(args: &TrainArgs) -> Result<u8> {
         files.push(("filter_updates.svg", plots::filter_grid(&learned, shape, 100, maxout_step(&net))?.into_bytes()));
     }
     std::fs::create_dir_all(&out).with_context(|| format!("--out {}: cannot create the folder", out.display()))?;
-    write_atomic(&out.join(CONFIG_FILE), settings.to_toml().as_bytes())?;
-    checkpoint::save_model(&out.join(MODEL_FILE), &net, &model_dir::metadata(&loaded.input, loaded.vectorizer.as_ref()))?;
+    // All final files are written in full before any is renamed into place, report.json (the
+    // mark of a complete run) last: a full disk leaves the resumable state, not half a run.
+    let model_path = out.join(MODEL_FILE);
+    let mut set = checkpoint::FileSet::new();
+    set.add(&out.join(CONFIG_FILE), settings.to_toml().as_bytes())?;
+    set.add(&model_path, &checkpoint::model_bytes(&model_path, &net, &model_dir::metadata(&loaded.input, loaded.vectorizer.as_ref()))?)?;
     for (name, bytes) in &files {
-        write_atomic(&out.join(name), bytes)?;
+        set.add(&out.join(name), bytes)?;
     }
-    write_atomic(&out.join(REPORT_FILE), &json_bytes(&rep)?)?;
+    set.add(&out.join(REPORT_FILE), &json_bytes(&rep)?)?;
+    set.commit()?;
     // The run is complete; its per-epoch or interrupted state is stale now.
     let _ = std::fs::remove_file(out.join(STATE_FILE));
     if display != Display::Quiet {

@@ -21,7 +21,6 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 use relu_core::Activation;
 use relu_core::activation::Softplus;
-use relu_nn::checkpoint::write_atomic;
 use relu_nn::{Dataset, Features, Network, NetworkSpec, NnError, StopReason, Trainer};
 use relu_pretrain::Reconstruction;
 use serde::Serialize;
@@ -221,13 +220,15 @@ impl Runner {
     /// Writes `report.json` and the other files (all rendered before anything is written).
     fn write(&self, report: &impl Serialize, files: &[(&str, Vec<u8>)]) -> Result<()> {
         std::fs::create_dir_all(&self.out).with_context(|| format!("--out {}: cannot create the folder", self.out.display()))?;
+        // Complete or not at all: every file written before any is renamed, report.json last.
+        let mut set = relu_nn::checkpoint::FileSet::new();
         for (name, bytes) in files {
-            write_atomic(&self.out.join(name), bytes)?;
+            set.add(&self.out.join(name), bytes)?;
         }
         let mut json = serde_json::to_vec_pretty(report)?;
         json.push(b'\n');
-        write_atomic(&self.out.join("report.json"), &json)?;
-        Ok(())
+        set.add(&self.out.join("report.json"), &json)?;
+        Ok(set.commit()?)
     }
 
     /// The header shared by every report.
