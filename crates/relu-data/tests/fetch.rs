@@ -149,7 +149,9 @@ fn mirrors_are_tried_in_order_and_every_failure_is_listed() {
 
 #[test]
 fn unreachable_host_gives_a_clear_error() {
-    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    // Port 1 (tcpmux) is privileged and never served here. A freed ephemeral port, as before,
+    // could be handed to another test's server running in parallel, which answered 404.
+    let port = 1;
     let dir = tempfile::tempdir().unwrap();
     let urls = vec![format!("http://127.0.0.1:{port}/a.bin"), format!("http://127.0.0.1:{port}/mirror/a.bin")];
     let spec = FileSpec::new("a.bin", urls, Verify::Md5("0".repeat(32)));
@@ -157,7 +159,7 @@ fn unreachable_host_gives_a_clear_error() {
     let e = Fetcher::new(dir.path()).fetch_file(&cache, &spec).unwrap_err();
     assert!(matches!(e, DataError::Download { .. }));
     let m = e.to_string();
-    assert!(m.contains("cannot download a.bin") && m.contains("cannot connect") && m.contains(&port.to_string()), "{m}");
+    assert!(m.contains("cannot download a.bin") && m.contains("cannot connect") && m.contains(&format!("127.0.0.1:{port}/")), "{m}");
     assert_eq!(m.lines().count(), 3, "one line for the file, one per URL: {m}");
     assert!(!dir.path().join("cache").exists(), "the cache folders created for the failed download are removed");
 }
