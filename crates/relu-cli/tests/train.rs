@@ -466,9 +466,17 @@ fn sigint_saves_a_resumable_state() {
     // training is under way.
     let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
     assert!(lines.by_ref().map_while(Result::ok).any(|l| l.starts_with("epoch 1/500")), "no epoch line");
-    // A second run on the same folder meanwhile is refused (it used to mix its files in).
+    // Resuming the folder while its run is still going is refused (it used to mix their files).
+    // Its epoch-1 checkpoint is written just after the epoch line.
+    let state = out.join("train_state.safetensors");
+    for _ in 0..500 {
+        if state.is_file() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
     assert_usage_error(
-        relu().args(["train", "--hidden", "8", "--epochs", "1", "--limit", "100", "--out"]).arg(&out).assert(),
+        relu().args(["train", "--resume"]).arg(&out).assert(),
         &["--out", "another relu process", &format!("pid {}", child.id())],
     );
     let killed = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
