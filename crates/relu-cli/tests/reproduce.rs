@@ -201,44 +201,29 @@ fn sentiment_pretrains_on_extra_unlabeled_text() {
     let mut text: String = (0..40).map(|i| format!("the film plot {}\n", if i % 2 == 0 { "great" } else { "boring" })).collect();
     text += "zzz qqq\nxxx\nwww vvv\n";
     std::fs::write(&extra, text).unwrap();
-    let out = dir.path().join("out");
-    relu()
-        .args(["reproduce", "sentiment", "--folds", "2", "--units", "8", "--models", "rect1+dae", "--quiet"])
-        .args(["--epochs", "2", "--pretrain-epochs", "1", "--lr-grid", "0.1", "--threads", "2", "--unlabeled"])
-        .arg(&extra)
-        .arg("--data")
-        .arg(format!("reviews:{}", tsv.display()))
-        .arg("--out")
-        .arg(&out)
-        .assert()
+    // `relu reproduce sentiment ARGS --unlabeled FILE` on the reviews, into `dir/OUT`.
+    let run = |args: &[&str], unlabeled: &std::path::Path, out: &str| {
+        relu()
+            .args(["reproduce", "sentiment"])
+            .args(args)
+            .arg("--unlabeled")
+            .arg(unlabeled)
+            .arg("--data")
+            .arg(format!("reviews:{}", tsv.display()))
+            .arg("--out")
+            .arg(dir.path().join(out))
+            .assert()
+    };
+    let quick = ["--folds", "2", "--units", "8", "--models", "rect1+dae", "--quiet"];
+    run(&[&quick[..], &["--epochs", "2", "--pretrain-epochs", "1", "--lr-grid", "0.1", "--threads", "2"]].concat(), &extra, "out")
         .success();
-    let r = report(&out);
+    let r = report(&dir.path().join("out"));
     for n in networks(&r) {
         assert_eq!(n["pretraining"]["unlabeled"], 60 + 40, "the fold's 60 training reviews and 40 extra lines: {n}");
     }
     // Without a pre-trained model the flag would be ignored: an error instead.
-    assert_usage_error(
-        relu()
-            .args(["reproduce", "sentiment", "--models", "linear", "--unlabeled"])
-            .arg(&extra)
-            .arg("--data")
-            .arg(format!("reviews:{}", tsv.display()))
-            .arg("--out")
-            .arg(dir.path().join("x"))
-            .assert(),
-        &["--unlabeled", "+dae"],
-    );
-    assert_usage_error(
-        relu()
-            .args(["reproduce", "sentiment", "--models", "rect1+dae", "--unlabeled"])
-            .arg(dir.path().join("absent.txt"))
-            .arg("--data")
-            .arg(format!("reviews:{}", tsv.display()))
-            .arg("--out")
-            .arg(dir.path().join("y"))
-            .assert(),
-        &["--unlabeled", "absent.txt"],
-    );
+    assert_usage_error(run(&["--models", "linear"], &extra, "x"), &["--unlabeled", "+dae"]);
+    assert_usage_error(run(&["--models", "rect1+dae"], &dir.path().join("absent.txt"), "y"), &["--unlabeled", "absent.txt"]);
 }
 
 #[test]

@@ -445,27 +445,43 @@ fn acl_folder_trains() {
     assert_eq!(json(&out.join("report.json"))["dataset"]["test"], 24);
 }
 
-/// The real Ctrl-C path: SIGINT while training saves a resumable state and exits with 130.
+/// Spawns `relu ARGS --out OUT` with plain progress (stdout and stderr piped) and waits for the
+/// progress line starting with `line`. The line reader is returned with the child and must live
+/// as long as it: closing the pipe would fail the run's later progress output.
 #[cfg(unix)]
-#[test]
-fn sigint_saves_a_resumable_state() {
+fn spawn_until(
+    args: &[&str],
+    out: &std::path::Path,
+    line: &str,
+) -> (std::process::Child, std::io::Lines<std::io::BufReader<std::process::ChildStdout>>) {
     use std::io::BufRead;
     use std::process::{Command, Stdio};
-
-    let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("run");
-    // Long enough (hundreds of epochs) that it is still running when the signal arrives.
     let mut child = Command::new(env!("CARGO_BIN_EXE_relu"))
-        .args(["train", "--hidden", "16", "--epochs", "500", "--limit", "2000", "--threads", "1", "--out"])
-        .arg(&out)
+        .args(args)
+        .arg("--out")
+        .arg(out)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    // Plain progress prints a line per epoch; the first one proves the handler is installed and
-    // training is under way.
     let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
-    assert!(lines.by_ref().map_while(Result::ok).any(|l| l.starts_with("epoch 1/500")), "no epoch line");
+    assert!(lines.by_ref().map_while(Result::ok).any(|l| l.starts_with(line)), "no `{line}` line");
+    (child, lines)
+}
+
+/// The real Ctrl-C path: SIGINT while training saves a resumable state and exits with 130.
+#[cfg(unix)]
+#[test]
+fn sigint_saves_a_resumable_state() {
+    use std::process::Command;
+
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    // Long enough (hundreds of epochs) that it is still running when the signal arrives. Plain
+    // progress prints a line per epoch; the first one proves the handler is installed and
+    // training is under way.
+    let (mut child, _lines) =
+        spawn_until(&["train", "--hidden", "16", "--epochs", "500", "--limit", "2000", "--threads", "1"], &out, "epoch 1/500");
     // Resuming the folder while its run is still going is refused (it used to mix their files).
     // Its epoch-1 checkpoint is written just after the epoch line.
     let state = out.join("train_state.safetensors");
@@ -500,21 +516,13 @@ fn sigint_saves_a_resumable_state() {
 #[cfg(unix)]
 #[test]
 fn a_second_sigint_lets_the_save_finish() {
-    use std::io::BufRead;
-    use std::process::{Command, Stdio};
+    use std::process::Command;
 
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("run");
     // A large state (two 2000-unit layers with momentum, ≈ 80 MB) takes a while to write.
-    let mut child = Command::new(env!("CARGO_BIN_EXE_relu"))
-        .args(["train", "--hidden", "2000,2000", "--momentum", "0.9", "--epochs", "100", "--limit", "400", "--threads", "2", "--out"])
-        .arg(&out)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
-    assert!(lines.by_ref().map_while(Result::ok).any(|l| l.starts_with("epoch 1/100")), "no epoch line");
+    let args = ["train", "--hidden", "2000,2000", "--momentum", "0.9", "--epochs", "100", "--limit", "400", "--threads", "2"];
+    let (mut child, _lines) = spawn_until(&args, &out, "epoch 1/100");
     let int = || Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap().success();
     assert!(int());
     std::thread::sleep(std::time::Duration::from_millis(50));
@@ -534,19 +542,13 @@ fn a_second_sigint_lets_the_save_finish() {
 #[cfg(unix)]
 #[test]
 fn sigkill_in_epoch_5_of_10_resumes_to_the_same_bytes() {
-    use std::io::BufRead;
-    use std::process::{Command, Stdio};
-
     let dir = tempfile::tempdir().unwrap();
     let (full, killed) = (dir.path().join("full"), dir.path().join("killed"));
-    let args = ["train", "--hidden", "400", "--epochs", "10", "--limit", "2000", "--threads", "2", "--out"];
-    relu().args(args).arg(&full).arg("--quiet").assert().success();
-    let mut child =
-        Command::new(env!("CARGO_BIN_EXE_relu")).args(args).arg(&killed).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
+    let args = ["train", "--hidden", "400", "--epochs", "10", "--limit", "2000", "--threads", "2"];
+    relu().args(args).arg("--out").arg(&full).arg("--quiet").assert().success();
     // The line of epoch 4 is printed when it ends: the kill lands in epoch 5 (or while epoch 4's
     // checkpoint is being written).
-    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
-    assert!(lines.by_ref().map_while(Result::ok).any(|l| l.starts_with("epoch 4/10")), "no epoch 4 line");
+    let (mut child, _lines) = spawn_until(&args, &killed, "epoch 4/10");
     child.kill().unwrap(); // SIGKILL
     let status = child.wait().unwrap();
     assert_eq!(std::os::unix::process::ExitStatusExt::signal(&status), Some(9), "{status:?}");

@@ -129,10 +129,17 @@ pub(crate) fn from_slice(bytes: &[u8]) -> Source<'_> {
 }
 
 impl Source<'_> {
+    /// The capacity to reserve for reading `n` announced bytes: never more than
+    /// [`MAX_RESERVE`] nor than what is left of the source ([`Source::max_len`]), so a header's
+    /// claim alone cannot cause a large allocation; reading grows the buffer as bytes arrive.
+    fn reservation(&self, n: u64) -> usize {
+        n.min(MAX_RESERVE).min(self.max_len.saturating_sub(self.pos)) as usize
+    }
+
     /// Reads exactly `n` bytes (a header, or a block of a streamed payload), or reports where the
     /// input ended and what it was expected to hold. Reserves no more than the input can hold.
     pub(crate) fn header(&mut self, n: usize, path: &Path, what: &str) -> Result<Vec<u8>> {
-        let mut buf = Vec::with_capacity((n as u64).min(self.max_len.saturating_sub(self.pos)) as usize);
+        let mut buf = Vec::with_capacity(self.reservation(n as u64));
         let got = (&mut self.reader).take(n as u64).read_to_end(&mut buf).map_err(|e| DataError::io(path, "read", e))?;
         let start = self.pos;
         self.pos += got as u64;
@@ -155,7 +162,7 @@ impl Source<'_> {
             ));
         }
         self.check_known_length(len, path, what)?;
-        let mut buf = Vec::with_capacity(len.min(MAX_RESERVE).min(self.max_len) as usize);
+        let mut buf = Vec::with_capacity(self.reservation(len));
         // One byte more than announced, to detect trailing data without reading it all.
         let got = (&mut self.reader).take(len + 1).read_to_end(&mut buf).map_err(|e| DataError::io(path, "read", e))? as u64;
         self.pos += got;

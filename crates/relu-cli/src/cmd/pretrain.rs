@@ -56,19 +56,20 @@ pub fn run(args: &PretrainArgs) -> Result<u8> {
         None => loaded.train.inputs.clone(),
         Some(u) => {
             let uspec: DataSpec = u.parse().map_err(|e| anyhow::anyhow!("--unlabeled: {e}"))?;
-            if let DataSpec::Reviews(file) = &uspec {
-                // Text goes through --data's vocabulary, beside --data's own training documents.
-                let vectorizer = loaded.vectorizer.as_ref().context("--unlabeled: review text needs review --data")?;
-                data::with_unlabeled(&loaded.train.inputs, &data::read_unlabeled(file)?, vectorizer)?
-            } else {
-                if uspec.is_text() {
-                    bail!("--unlabeled {u}: extra review text must be a reviews:FILE (any .tsv, .jsonl or text file)");
+            match &uspec {
+                DataSpec::Reviews(file) => {
+                    // Text goes through --data's vocabulary, beside --data's own training documents.
+                    let vectorizer = loaded.vectorizer.as_ref().context("--unlabeled: review text needs review --data")?;
+                    data::with_unlabeled(&loaded.train.inputs, &data::read_unlabeled(file)?, vectorizer)?
                 }
-                let other = data::load(&uspec, text, None).with_context(|| format!("--unlabeled {u}"))?;
-                if other.dim() != loaded.dim() {
-                    bail!("--unlabeled {u}: {} input features, but --data {} has {}", other.dim(), settings.data, loaded.dim());
+                DataSpec::Acl(_) => bail!("--unlabeled {u}: extra review text must be a reviews:FILE (any .tsv, .jsonl or text file)"),
+                _ => {
+                    let other = data::load(&uspec, text, None).with_context(|| format!("--unlabeled {u}"))?;
+                    if other.dim() != loaded.dim() {
+                        bail!("--unlabeled {u}: {} input features, but --data {} has {}", other.dim(), settings.data, loaded.dim());
+                    }
+                    other.train.inputs
                 }
-                other.train.inputs
             }
         }
     };

@@ -240,15 +240,42 @@ pub fn read_reviews(path: &Path, targets: Targets) -> Result<Vec<Document>> {
     read_review_file(path, labelled, &mut |raw| targets.class(raw))
 }
 
+/// A text file's format, from its name (case-insensitive, an optional `.gz` ignored).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TextFormat {
+    /// `.tsv`
+    Tsv,
+    /// `.txt`: TSV for labelled reviews, one document per line for unlabeled text.
+    Txt,
+    /// `.jsonl` or `.json`
+    Jsonl,
+    /// Anything else.
+    Other,
+}
+
+impl TextFormat {
+    fn of(path: &Path) -> Self {
+        let name = path.file_name().map(|n| n.to_string_lossy().to_ascii_lowercase()).unwrap_or_default();
+        let stem = name.strip_suffix(".gz").unwrap_or(&name);
+        if stem.ends_with(".tsv") {
+            Self::Tsv
+        } else if stem.ends_with(".txt") {
+            Self::Txt
+        } else if stem.ends_with(".jsonl") || stem.ends_with(".json") {
+            Self::Jsonl
+        } else {
+            Self::Other
+        }
+    }
+}
+
 fn read_review_file(path: &Path, labelled: bool, label_of: LabelMap<'_>) -> Result<Vec<Document>> {
-    let name = path.file_name().map(|n| n.to_string_lossy().to_ascii_lowercase()).unwrap_or_default();
-    let stem = name.strip_suffix(".gz").unwrap_or(&name);
-    if stem.ends_with(".tsv") || stem.ends_with(".txt") {
-        tsv(io::open(path)?, path, label_of)
-    } else if stem.ends_with(".jsonl") || stem.ends_with(".json") {
-        jsonl(io::open(path)?, path, labelled, label_of)
-    } else {
-        Err(DataError::InvalidParameter { name: "review file", value: path.display().to_string(), expected: REVIEW_FORMATS.into() })
+    match TextFormat::of(path) {
+        TextFormat::Tsv | TextFormat::Txt => tsv(io::open(path)?, path, label_of),
+        TextFormat::Jsonl => jsonl(io::open(path)?, path, labelled, label_of),
+        TextFormat::Other => {
+            Err(DataError::InvalidParameter { name: "review file", value: path.display().to_string(), expected: REVIEW_FORMATS.into() })
+        }
     }
 }
 
@@ -364,14 +391,10 @@ pub fn read_lines(path: &Path) -> Result<Vec<Document>> {
 /// # Errors
 /// As the chosen reader.
 pub fn read_unlabeled(path: &Path) -> Result<Vec<Document>> {
-    let name = path.file_name().map(|n| n.to_string_lossy().to_ascii_lowercase()).unwrap_or_default();
-    let stem = name.strip_suffix(".gz").unwrap_or(&name);
-    if stem.ends_with(".tsv") {
-        tsv(io::open(path)?, path, &mut |_| Ok(None))
-    } else if stem.ends_with(".jsonl") || stem.ends_with(".json") {
-        jsonl(io::open(path)?, path, false, &mut |_| Ok(None))
-    } else {
-        read_lines(path)
+    match TextFormat::of(path) {
+        TextFormat::Tsv => tsv(io::open(path)?, path, &mut |_| Ok(None)),
+        TextFormat::Jsonl => jsonl(io::open(path)?, path, false, &mut |_| Ok(None)),
+        TextFormat::Txt | TextFormat::Other => read_lines(path),
     }
 }
 
