@@ -121,6 +121,32 @@ fn an_existing_run_is_not_overwritten_and_resume_needs_a_state() {
 }
 
 #[test]
+fn a_folder_another_live_process_writes_is_refused_by_every_writer() {
+    // The lock names this test process, which is alive for the whole test.
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("busy");
+    std::fs::create_dir(&out).unwrap();
+    let pid = std::process::id().to_string();
+    std::fs::write(out.join(".relu.lock"), &pid).unwrap();
+    let runs: [&[&str]; 3] = [
+        &["train", "--limit", "100", "--epochs", "1", "--hidden", "10"],
+        &["pretrain", "--pretrain-epochs", "1", "--hidden", "10"],
+        &["reproduce", "table1", "--rows", "rectifier", "--pretraining", "none", "--limit", "100", "--epochs", "1"],
+    ];
+    for args in runs {
+        let a = relu().args(args).arg("--out").arg(&out).assert();
+        assert_usage_error(a, &["--out", "being written by another relu process", &format!("pid {pid}")]);
+        assert_eq!(std::fs::read_to_string(out.join(".relu.lock")).unwrap(), pid, "{args:?} left the owner's lock alone");
+        let left: Vec<_> = std::fs::read_dir(&out).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(left.len(), 1, "{args:?} wrote into a busy folder: {left:?}");
+    }
+    // A finished run is reported as busy too while its folder is held: the lock is checked first.
+    std::fs::write(out.join("report.json"), "{}").unwrap();
+    let a = relu().args(["train", "--limit", "100", "--epochs", "1", "--out"]).arg(&out).assert();
+    assert_usage_error(a, &["being written by another relu process"]);
+}
+
+#[test]
 fn eval_and_inspect_refuse_missing_or_mismatched_models() {
     let dir = tempfile::tempdir().unwrap();
     assert_usage_error(relu().args(["eval", "--model"]).arg(dir.path().join("none")).assert(), &["--model", "none"]);

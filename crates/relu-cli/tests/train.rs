@@ -560,6 +560,35 @@ fn sigkill_in_epoch_5_of_10_resumes_to_the_same_bytes() {
     assert!(bytes(&full) == bytes(&killed), "the resumed model.safetensors differs in bytes from the uninterrupted run's");
 }
 
+/// A disk that fills while the final files are written: every file larger than 150 KiB fails
+/// (`ulimit -f`, SIGXFSZ ignored so the write returns EFBIG as on a full disk). The end-of-epoch
+/// checkpoint (≈ 130 KB) fits; filters.svg (≈ 220 KB) does not. The run must fail naming the
+/// file, leave no final file and no temporary file behind, keep its checkpoint, and
+/// `--resume` once there is room must end with the uninterrupted run's bytes.
+#[cfg(unix)]
+#[test]
+fn a_full_disk_at_the_end_leaves_no_partial_run_and_resumes() {
+    let dir = tempfile::tempdir().unwrap();
+    let (full, cut) = (dir.path().join("full"), dir.path().join("cut"));
+    let args = ["train", "--hidden", "20", "--epochs", "2", "--limit", "200", "--threads", "2", "--quiet"];
+    relu().args(args).arg("--out").arg(&full).assert().success();
+    let a = assert_cmd::Command::new("bash")
+        .args(["-c", r#"trap "" XFSZ; ulimit -f 150; exec "$0" "$@""#, env!("CARGO_BIN_EXE_relu")])
+        .args(args)
+        .arg("--out")
+        .arg(&cut)
+        .assert();
+    assert_usage_error(a, &["filters.svg", "File too large"]);
+    let mut left: Vec<String> = std::fs::read_dir(&cut).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+    left.sort();
+    assert_eq!(left, ["config.toml", "train_state.safetensors"], "only the resumable state survives a failed final write");
+    relu().args(["train", "--quiet", "--resume"]).arg(&cut).assert().success();
+    for file in ["model.safetensors", "filters.svg"] {
+        assert!(std::fs::read(full.join(file)).unwrap() == std::fs::read(cut.join(file)).unwrap(), "{file} differs after the resume");
+    }
+    assert!(!cut.join("train_state.safetensors").exists(), "a finished run drops its checkpoint");
+}
+
 /// `--pretrain dae` pre-trains every hidden layer on all training inputs (18,000, not the 500 of
 /// `--limit`), reports each layer's reconstruction error per epoch, and lowers it.
 #[test]

@@ -136,3 +136,24 @@ proptest! {
         run_all(&b);
     }
 }
+
+/// Issue: a 0.6 MB gzip of 684,000 valid images passed every per-file limit, then the
+/// train/validation split copied the whole training matrix (2.1 GB more). The split may allocate
+/// the validation part (and bookkeeping), never a second copy of the training features.
+#[test]
+fn the_validation_split_does_not_copy_the_training_set() {
+    use relu_data::{Dataset, TrainTest};
+    let (dim, n, valid) = (100, 50_000, 1_000);
+    let set = |len: usize| Dataset {
+        features: nalgebra::DMatrix::from_element(dim, len, 0.5),
+        labels: vec![1; len],
+        num_classes: 10,
+        shape: vec![10, 10],
+    };
+    let tt = TrainTest { train: set(n), test: set(10) };
+    let (splits, peak) = counting_alloc::peak_bytes(|| tt.hold_out_last(valid).unwrap());
+    assert_eq!((splits.train.len(), splits.valid.len()), (n - valid, valid));
+    let valid_bytes = dim * valid * 4 + valid * 4;
+    let train_bytes = dim * n * 4;
+    assert!(peak <= 2 * valid_bytes + (1 << 16), "the split allocated {peak} bytes; validation is {valid_bytes}, training {train_bytes}");
+}

@@ -37,9 +37,7 @@ pub fn run(args: &PretrainArgs) -> Result<u8> {
         bail!("{flag} is a supervised-training flag: give it to `relu train --init DIR` after pre-training");
     }
     let (mut settings, out, _) = resolve(t)?;
-    if out.join(MODEL_FILE).exists() {
-        bail!("--out {}: the folder already holds a model; choose another folder or delete it", out.display());
-    }
+    let _lock = super::claim_out(&out, &[MODEL_FILE], "a model", "choose another folder or delete it")?;
     settings.pretrain = Some(settings.pretrain.unwrap_or(Pretrain { reconstruction: None }));
     settings.check()?;
     let cfg = settings.pretrain_config().context("pre-training settings")?;

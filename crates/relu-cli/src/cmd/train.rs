@@ -39,11 +39,14 @@ pub const EXIT_INTERRUPTED: u8 = 130;
 /// Bad settings, unreadable data, divergence, or files that cannot be written.
 pub fn run(args: &TrainArgs) -> Result<u8> {
     let (settings, out, resuming) = resolve(args)?;
-    // Held until the run returns: a second `relu train` on the same folder is refused instead
-    // of mixing its files with this one's.
-    let _lock = checkpoint::DirLock::acquire(&out).with_context(|| format!("--out {}", out.display()))?;
-    // Temporary files of an earlier run in this folder that was killed mid-write.
-    checkpoint::remove_stale_temp_files(&out).with_context(|| format!("--out {}", out.display()))?;
+    // Held until the run returns. A resumed run continues the folder's state on purpose.
+    let finished: &[&str] = if resuming { &[] } else { &[REPORT_FILE, STATE_FILE] };
+    let _lock = super::claim_out(
+        &out,
+        finished,
+        "a training run",
+        "choose another folder, delete it, or continue an interrupted run with --resume",
+    )?;
     let display = Display::choose(args.quiet);
     let say = |line: &str| {
         if display != Display::Quiet {
@@ -402,17 +405,6 @@ pub(crate) fn resolve(args: &TrainArgs) -> Result<(Settings, PathBuf, bool)> {
     s.apply_text_recipe(|key| flagged(key) || config_keys.iter().any(|k| k == key));
     s.check()?;
     let out = args.out.clone().unwrap_or_else(|| timestamped_out("train"));
-    for marker in [REPORT_FILE, STATE_FILE] {
-        if out.join(marker).exists() {
-            bail!(
-                "--out {}: the folder already holds a training run ({marker}); choose another folder, delete it, or continue an interrupted run with --resume",
-                out.display()
-            );
-        }
-    }
-    if out.exists() && !out.is_dir() {
-        bail!("--out {}: exists and is not a folder", out.display());
-    }
     Ok((s, out, false))
 }
 

@@ -95,6 +95,8 @@ struct Runner {
     seed: u64,
     threads: usize,
     out: PathBuf,
+    /// Held for the whole run ([`super::claim_out`]).
+    _lock: relu_nn::checkpoint::DirLock,
     display: Display,
     stop: Arc<AtomicBool>,
     started: Instant,
@@ -141,12 +143,7 @@ impl Runner {
             bail!("--budget-minutes: invalid budget {m}: expected a number of minutes > 0");
         }
         let out = c.out.clone().unwrap_or_else(|| crate::cmd::train::timestamped_out(&format!("reproduce-{experiment}")));
-        if out.join("report.json").exists() {
-            bail!("--out {}: the folder already holds a report.json; choose another folder or delete it", out.display());
-        }
-        if out.exists() && !out.is_dir() {
-            bail!("--out {}: exists and is not a folder", out.display());
-        }
+        let lock = super::claim_out(&out, &["report.json"], "a report", "choose another folder or delete it")?;
         Ok(Self {
             experiment,
             epochs,
@@ -164,6 +161,7 @@ impl Runner {
             seed: c.seed,
             threads: resolve_threads(c.threads),
             out,
+            _lock: lock,
             display: Display::choose(c.quiet),
             stop: progress::install_ctrlc(),
             started: Instant::now(),
