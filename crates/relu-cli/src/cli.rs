@@ -62,6 +62,7 @@ const DATA_HELP: &str = "Data spec: mnist (embedded subset), mnist:DIR (IDX file
                         train_state.safetensors in --out and exits with code 130. The state is also saved at the end of \
                         every epoch, so a killed run loses at most one epoch. `relu train --resume DIR` continues \
                         the run exactly.")]
+#[derive(Default)]
 pub struct TrainArgs {
     /// TOML file with any of the settings below (keys as the flag names, with `_` for `-`).
     #[arg(long, value_name = "FILE")]
@@ -154,6 +155,12 @@ pub struct TrainArgs {
     /// zero ones, reweighted [default: all].
     #[arg(long, value_name = "Q")]
     pub sampling: Option<f32>,
+    /// Extra unlabeled data for --pretrain: for review --data a reviews:FILE (.tsv or .jsonl with
+    /// labels ignored, or any text file, one document per line) whose documents are added to the
+    /// training documents through their vocabulary (with --folds, each fold's); for image --data
+    /// an image spec of the same input size whose training inputs replace --data's.
+    #[arg(long, value_name = "SPEC", requires = "pretrain")]
+    pub unlabeled: Option<String>,
     /// Start from the network in DIR/model.safetensors (e.g. written by `relu pretrain`) instead
     /// of a random initialisation; its architecture must match the data and flags.
     #[arg(long, value_name = "DIR", conflicts_with_all = ["resume", "pretrain"])]
@@ -300,23 +307,115 @@ pub enum DataCommand {
     },
 }
 
-/// `relu pretrain`: the network, data and pre-training flags of `relu train` (supervised-only
-/// flags such as --epochs are refused), plus --unlabeled.
+/// `relu pretrain`: its own flags — the network and data of `relu train`, and how to pre-train.
 #[derive(Debug, Args)]
-#[command(after_help = "Pre-trains on --unlabeled's training inputs, or on all training inputs of --data. Writes \
-                        model.safetensors (pre-trained hidden layers, a random output layer), config.toml and pretrain.json \
-                        (reconstruction error per layer and epoch) to --out. Fine-tune with `relu train --init DIR` and the \
-                        same --data, --hidden and --activation.")]
+#[command(after_help = "Pre-trains on all training inputs of --data (before any split into labelled subsets), plus \
+                        --unlabeled's. Writes model.safetensors (pre-trained hidden layers, a random output layer), \
+                        config.toml and pretrain.json (reconstruction error, code sparsity and dead units per layer and \
+                        epoch) to --out, and prints the `relu train --init DIR …` command that fine-tunes it.")]
 pub struct PretrainArgs {
-    /// Network, data and pre-training settings, as for `relu train`.
-    #[command(flatten)]
-    pub train: TrainArgs,
-    /// Unlabeled data for pre-training: an image spec (e.g. mnist:DIR, same input dimension)
-    /// whose training inputs replace --data's, or for review --data a reviews:FILE (.tsv or
-    /// .jsonl with labels ignored, or any text file, one document per line) whose documents are
-    /// added to --data's training documents, through their vocabulary.
+    /// TOML file with any of the settings below (keys as the flag names, with `_` for `-`;
+    /// supervised-training keys are ignored).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    #[arg(long, value_name = "SPEC", help = format!("{DATA_HELP} [default: mnist]"))]
+    pub data: Option<String>,
+    /// Hidden layer sizes, bottom to top [default: 1000,1000,1000].
+    #[arg(long, value_name = "SIZES")]
+    pub hidden: Option<LayerSizes>,
+    /// Hidden activation: rectifier, leaky-rectifier:SLOPE, softplus:ALPHA, tanh, sigmoid, linear
+    /// or lif [default: rectifier].
+    #[arg(long, value_name = "NAME")]
+    pub activation: Option<HiddenActivation>,
+    /// The L1 penalty the network will be fine-tuned with, stored in the model so that
+    /// `relu train --init` can check it [default: 0.001]. Pre-training itself has no L1 term.
+    #[arg(long, value_name = "LAMBDA")]
+    pub l1: Option<f32>,
+    /// Sign-flip half the units of each rectifier layer (as `relu train --sign-flip`).
+    #[arg(long)]
+    pub sign_flip: bool,
+    /// Reconstruction layer: `dae` (the paper's choice for the activation) or `dae:STRATEGY`
+    /// with STRATEGY softplus, scaled-sigmoid, linear, linear-pre, rectifier or sigmoid
+    /// [default: dae].
+    #[arg(long, value_name = "dae[:STRATEGY]")]
+    pub pretrain: Option<crate::settings::Pretrain>,
+    /// Epochs per hidden layer [default: 10].
+    #[arg(long, value_name = "N")]
+    pub pretrain_epochs: Option<usize>,
+    /// SGD learning rate of every auto-encoder [default: 0.01; 0.03 for review data].
+    #[arg(long, value_name = "RATE")]
+    pub lr: Option<f32>,
+    /// Minibatch size [default: 10].
+    #[arg(long, value_name = "N")]
+    pub batch: Option<usize>,
+    /// Input corruption: none, masking:P, salt-and-pepper:P or gaussian:SIGMA [default: masking:0.25].
+    #[arg(long, value_name = "SPEC")]
+    pub corruption: Option<relu_pretrain::Corruption>,
+    /// Tie each decoder's weights to its encoder's [default: untied].
+    #[arg(long)]
+    pub tied_decoder: bool,
+    /// Sparse inputs: reconstruct the non-zero inputs and this fraction of the zero ones,
+    /// reweighted [default: all].
+    #[arg(long, value_name = "Q")]
+    pub sampling: Option<f32>,
+    /// Extra unlabeled data: for review --data a reviews:FILE (.tsv or .jsonl with labels
+    /// ignored, or any text file, one document per line) whose documents are added to --data's
+    /// training documents, through their vocabulary; for image --data an image spec of the same
+    /// input size (e.g. mnist:DIR) whose training inputs replace --data's.
     #[arg(long, value_name = "SPEC")]
     pub unlabeled: Option<String>,
+    /// Seed for initialisation, corruption and shuffling [default: 1234].
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
+    /// Kernel threads; 0 uses every core [default: 0]. Results do not depend on it.
+    #[arg(long, value_name = "N", value_parser = parse_threads)]
+    pub threads: Option<usize>,
+    /// Review data: vocabulary size [default: 5000].
+    #[arg(long, value_name = "N")]
+    pub vocab: Option<usize>,
+    /// Review data: bag-of-words values [default: binary].
+    #[arg(long, value_enum, value_name = "KIND")]
+    pub bow: Option<Bow>,
+    /// Review data: what the labels are (they are not used here, but fix the vocabulary's split
+    /// and the output layer) [default: auto].
+    #[arg(long, value_enum, value_name = "KIND")]
+    pub target: Option<Target>,
+    /// Output folder [default: runs/pretrain-YYYYMMDD-HHMMSS (UTC)].
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Print nothing but errors.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+impl PretrainArgs {
+    /// The same settings as `relu train` flags, so both commands resolve them one way.
+    pub fn as_train_args(&self) -> TrainArgs {
+        TrainArgs {
+            config: self.config.clone(),
+            data: self.data.clone(),
+            hidden: self.hidden.clone(),
+            activation: self.activation,
+            l1: self.l1,
+            sign_flip: self.sign_flip,
+            pretrain: Some(self.pretrain.unwrap_or(crate::settings::Pretrain { reconstruction: None })),
+            pretrain_epochs: self.pretrain_epochs,
+            lr: self.lr,
+            batch: self.batch,
+            corruption: self.corruption,
+            tied_decoder: self.tied_decoder,
+            sampling: self.sampling,
+            unlabeled: self.unlabeled.clone(),
+            seed: self.seed,
+            threads: self.threads,
+            vocab: self.vocab,
+            bow: self.bow,
+            target: self.target,
+            out: self.out.clone(),
+            quiet: self.quiet,
+            ..TrainArgs::default()
+        }
+    }
 }
 
 /// `relu reproduce …`.

@@ -187,6 +187,10 @@ pub struct Settings {
     /// Reconstruction sampling during pre-training: the fraction of zero inputs reconstructed
     /// (absent: all).
     pub sampling: Option<f32>,
+    /// Extra unlabeled data for pre-training (`--unlabeled`): review text added to the training
+    /// documents, or an image spec whose training inputs replace --data's (absent: --data's
+    /// training inputs only).
+    pub unlabeled: Option<String>,
 }
 
 /// `--pretrain dae` (the reconstruction the paper recommends for the activation: softplus for
@@ -264,6 +268,7 @@ impl Default for Settings {
             corruption: Corruption::Masking(0.25),
             tied_decoder: false,
             sampling: None,
+            unlabeled: None,
         }
     }
 }
@@ -392,6 +397,19 @@ impl Settings {
                 && !(q > 0.0 && q <= 1.0)
             {
                 bail!("--sampling: invalid fraction {q}: expected a fraction in (0, 1]");
+            }
+        }
+        if let Some(u) = &self.unlabeled {
+            if self.pretrain.is_none() {
+                bail!("--unlabeled {u}: extra unlabeled data is for pre-training; add --pretrain dae");
+            }
+            let extra: DataSpec = u.parse().map_err(|e| anyhow::anyhow!("--unlabeled: {e}"))?;
+            if spec.is_text() != extra.is_text() || matches!(extra, DataSpec::Acl(_)) {
+                bail!(
+                    "--unlabeled {u}: expected {} for --data {}",
+                    if spec.is_text() { "review text as reviews:FILE (any .tsv, .jsonl or text file)" } else { "an image spec" },
+                    self.data
+                );
             }
         }
         self.corruption.check().map_err(|e| anyhow::anyhow!("--corruption: {e}"))?;

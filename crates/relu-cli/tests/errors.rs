@@ -241,14 +241,23 @@ fn fetch_refuses_files_with_a_wrong_checksum_and_keeps_nothing() {
     assert!(!dir.path().join("mnist").exists(), "{:?}", std::fs::read_dir(dir.path().join("mnist")).map(|d| d.count()));
 }
 
-/// `relu pretrain` refuses supervised-only flags, and extra review text for image data.
+/// `relu pretrain` has its own flags: supervised-only ones are not among them, and extra review
+/// text for image data is refused. `relu train --unlabeled` needs --pretrain.
 #[test]
 fn pretrain_refuses_supervised_flags() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("pre");
-    let a = relu().args(["pretrain", "--epochs", "3", "--out"]).arg(&out).assert();
-    assert_usage_error(a, &["--epochs", "relu train --init"]);
+    for flag in ["--epochs", "--patience", "--resume", "--init", "--limit", "--folds", "--momentum"] {
+        let a = relu().args(["pretrain", flag, "3", "--out"]).arg(&out).assert();
+        assert_usage_error(a, &[&format!("unexpected argument '{flag}'")]);
+    }
+    let help = relu().args(["pretrain", "--help"]).assert().success();
+    let help = String::from_utf8_lossy(&help.get_output().stdout).into_owned();
+    assert!(help.contains("--pretrain-epochs") && help.contains("--unlabeled") && help.contains("runs/pretrain-"), "{help}");
+    assert!(!help.contains("--patience") && !help.contains("--resume"), "{help}");
     let a = relu().args(["pretrain", "--unlabeled", "reviews:x.tsv", "--out"]).arg(&out).assert();
-    assert_usage_error(a, &["--unlabeled"]);
+    assert_usage_error(a, &["--unlabeled", "an image spec"]);
+    let a = relu().args(["train", "--unlabeled", "mnist", "--out"]).arg(&out).assert();
+    assert_usage_error(a, &["--unlabeled", "--pretrain"]);
     assert!(!out.exists());
 }

@@ -641,8 +641,38 @@ fn pretrain_on_reviews_adds_extra_unlabeled_text() {
         json(&out.join("pretrain.json"))["unlabeled"].as_u64().unwrap()
     };
     let own = pretrain("own", &[]);
-    let with_extra = pretrain("extra", &["--unlabeled".into(), format!("reviews:{}", extra.display())]);
+    let unlabeled = format!("reviews:{}", extra.display());
+    let with_extra = pretrain("extra", &["--unlabeled".into(), unlabeled.clone()]);
     assert_eq!(with_extra, own + 30, "--data's training reviews, then the 30 extra ones");
+
+    // `relu train --pretrain dae --unlabeled` does the same before fine-tuning, and with
+    // --folds pre-trains every fold on its own training reviews plus the extra text.
+    let out = dir.path().join("train");
+    let a = relu()
+        .args(["train", "--hidden", "8", "--epochs", "1", "--pretrain", "dae", "--pretrain-epochs", "1", "--vocab", "12"])
+        .args(["--folds", "2", "--threads", "2", "--data"])
+        .arg(format!("reviews:{}", tsv.display()))
+        .args(["--unlabeled", &unlabeled, "--out"])
+        .arg(&out)
+        .assert()
+        .success();
+    let stdout = String::from_utf8_lossy(&a.get_output().stdout).into_owned();
+    let on = |prefix: &str| -> u64 {
+        let line = stdout
+            .lines()
+            .find(|l| l.starts_with(prefix) && l.contains("denoising auto-encoders on"))
+            .unwrap_or_else(|| panic!("{prefix}: {stdout}"));
+        line.split(" on ").nth(1).and_then(|r| r.split_whitespace().next()).unwrap().parse().unwrap()
+    };
+    let folds = [on("fold 1/2 "), on("fold 2/2 ")];
+    // Each fold trains on about half of the 120 reviews (stratified), plus the 30 extra.
+    for n in folds {
+        assert!((85..=95).contains(&n), "a fold pre-trained on {n} examples: {stdout}");
+    }
+    assert_eq!(folds[0] + folds[1], 120 + 2 * 30, "{stdout}");
+    assert_eq!(json(&out.join("report.json"))["pretraining"]["unlabeled"].as_u64(), Some(with_extra));
+    let cfg = std::fs::read_to_string(out.join("config.toml")).unwrap();
+    assert!(cfg.contains(&format!("unlabeled = \"{unlabeled}\"")), "{cfg}");
 }
 
 #[test]

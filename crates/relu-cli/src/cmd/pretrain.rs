@@ -1,16 +1,16 @@
 //! `relu pretrain`: greedy denoising auto-encoder pre-training of a network's hidden layers,
 //! written as a model for `relu train --init` (fine-tuning) or `relu inspect` (its codes).
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use relu_nn::NetworkSpec;
 use relu_nn::checkpoint;
 
 use crate::cli::PretrainArgs;
-use crate::cmd::train::{CONFIG_FILE, pretrain, resolve};
+use crate::cmd::train::{CONFIG_FILE, pretrain, pretraining_inputs, resolve};
 use crate::data::{self, DataSpec, TextOptions};
 use crate::model_dir::{self, MODEL_FILE};
 use crate::progress::Display;
-use crate::settings::{Pretrain, Settings, resolve_threads};
+use crate::settings::{Settings, resolve_threads};
 
 /// The pre-training report's file name.
 pub const PRETRAIN_FILE: &str = "pretrain.json";
@@ -20,28 +20,12 @@ pub const PRETRAIN_FILE: &str = "pretrain.json";
 /// # Errors
 /// Bad settings or data, divergence, or files that cannot be written.
 pub fn run(args: &PretrainArgs) -> Result<u8> {
-    let t = &args.train;
-    let supervised = [
-        ("--epochs", t.epochs.is_some()),
-        ("--patience", t.patience.is_some()),
-        ("--momentum", t.momentum.is_some()),
-        ("--lr-schedule", t.lr_schedule.is_some()),
-        ("--weight-decay", t.weight_decay.is_some()),
-        ("--input-dropout", t.input_dropout.is_some()),
-        ("--folds", t.folds.is_some()),
-        ("--resume", t.resume.is_some()),
-        ("--init", t.init.is_some()),
-        ("--limit", t.limit.is_some()),
-    ];
-    if let Some((flag, _)) = supervised.iter().find(|(_, given)| *given) {
-        bail!("{flag} is a supervised-training flag: give it to `relu train --init DIR` after pre-training");
-    }
-    let (mut settings, out, _) = resolve(t)?;
+    let mut t = args.as_train_args();
+    t.out = Some(t.out.unwrap_or_else(|| crate::cmd::train::timestamped_out("pretrain")));
+    let (settings, out, _) = resolve(&t)?;
     let _lock = super::claim_out(&out, &[MODEL_FILE], "a model", "choose another folder or delete it")?;
-    settings.pretrain = Some(settings.pretrain.unwrap_or(Pretrain { reconstruction: None }));
-    settings.check()?;
     let cfg = settings.pretrain_config().context("pre-training settings")?;
-    let display = Display::choose(t.quiet);
+    let display = Display::choose(args.quiet);
     let say = |line: &str| {
         if display != Display::Quiet {
             println!("{line}");
@@ -50,27 +34,7 @@ pub fn run(args: &PretrainArgs) -> Result<u8> {
     let spec: DataSpec = settings.data.parse().map_err(|e| anyhow::anyhow!("--data: {e}"))?;
     let text = TextOptions { vocab: settings.vocab, bow: settings.bow, target: settings.target, seed: settings.seed };
     let loaded = data::load(&spec, text, None)?;
-    let unlabeled = match &args.unlabeled {
-        None => loaded.train.inputs.clone(),
-        Some(u) => {
-            let uspec: DataSpec = u.parse().map_err(|e| anyhow::anyhow!("--unlabeled: {e}"))?;
-            match &uspec {
-                DataSpec::Reviews(file) => {
-                    // Text goes through --data's vocabulary, beside --data's own training documents.
-                    let vectorizer = loaded.vectorizer.as_ref().context("--unlabeled: review text needs review --data")?;
-                    data::with_unlabeled(&loaded.train.inputs, &data::read_unlabeled(file)?, vectorizer)?
-                }
-                DataSpec::Acl(_) => bail!("--unlabeled {u}: extra review text must be a reviews:FILE (any .tsv, .jsonl or text file)"),
-                _ => {
-                    let other = data::load(&uspec, text, None).with_context(|| format!("--unlabeled {u}"))?;
-                    if other.dim() != loaded.dim() {
-                        bail!("--unlabeled {u}: {} input features, but --data {} has {}", other.dim(), settings.data, loaded.dim());
-                    }
-                    other.train.inputs
-                }
-            }
-        }
-    };
+    let unlabeled = pretraining_inputs(&settings, &loaded, text)?;
     let net_spec = NetworkSpec { inputs: loaded.dim(), hidden: settings.layers(), output: loaded.output };
     net_spec.check().context("the network architecture")?;
     let threads = resolve_threads(settings.threads);

@@ -138,7 +138,7 @@ pub fn run(args: &TrainArgs) -> Result<u8> {
         (net, Trainer::resume(config, state)?)
     } else if let Some(cfg) = settings.pretrain_config() {
         let all = data::load(&spec, text, None)?;
-        let (net, info) = pretrain(&settings, &all.train.inputs, &net_spec, &cfg, threads, &say)?;
+        let (net, info) = pretrain(&settings, &pretraining_inputs(&settings, &all, text)?, &net_spec, &cfg, threads, &say)?;
         pretraining = Some(info);
         (net, Trainer::new(config)?)
     } else if let Some(dir) = &args.init {
@@ -297,6 +297,11 @@ impl Observer for EpochCheckpoints<'_> {
 
 /// The optimiser recipe in one line, e.g. `recipe: SGD lr 0.01 (constant), batch 10, up to 20
 /// epochs`.
+/// `n` and `noun`, plural unless `n` is 1: "1 epoch", "20 epochs".
+pub(crate) fn count(n: usize, noun: &str) -> String {
+    if n == 1 { format!("1 {noun}") } else { format!("{n} {noun}s") }
+}
+
 fn recipe_line(s: &Settings) -> String {
     let mut line = format!("recipe: SGD lr {} ({}), batch {}", s.lr, s.lr_schedule, s.batch);
     if s.momentum > 0.0 {
@@ -308,7 +313,7 @@ fn recipe_line(s: &Settings) -> String {
     if s.input_dropout > 0.0 {
         line += &format!(", input dropout {}", s.input_dropout);
     }
-    let epochs = if s.epochs == 1 { "1 epoch".to_owned() } else { format!("{} epochs", s.epochs) };
+    let epochs = count(s.epochs, "epoch");
     line += &match s.patience {
         Some(p) => format!(", up to {epochs} (patience {p})"),
         None => format!(", up to {epochs}"),
@@ -319,7 +324,7 @@ fn recipe_line(s: &Settings) -> String {
 /// Settings, output folder and whether this is a resume.
 pub(crate) fn resolve(args: &TrainArgs) -> Result<(Settings, PathBuf, bool)> {
     if let Some(dir) = &args.resume {
-        let fixed: [(&str, bool); 23] = [
+        let fixed: [(&str, bool); 24] = [
             ("--data", args.data.is_some()),
             ("--hidden", args.hidden.is_some()),
             ("--activation", args.activation.is_some()),
@@ -343,6 +348,7 @@ pub(crate) fn resolve(args: &TrainArgs) -> Result<(Settings, PathBuf, bool)> {
             ("--tied-decoder", args.tied_decoder),
             ("--sampling", args.sampling.is_some()),
             ("--init", args.init.is_some()),
+            ("--unlabeled", args.unlabeled.is_some()),
         ];
         if let Some((flag, _)) = fixed.iter().find(|(_, given)| *given) {
             bail!(
@@ -388,6 +394,7 @@ pub(crate) fn resolve(args: &TrainArgs) -> Result<(Settings, PathBuf, bool)> {
     );
     s.pretrain = args.pretrain.or(s.pretrain);
     s.sampling = args.sampling.or(s.sampling);
+    s.unlabeled = args.unlabeled.clone().or(s.unlabeled);
     s.tied_decoder |= args.tied_decoder;
     if let Some(h) = &args.hidden {
         s.hidden.clone_from(&h.0);
@@ -408,6 +415,31 @@ pub(crate) fn resolve(args: &TrainArgs) -> Result<(Settings, PathBuf, bool)> {
     Ok((s, out, false))
 }
 
+/// What pre-training sees: every training input of `all` (--data loaded before --limit), with
+/// [`Settings::unlabeled`]'s added — review text through `all`'s vocabulary, beside its own
+/// documents — or, for an image spec, that spec's training inputs instead.
+///
+/// # Errors
+/// Unreadable or mismatched --unlabeled data, named with the flag.
+pub(crate) fn pretraining_inputs(settings: &Settings, all: &data::Loaded, text: TextOptions) -> Result<relu_nn::Features> {
+    let Some(u) = &settings.unlabeled else { return Ok(all.train.inputs.clone()) };
+    let spec: DataSpec = u.parse().map_err(|e| anyhow::anyhow!("--unlabeled: {e}"))?;
+    match &spec {
+        DataSpec::Reviews(file) => {
+            let vectorizer = all.vectorizer.as_ref().context("--unlabeled: review text needs review --data")?;
+            data::with_unlabeled(&all.train.inputs, &data::read_unlabeled(file)?, vectorizer)
+        }
+        DataSpec::Acl(_) => bail!("--unlabeled {u}: extra review text must be a reviews:FILE (any .tsv, .jsonl or text file)"),
+        _ => {
+            let other = data::load(&spec, text, None).with_context(|| format!("--unlabeled {u}"))?;
+            if other.dim() != all.dim() {
+                bail!("--unlabeled {u}: {} input features, but --data {} has {}", other.dim(), settings.data, all.dim());
+            }
+            Ok(other.train.inputs)
+        }
+    }
+}
+
 /// Greedy denoising auto-encoder pre-training on `unlabeled` (for `relu train --pretrain`, every
 /// training input, before `--limit`), then the network for fine-tuning: pre-trained hidden
 /// layers and a fresh output layer.
@@ -420,10 +452,10 @@ pub(crate) fn pretrain(
     say: &(dyn Fn(&str) + Sync),
 ) -> Result<(Network, PretrainingInfo)> {
     say(&format!(
-        "pre-training {} hidden layers as denoising auto-encoders on {} unlabeled examples ({} epochs each, corruption {}, {} decoder)",
-        net_spec.hidden.len(),
+        "pre-training {} as denoising auto-encoders on {} unlabeled examples ({} each, corruption {}, {} decoder)",
+        count(net_spec.hidden.len(), "hidden layer"),
         unlabeled.len(),
-        cfg.epochs,
+        count(cfg.epochs, "epoch"),
         cfg.corruption,
         if cfg.tied { "tied" } else { "untied" },
     ));
@@ -563,10 +595,29 @@ fn cross_validate(
 ) -> Result<Option<CvReport>> {
     let (folds, output) = data::text_folds(spec, text, k, settings.limit)?;
     let threads = resolve_threads(settings.threads);
+    // Pre-training, like the vocabulary, is refitted per fold: on the fold's training documents
+    // and the --unlabeled text (never on the fold's test documents).
+    let extra = match (&settings.pretrain, &settings.unlabeled) {
+        (Some(_), Some(u)) => match u.parse().map_err(|e| anyhow::anyhow!("--unlabeled: {e}"))? {
+            DataSpec::Reviews(file) => data::read_unlabeled(&file)?,
+            _ => bail!("--unlabeled {u}: cross-validation pre-trains on review text (reviews:FILE) only"),
+        },
+        _ => Vec::new(),
+    };
     let mut per_fold = Vec::with_capacity(k);
     for (i, fold) in folds.iter().enumerate() {
         let net_spec = NetworkSpec { inputs: fold.train.inputs.dim(), hidden: settings.layers(), output };
-        let mut net = Network::new(net_spec, &mut relu_core::seeded_rng(settings.seed))?;
+        let mut net = match settings.pretrain_config() {
+            Some(cfg) => {
+                let say = |line: &str| {
+                    if display != Display::Quiet {
+                        println!("fold {}/{k} {line}", i + 1);
+                    }
+                };
+                pretrain(settings, &fold.pretraining_inputs(&extra)?, &net_spec, &cfg, threads, &say)?.0
+            }
+            None => Network::new(net_spec, &mut relu_core::seeded_rng(settings.seed))?,
+        };
         let mut trainer = Trainer::new(settings.train_config())?;
         let mut observer = Progress::new(display, stop.clone(), stop_after, settings.epochs, 0, &format!("fold {}/{k} ", i + 1));
         let fitted = trainer.fit(&mut net, &fold.train, None, &mut observer);
