@@ -259,11 +259,17 @@ pub struct InspectArgs {
 #[derive(Debug, Args)]
 #[command(after_help = "Text models print `LABEL<TAB>PROBABILITY` per input line (polarity: negative/positive; \
                         ratings: the expected star rating and the most likely one). Image models print \
-                        `FILE:INDEX<TAB>CLASS<TAB>PROBABILITY` per image.")]
+                        `FILE:INDEX<TAB>CLASS<TAB>PROBABILITY` per image. With --data, each line is \
+                        `INDEX<TAB>prediction as above<TAB>TRUE LABEL`, and the number predicted wrong goes to \
+                        standard error.")]
 pub struct PredictArgs {
     /// A trained model: the --out folder of `relu train` (or its model.safetensors).
     #[arg(long, value_name = "DIR")]
     pub model: PathBuf,
+    /// Predict this dataset's test split instead of FILES (the examples `relu eval` scores:
+    /// images' test split; reviews' held-out test documents of the model's split).
+    #[arg(long, value_name = "SPEC", conflicts_with = "files")]
+    pub data: Option<String>,
     /// Text models: plain or gzip files with one review per non-blank line (standard input when
     /// none); one prediction is printed per review, in order. Image models:
     /// IDX image files (`.gz` allowed) whose images have the model's shape.

@@ -83,6 +83,14 @@ fn text_models_eval_and_predict_from_stdin_and_files() {
     let e: serde_json::Value = serde_json::from_slice(&a.get_output().stdout).unwrap();
     assert_eq!(e["examples"], 60);
     assert_eq!(e["error"], report["test"]["error"], "eval rebuilds the held-out test documents with the model's vocabulary");
+    // predict --data: the same 60 held-out reviews, with their labels as words.
+    let a = relu().args(["predict", "--model"]).arg(&model).args(["--data", &spec]).assert().success();
+    let rows = String::from_utf8_lossy(&a.get_output().stdout).to_string();
+    let rows: Vec<Vec<&str>> = rows.lines().map(|l| l.split('\t').collect()).collect();
+    assert_eq!(rows.len(), 60);
+    assert!(rows.iter().all(|r| r.len() == 4 && ["positive", "negative"].contains(&r[1]) && ["positive", "negative"].contains(&r[3])));
+    let wrong = rows.iter().filter(|r| r[1] != r[3]).count() as f64;
+    assert!((wrong / 60.0 - e["error"].as_f64().unwrap()).abs() < 1e-9, "{wrong} wrong vs eval's {}", e["error"]);
 
     let a = relu()
         .args(["predict", "--model"])
@@ -172,6 +180,27 @@ fn image_models_predict_idx_files() {
     let correct = lines.iter().enumerate().filter(|(i, l)| l.split('\t').nth(1) == Some(&(i % 3).to_string())).count();
     assert!(correct >= 20, "{correct}/30 correct:\n{out}");
     assert!(lines[0].starts_with(&format!("{}:0\t", test_images.display())));
+
+    // --data: the test split `relu eval` scores, with the true label last and the same
+    // predictions as the file; the count of wrong ones on standard error matches eval's error.
+    let spec = format!("mnist:{}", idx.display());
+    let a = relu().args(["predict", "--model"]).arg(&model).args(["--data", &spec]).assert().success();
+    let by_data = String::from_utf8_lossy(&a.get_output().stdout).to_string();
+    let rows: Vec<Vec<&str>> = by_data.lines().map(|l| l.split('\t').collect()).collect();
+    assert_eq!(rows.len(), 30);
+    for (i, (row, line)) in rows.iter().zip(&lines).enumerate() {
+        assert_eq!(row[0], i.to_string());
+        assert_eq!(row[1..3], line.split('\t').skip(1).collect::<Vec<_>>()[..], "example {i}");
+        assert_eq!(row[3], (i % 3).to_string(), "true label of example {i}");
+    }
+    let wrong = rows.iter().filter(|r| r[1] != r[3]).count();
+    let stderr = String::from_utf8_lossy(&a.get_output().stderr).to_string();
+    assert!(stderr.contains(&format!("30 test examples of {spec}: {wrong} predicted wrong")), "{stderr}");
+    let eval = relu().args(["eval", "--json", "--model"]).arg(&model).args(["--data", &spec]).assert().success();
+    let eval: serde_json::Value = serde_json::from_slice(&eval.get_output().stdout).unwrap();
+    assert!((eval["error"].as_f64().unwrap() - wrong as f64 / 30.0).abs() < 1e-9, "{eval}");
+    let a = relu().args(["predict", "--model"]).arg(&model).args(["--data", &spec]).arg(&test_images).assert();
+    assert_usage_error(a, &["--data", "cannot be used with"]);
 }
 
 #[test]

@@ -1,4 +1,4 @@
-//! `relu predict`: review texts or IDX images through a trained model.
+//! `relu predict`: review texts, IDX images or a dataset's test split through a trained model.
 
 use std::io::{BufRead, Write};
 use std::path::Path;
@@ -19,11 +19,64 @@ use crate::model_dir::{self, Model};
 /// Unreadable model or inputs, or inputs that do not fit the model.
 pub fn run(args: &PredictArgs) -> Result<u8> {
     let model = model_dir::load(&args.model)?;
-    match model.input.kind {
-        InputKind::Text => predict_text(&model, &args.files),
-        InputKind::Image => predict_images(&model, &args.files),
+    match (&args.data, model.input.kind) {
+        (Some(spec), _) => predict_dataset(&model, spec),
+        (None, InputKind::Text) => predict_text(&model, &args.files),
+        (None, InputKind::Image) => predict_images(&model, &args.files),
     }?;
     Ok(0)
+}
+
+/// The most likely output unit and its probability.
+fn best(col: impl IntoIterator<Item = f32>) -> (usize, f32) {
+    col.into_iter().enumerate().fold((0, f32::MIN), |b, (i, v)| if v > b.1 { (i, v) } else { b })
+}
+
+/// What output unit `k` stands for: a `--target class` label, negative/positive for a polarity
+/// model, `K stars` for ratings, else the class index (images).
+fn class_name(model: &Model, k: usize) -> String {
+    match (&model.input.classes, model.net.spec().output, model.input.kind) {
+        // `load` checked there is one name per unit.
+        (Some(names), _, _) => names[k].clone(),
+        (None, OutputKind::Ratings { .. }, _) => format!("{} stars", k + 1),
+        (None, OutputKind::Softmax { classes: 2 }, InputKind::Text) => if k == 1 { "positive" } else { "negative" }.to_owned(),
+        (None, _, _) => k.to_string(),
+    }
+}
+
+/// One example's prediction: `CLASS<TAB>PROBABILITY`; for ratings the expected rating, then the
+/// most likely one with its probability.
+fn prediction(model: &Model, col: nalgebra::DVectorView<'_, f32>) -> String {
+    let (k, p) = best(col.iter().copied());
+    if let OutputKind::Ratings { .. } = model.net.spec().output {
+        let expected: f32 = col.iter().enumerate().map(|(k, &p)| p * (k as f32 + 1.0)).sum();
+        return format!("{expected:.2}\t{} ({p:.3})", class_name(model, k));
+    }
+    format!("{}\t{p:.3}", class_name(model, k))
+}
+
+/// `relu predict --data SPEC`: the test split the model would be evaluated on (as `relu eval`),
+/// one line per example with its true label last; the error count goes to standard error.
+fn predict_dataset(model: &Model, spec_text: &str) -> Result<()> {
+    let spec: crate::data::DataSpec = spec_text.parse().map_err(|e| anyhow::anyhow!("--data: {e}"))?;
+    let test = crate::data::test_set_for_model(&spec, &model.input, model.vectorizer.as_ref())?;
+    crate::cmd::train::check_fits(&model.net, &test, spec_text, &model.path)?;
+    let relu_nn::Targets::Classes(labels) = &test.targets else {
+        bail!("--data {spec_text}: the test split has no class labels to compare with");
+    };
+    let probs = forward_all(model, &test.inputs);
+    let mut out = std::io::stdout().lock();
+    let mut wrong = 0usize;
+    for (i, (col, &y)) in probs.column_iter().zip(labels).enumerate() {
+        wrong += usize::from(best(col.iter().copied()).0 != y as usize);
+        writeln!(out, "{i}\t{}\t{}", prediction(model, col), class_name(model, y as usize))?;
+    }
+    eprintln!(
+        "{} test examples of {spec_text}: {wrong} predicted wrong ({:.2} %)",
+        labels.len(),
+        100.0 * wrong as f64 / labels.len().max(1) as f64
+    );
+    Ok(())
 }
 
 fn predict_text(model: &Model, files: &[std::path::PathBuf]) -> Result<()> {
@@ -46,19 +99,7 @@ fn predict_text(model: &Model, files: &[std::path::PathBuf]) -> Result<()> {
     let probs = forward_all(model, &Features::Sparse(x));
     let mut out = std::io::stdout().lock();
     for col in probs.column_iter() {
-        let (best, p) = col.iter().enumerate().fold((0, f32::MIN), |b, (i, &v)| if v > b.1 { (i, v) } else { b });
-        let line = match (&model.input.classes, model.net.spec().output) {
-            // A `--target class` model prints the label each unit stands for (`load` checked
-            // there is one per unit).
-            (Some(names), _) => format!("{}\t{p:.3}", names[best]),
-            (None, OutputKind::Ratings { .. }) => {
-                let expected: f32 = col.iter().enumerate().map(|(k, &p)| p * (k as f32 + 1.0)).sum();
-                format!("{expected:.2}\t{} stars ({p:.3})", best + 1)
-            }
-            (None, OutputKind::Softmax { classes: 2 }) => format!("{}\t{p:.3}", if best == 1 { "positive" } else { "negative" }),
-            (None, _) => format!("{best}\t{p:.3}"),
-        };
-        writeln!(out, "{line}")?;
+        writeln!(out, "{}", prediction(model, col))?;
     }
     Ok(())
 }
@@ -86,8 +127,7 @@ fn predict_images(model: &Model, files: &[std::path::PathBuf]) -> Result<()> {
             }
             let probs = forward_all(model, &Features::Dense(DMatrix::from_vec(inputs, n, pixels)));
             for (i, col) in probs.column_iter().enumerate() {
-                let (best, p) = col.iter().enumerate().fold((0, f32::MIN), |b, (i, &v)| if v > b.1 { (i, v) } else { b });
-                writeln!(out, "{}:{}\t{best}\t{p:.3}", f.display(), first + i)?;
+                writeln!(out, "{}:{}\t{}", f.display(), first + i, prediction(model, col))?;
             }
             first += n;
         }
