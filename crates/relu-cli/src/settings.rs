@@ -191,6 +191,9 @@ pub struct Settings {
     /// documents, or an image spec whose training inputs replace --data's (absent: --data's
     /// training inputs only).
     pub unlabeled: Option<String>,
+    /// Start from the network in this folder's model.safetensors (`--init`) instead of a random
+    /// initialisation (absent: random, from the seed).
+    pub init: Option<std::path::PathBuf>,
 }
 
 /// `--pretrain dae` (the reconstruction the paper recommends for the activation: softplus for
@@ -269,6 +272,7 @@ impl Default for Settings {
             tied_decoder: false,
             sampling: None,
             unlabeled: None,
+            init: None,
         }
     }
 }

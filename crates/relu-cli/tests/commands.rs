@@ -238,7 +238,14 @@ fn inspect_writes_the_sparsity_analysis() {
         assert!(a["mean"].as_f64().unwrap() <= l["units"].as_f64().unwrap());
         assert!(l["dead_units"].as_u64().is_some());
     }
-    assert!(svg_elements(&out.join("inspect_active_units.svg"), "rect") >= 2);
+    // Per-unit activity, not a copy of train's active_units.svg: each layer's line is labelled
+    // with the dead units inspect.json counts.
+    let usage = svg_text(&out.join("inspect_unit_usage.svg"));
+    for (i, l) in layers.iter().enumerate() {
+        let label = format!("layer {} ({} dead)", i + 1, l["dead_units"]);
+        assert!(usage.contains(&label), "{label} not in {usage}");
+    }
+    assert!(!out.join("inspect_active_units.svg").exists());
     assert!(svg_text(&out.join("inspect_layers.svg")).contains("linear-probe accuracy"));
     // More noise moves more units in or out of the active sets.
     let noisy = dir.path().join("noisy");

@@ -132,6 +132,42 @@ fn plots_are_well_formed_svg_with_their_elements() {
     let svg = std::fs::read_to_string(&f).unwrap();
     assert!(svg.matches('M').count() >= 32 * 28, "every filter row has at least one run");
     assert!(svg_elements(&out.join("filter_updates.svg"), "path") >= 8);
+
+    // Read at a glance: titles name the dataset (never a path) and differ between plots, the
+    // kept epoch is marked, the filters carry their grey scale, and legends sit in a band right
+    // of the data (no polyline crosses into it, every legend label is in it).
+    let kept = json(&out.join("report.json"))["training"]["best_epoch"].as_u64().unwrap();
+    assert!(svg_text(&lc).contains(&format!("kept: epoch {kept}")), "{}", svg_text(&lc));
+    let titles: Vec<String> = ["learning_curves.svg", "sparsity.svg", "filters.svg", "filter_updates.svg"]
+        .iter()
+        .map(|f| {
+            let text = std::fs::read_to_string(out.join(f)).unwrap();
+            let doc = roxmltree::Document::parse(&text).unwrap();
+            doc.descendants().find(|n| n.has_tag_name("text")).and_then(|n| n.text()).unwrap().trim().to_owned()
+        })
+        .collect();
+    for t in &titles {
+        assert!(t.contains("MNIST, embedded subset") && !t.contains('/'), "{titles:?}");
+    }
+    assert!((1..titles.len()).all(|i| !titles[..i].contains(&titles[i])), "titles repeat: {titles:?}");
+    let filters = svg_text(&out.join("filters.svg"));
+    assert!(filters.contains("−max") && filters.contains("+max"), "{filters}");
+    for (file, labels) in [("learning_curves.svg", &["train loss", "valid error"][..]), ("sparsity.svg", &["layer 1"][..])] {
+        let text = std::fs::read_to_string(out.join(file)).unwrap();
+        let doc = roxmltree::Document::parse(&text).unwrap();
+        let width: f64 = doc.root_element().attribute("width").unwrap().parse().unwrap();
+        let band = width - 180.0;
+        for line in doc.descendants().filter(|n| n.has_tag_name("polyline")) {
+            let xs: Vec<f64> =
+                line.attribute("points").unwrap().split_whitespace().map(|p| p.split(',').next().unwrap().parse().unwrap()).collect();
+            assert!(xs.iter().all(|&x| x < band) || xs.iter().all(|&x| x >= band), "{file}: a line crosses into the legend band: {xs:?}");
+        }
+        for label in labels {
+            let t = doc.descendants().find(|n| n.has_tag_name("text") && n.text().is_some_and(|t| t.trim() == *label)).unwrap();
+            let x: f64 = t.attribute("x").unwrap().parse().unwrap();
+            assert!(x >= band, "{file}: legend `{label}` at x {x}, inside the chart (band from {band})");
+        }
+    }
 }
 
 /// Runs that train the same tiny network, one straight through and one interrupted then resumed,

@@ -81,6 +81,9 @@ struct ActiveStats {
     counts: Vec<u32>,
 }
 
+/// The per-unit activity plot `relu inspect` writes.
+pub const USAGE_FILE: &str = "inspect_unit_usage.svg";
+
 const PROBE_LR: f32 = 0.5;
 const PROBE_BATCH: usize = 10;
 
@@ -154,15 +157,20 @@ pub fn run(args: &InspectArgs) -> Result<u8> {
         })
     })?;
 
-    let hist: Vec<Vec<u32>> = analysis::hidden_codes(net, &test.inputs)
+    // How often each unit is on over the analysed examples (train's active_units.svg shows
+    // the other view: how many units each example uses).
+    let usage: Vec<Vec<u32>> = analysis::hidden_codes(net, &test.inputs)
         .iter()
-        .map(|c| {
-            let s = as_sparse(c);
-            s.offsets().windows(2).map(|w| (w[1] - w[0]) as u32).collect()
+        .zip(&net.spec().hidden)
+        .map(|(c, layer)| {
+            let mut on = vec![0u32; layer.units];
+            for &u in as_sparse(c).indices() {
+                on[u as usize] += 1;
+            }
+            on
         })
         .collect();
-    let units: Vec<usize> = net.spec().hidden.iter().map(|l| l.units).collect();
-    let active_svg = plots::active_units(&hist, &units)?;
+    let usage_svg = plots::unit_usage(&format!("How often each unit is active ({} test examples)", test.len()), &usage, test.len())?;
     let per = |f: &dyn Fn(&LayerReport) -> Option<f64>| -> Vec<(usize, f64)> {
         inspection.layers.iter().filter_map(|l| Some((l.layer, f(l)?))).collect()
     };
@@ -185,7 +193,7 @@ pub fn run(args: &InspectArgs) -> Result<u8> {
         None => args.model.parent().map(PathBuf::from).unwrap_or_default(),
     };
     std::fs::create_dir_all(&out).with_context(|| format!("--out {}: cannot create the folder", out.display()))?;
-    write_atomic(&out.join("inspect_active_units.svg"), active_svg.as_bytes())?;
+    write_atomic(&out.join(USAGE_FILE), usage_svg.as_bytes())?;
     write_atomic(&out.join("inspect_layers.svg"), layers_svg.as_bytes())?;
     write_atomic(&out.join("inspect.json"), &json)?;
 
@@ -193,10 +201,7 @@ pub fn run(args: &InspectArgs) -> Result<u8> {
         print!("{}", String::from_utf8_lossy(&json));
     } else {
         print_table(&inspection);
-        println!(
-            "written: {}",
-            ["inspect.json", "inspect_active_units.svg", "inspect_layers.svg"].map(|f| out.join(f).display().to_string()).join(", ")
-        );
+        println!("written: {}", ["inspect.json", USAGE_FILE, "inspect_layers.svg"].map(|f| out.join(f).display().to_string()).join(", "));
     }
     Ok(0)
 }

@@ -141,7 +141,7 @@ pub fn run(args: &TrainArgs) -> Result<u8> {
         let (net, info) = pretrain(&settings, &pretraining_inputs(&settings, &all, text)?, &net_spec, &cfg, threads, &say)?;
         pretraining = Some(info);
         (net, Trainer::new(config)?)
-    } else if let Some(dir) = &args.init {
+    } else if let Some(dir) = &settings.init {
         let (net, _) = checkpoint::load_model(&dir.join(MODEL_FILE)).with_context(|| format!("--init {}", dir.display()))?;
         if net.spec() != &net_spec {
             bail!(
@@ -155,6 +155,16 @@ pub fn run(args: &TrainArgs) -> Result<u8> {
         (net, Trainer::new(config)?)
     } else {
         (Network::new(net_spec.clone(), &mut relu_core::seeded_rng(settings.seed))?, Trainer::new(config)?)
+    };
+    // First-layer weights at the start, for filter_updates.svg: kept from this process's
+    // start, or on resume rebuilt from the seed when the run began from a random one.
+    let initial_filters = match (&loaded.input.shape, resuming) {
+        (None, _) => None,
+        (Some(_), false) => Some(net.layers()[0].weight.clone()),
+        (Some(_), true) if settings.pretrain.is_none() && settings.init.is_none() => {
+            Some(Network::new(net.spec().clone(), &mut relu_core::seeded_rng(settings.seed))?.layers()[0].weight.clone())
+        }
+        (Some(_), true) => None,
     };
     let done = trainer.state().map_or(0, |s| s.completed_epochs);
     let mut progress = Progress::new(display, stop, args.stop_after_batches, settings.epochs, done, "");
@@ -198,23 +208,27 @@ pub fn run(args: &TrainArgs) -> Result<u8> {
     rep.pretraining = pretraining;
 
     // Everything is rendered in memory first; files are written only when all of it succeeded.
+    let data_title = spec.title();
     let mut files: Vec<(&str, Vec<u8>)> = vec![
-        ("learning_curves.svg", plots::learning_curves(&report.history)?.into_bytes()),
-        ("sparsity.svg", plots::sparsity_curves(&report.history)?.into_bytes()),
+        ("learning_curves.svg", plots::learning_curves(&report.history, &data_title, report.best_epoch)?.into_bytes()),
+        ("sparsity.svg", plots::sparsity_curves(&report.history, &data_title)?.into_bytes()),
         (
             "active_units.svg",
             plots::active_units(&stats.iter().map(|s| s.active_per_example.clone()).collect::<Vec<_>>(), &settings.hidden)?.into_bytes(),
         ),
     ];
     if let Some(shape) = &loaded.input.shape {
-        // The initial weights are a function of the seed, so what training changed in each
-        // filter can be shown without having kept them: MNIST's first-layer weights move little
-        // from their random start in a few epochs, and W − W₀ shows the learned strokes.
-        let init = Network::new(net.spec().clone(), &mut relu_core::seeded_rng(settings.seed))?;
         let w = &net.layers()[0].weight;
-        files.push(("filters.svg", plots::filter_grid(w, shape, 100, maxout_step(&net))?.into_bytes()));
-        let learned = w - &init.layers()[0].weight;
-        files.push(("filter_updates.svg", plots::filter_grid(&learned, shape, 100, maxout_step(&net))?.into_bytes()));
+        let shown = w.nrows().div_ceil(maxout_step(&net)).min(100);
+        let units = net.spec().hidden[0].units;
+        let title = format!("First-layer filters on {data_title} ({shown} of {units} units)");
+        files.push(("filters.svg", plots::filter_grid(w, shape, 100, maxout_step(&net), &title)?.into_bytes()));
+        // MNIST's first-layer weights move little from their start in a few epochs; W − W₀
+        // shows the strokes training added.
+        if let Some(w0) = &initial_filters {
+            let title = format!("What training changed in the first-layer filters on {data_title} (trained − initial weights)");
+            files.push(("filter_updates.svg", plots::filter_grid(&(w - w0), shape, 100, maxout_step(&net), &title)?.into_bytes()));
+        }
     }
     std::fs::create_dir_all(&out).with_context(|| format!("--out {}: cannot create the folder", out.display()))?;
     // All final files are written in full before any is renamed into place, report.json (the
@@ -395,6 +409,7 @@ pub(crate) fn resolve(args: &TrainArgs) -> Result<(Settings, PathBuf, bool)> {
     s.pretrain = args.pretrain.or(s.pretrain);
     s.sampling = args.sampling.or(s.sampling);
     s.unlabeled = args.unlabeled.clone().or(s.unlabeled);
+    s.init = args.init.clone().or(s.init);
     s.tied_decoder |= args.tied_decoder;
     if let Some(h) = &args.hidden {
         s.hidden.clone_from(&h.0);
