@@ -44,7 +44,70 @@ pub(crate) fn check(root: &Path) -> Result<Vec<String>> {
         }
     }
     problems.extend(check_no_ignored_tests(root)?);
+    problems.extend(rust_version_problems(&locked_metadata(root)?));
     Ok(problems)
+}
+
+/// `cargo metadata` of the whole locked dependency graph on this host (offline: every crate the
+/// build needs is already downloaded).
+fn locked_metadata(root: &Path) -> Result<serde_json::Value> {
+    let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".to_owned());
+    let version = Command::new(&rustc).arg("-vV").output().with_context(|| format!("running {rustc} -vV"))?;
+    let text = String::from_utf8_lossy(&version.stdout);
+    let host = text.lines().find_map(|l| l.strip_prefix("host: ")).context("rustc -vV printed no host")?.trim().to_owned();
+    let out = Command::new(crate::cargo())
+        .current_dir(root)
+        .args(["metadata", "--format-version", "1", "--locked", "--offline", "--filter-platform", &host])
+        .output()
+        .context("running cargo metadata")?;
+    if !out.status.success() {
+        bail!("cargo metadata --locked failed: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    serde_json::from_slice(&out.stdout).context("parsing cargo metadata")
+}
+
+/// `1.87`, `1.87.0` → (1, 87, 0).
+fn parse_version(v: &str) -> Option<(u32, u32, u32)> {
+    let mut parts = v.split('.').map(|p| p.parse::<u32>().ok());
+    Some((parts.next()??, parts.next().flatten().unwrap_or(0), parts.next().flatten().unwrap_or(0)))
+}
+
+/// The workspace's `rust-version` must be declared on every member and be at least every locked
+/// dependency's own `rust-version`: a user with exactly that toolchain can then build the lock
+/// file (Cargo.lock once held nalgebra 0.34.2, which needs 1.87, under a README that said 1.85).
+fn rust_version_problems(meta: &serde_json::Value) -> Vec<String> {
+    let members: BTreeSet<&str> = meta["workspace_members"].as_array().into_iter().flatten().filter_map(|m| m.as_str()).collect();
+    let packages = meta["packages"].as_array().map(Vec::as_slice).unwrap_or_default();
+    let mut problems = Vec::new();
+    let mut declared = None;
+    for p in packages.iter().filter(|p| p["id"].as_str().is_some_and(|id| members.contains(id))) {
+        match p["rust_version"].as_str().and_then(parse_version) {
+            Some(v) => declared = Some(declared.map_or(v, |d: (u32, u32, u32)| d.min(v))),
+            None => problems.push(format!("{}: no rust-version (set rust-version.workspace = true)", p["name"])),
+        }
+    }
+    let Some(declared) = declared else {
+        problems.push("no workspace member declares a rust-version".to_owned());
+        return problems;
+    };
+    for p in packages.iter().filter(|p| p["id"].as_str().is_some_and(|id| !members.contains(id))) {
+        if let Some(v) = p["rust_version"].as_str().and_then(parse_version)
+            && v > declared
+        {
+            problems.push(format!(
+                "{} {} needs Rust {}.{}.{} but the workspace's rust-version is {}.{}.{}: raise rust-version (and the README's toolchain line) or pin an older version",
+                p["name"].as_str().unwrap_or("?"),
+                p["version"].as_str().unwrap_or("?"),
+                v.0,
+                v.1,
+                v.2,
+                declared.0,
+                declared.1,
+                declared.2
+            ));
+        }
+    }
+    problems
 }
 
 #[derive(Debug)]
@@ -141,6 +204,29 @@ mod tests {
     fn workspace_is_tidy() {
         let problems = check(&crate::project_root()).expect("tidy ran");
         assert!(problems.is_empty(), "tidy problems:\n{}", problems.join("\n"));
+    }
+
+    /// A dependency that needs a newer Rust than the workspace declares is reported; one at or
+    /// below it is not.
+    #[test]
+    fn rust_version_check_compares_every_locked_dependency() {
+        let meta = |dep_needs: &str| {
+            serde_json::json!({
+                "workspace_members": ["ws 0.1.0"],
+                "packages": [
+                    {"id": "ws 0.1.0", "name": "relu-core", "version": "0.1.0", "rust_version": "1.85"},
+                    {"id": "na 0.34.2", "name": "nalgebra", "version": "0.34.2", "rust_version": dep_needs},
+                    {"id": "old 1.0.0", "name": "old", "version": "1.0.0", "rust_version": null},
+                ]
+            })
+        };
+        let p = rust_version_problems(&meta("1.87"));
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert!(p[0].contains("nalgebra 0.34.2 needs Rust 1.87.0") && p[0].contains("1.85.0"), "{}", p[0]);
+        assert!(rust_version_problems(&meta("1.85.0")).is_empty());
+        assert!(rust_version_problems(&meta("1.60")).is_empty());
+        let undeclared = serde_json::json!({"workspace_members": ["ws"], "packages": [{"id": "ws", "name": "x", "rust_version": null}]});
+        assert!(!rust_version_problems(&undeclared).is_empty());
     }
 
     /// The stack check rejects a forbidden edge (data → nn) and an unknown crate.
