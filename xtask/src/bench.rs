@@ -65,8 +65,9 @@ pub(crate) fn run(root: &Path, args: &[String]) -> Result<()> {
     let mut summary = String::new();
     if !o.skip_criterion {
         let mut cmd = Command::new(crate::cargo());
-        // `bench-gemm` adds the `gemm` crate's sgemm to the dense-path comparison.
-        cmd.current_dir(root).args(["bench", "--workspace", "--features", "relu-core/bench-gemm"]);
+        // `bench` turns on each crate's criterion benchmarks (criterion stays out of `cargo
+        // test`); `bench-gemm` adds the `gemm` crate's sgemm to the dense-path comparison.
+        cmd.current_dir(root).args(["bench", "--workspace", "--features", "relu-core/bench-gemm,relu-data/bench,relu-nn/bench"]);
         if let Some(f) = &o.filter {
             cmd.args(["--", f]);
         }
