@@ -121,6 +121,25 @@ fn fig3_trains_one_network_per_penalty_and_draws_the_fit() {
     assert_eq!(table.matches("| yes |").count(), learned, "{table}");
     let svg = std::fs::read_to_string(dir.path().join("fig3.svg")).unwrap();
     assert!(svg.starts_with("<svg") && svg.contains("quadratic fit"));
+    // The legend sits right of every data point, and the x tick labels (however narrow the
+    // sparsity range of a short run) are not all the same.
+    let doc = roxmltree::Document::parse(&svg).unwrap();
+    let num = |n: roxmltree::Node<'_, '_>, a: &str| n.attribute(a).unwrap().parse::<f64>().unwrap();
+    let texts: Vec<(f64, String, Option<&str>)> = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("text"))
+        .filter_map(|n| Some((num(n, "x"), n.text()?.trim().to_owned(), n.attribute("text-anchor"))))
+        .collect();
+    let legend_x = texts.iter().find(|t| t.1 == "quadratic fit").unwrap().0;
+    let dots: Vec<f64> = doc.descendants().filter(|n| n.has_tag_name("circle")).map(|c| num(c, "cx")).collect();
+    // The data's dots, not the legend's own marker (drawn just left of its label).
+    let rightmost = dots.iter().copied().filter(|&x| x < legend_x - 40.0).fold(0.0, f64::max);
+    assert!(dots.iter().filter(|&&x| x >= legend_x - 40.0).count() <= 1, "a data point under the legend: {dots:?}");
+    assert!(rightmost > 0.0, "{dots:?}");
+    // x tick labels are centred under their tick (y tick labels are right-aligned).
+    let x_ticks: std::collections::BTreeSet<&str> =
+        texts.iter().filter(|t| t.1.ends_with('%') && t.2 == Some("middle")).map(|t| t.1.as_str()).collect();
+    assert!(x_ticks.len() >= 3, "x tick labels {x_ticks:?}");
 }
 
 #[test]
