@@ -342,7 +342,7 @@ impl Settings {
     /// A message `--flag: invalid value …: expected …`.
     pub fn check(&self) -> Result<()> {
         let spec: DataSpec = self.data.parse().map_err(|e| anyhow::anyhow!("--data: {e}"))?;
-        if self.hidden.is_empty() || self.hidden.iter().any(|&h| h == 0 || h > 1 << 24) {
+        if self.hidden.is_empty() || self.hidden.iter().any(|&h| h == 0 || h > relu_nn::MAX_UNITS) {
             bail!("--hidden: invalid layer sizes {:?}: expected one or more sizes from 1 to 16,777,216, e.g. 1000,1000,1000", self.hidden);
         }
         if !(self.l1.is_finite() && self.l1 >= 0.0) {

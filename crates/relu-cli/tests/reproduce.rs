@@ -272,7 +272,7 @@ fn sentiment_on_star_ratings_reports_rmse() {
 fn reproduce_flags_are_checked_and_named() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("x");
-    let cases: [(&[&str], &str); 8] = [
+    let cases: [(&[&str], &str); 9] = [
         (&["table1", "--rows", "relu"], "--rows"),
         (&["table1", "--data", "reviews:r.tsv"], "--data"),
         (&["table1", "--lr-grid", "0.1,-1"], "--lr-grid"),
@@ -281,6 +281,11 @@ fn reproduce_flags_are_checked_and_named() {
         (&["fig4", "--fractions", "0,1"], "--fractions"),
         (&["sentiment", "--data", "mnist"], "--data"),
         (&["sentiment", "--data", "reviews:r.tsv", "--models", "linear+dae"], "--models"),
+        // The same layer-size limit as `relu train --hidden` (relu_nn::MAX_UNITS).
+        (
+            &["sentiment", "--data", "reviews:r.tsv", "--units", "16777217"],
+            "--units: invalid layer size 16777217: expected 1 to 16,777,216",
+        ),
     ];
     for (args, flag) in cases {
         let a = relu().arg("reproduce").args(args).arg("--out").arg(&out).assert().code(2);

@@ -48,7 +48,7 @@ pub use features::{Dataset, Features, Targets};
 pub use metrics::Evaluation;
 pub use network::{ForwardCache, HiddenCache, Layer, Network, Workspace};
 pub use optim::{LrSchedule, Sgd, SgdState};
-pub use spec::{HiddenKind, LayerSpec, MAX_PARAMETERS, NetworkSpec, OutputKind};
+pub use spec::{HiddenKind, LayerSpec, MAX_PARAMETERS, MAX_UNITS, NetworkSpec, OutputKind};
 pub use train::{
     BatchProgress, EpochMetrics, Observer, RngState, Silent, StopReason, TrainConfig, TrainReport, TrainState, Trainer, check_dataset,
 };

@@ -11,6 +11,10 @@ use crate::error::{Result, invalid};
 /// allocated, so an absurd `--hidden` is an error instead of an allocation failure.
 pub const MAX_PARAMETERS: usize = 1 << 30;
 
+/// The most units (or input features) one layer may have: 2^24 = 16,777,216. The one limit for
+/// every front end (`relu train --hidden`, `relu reproduce sentiment --units`, …).
+pub const MAX_UNITS: usize = 1 << 24;
+
 /// The kind of a hidden layer.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
@@ -103,7 +107,6 @@ impl NetworkSpec {
     /// # Errors
     /// [`crate::NnError::InvalidParameter`] naming the first bad value.
     pub fn check(&self) -> Result<()> {
-        const MAX_UNITS: usize = 1 << 24;
         if self.inputs == 0 || self.inputs > MAX_UNITS {
             return Err(invalid("input dimension", self.inputs, "1 to 16,777,216"));
         }

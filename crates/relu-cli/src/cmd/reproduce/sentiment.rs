@@ -119,8 +119,8 @@ pub(super) fn run(args: &SentimentArgs) -> Result<u8> {
     if args.folds < 2 {
         bail!("--folds: invalid number of folds {}: expected at least 2", args.folds);
     }
-    if args.units == 0 || args.units > 1 << 20 {
-        bail!("--units: invalid layer size {}: expected 1 to 1,048,576", args.units);
+    if args.units == 0 || args.units > relu_nn::MAX_UNITS {
+        bail!("--units: invalid layer size {}: expected 1 to 16,777,216 (as --hidden)", args.units);
     }
     if args.vocab == 0 || args.vocab > 1 << 24 {
         bail!("--vocab: invalid vocabulary size {}: expected 1 to 16,777,216", args.vocab);
