@@ -229,7 +229,9 @@ pub struct InspectArgs {
     pub model: PathBuf,
     #[arg(long, value_name = "SPEC", help = format!("{DATA_HELP} [default: the model's training data]"))]
     pub data: Option<String>,
-    /// Folder for inspect.json and the plots [default: the model folder].
+    /// Folder for inspect.json, inspect_unit_usage.svg (how often each unit is active, dead units
+    /// at 0%) and inspect_layers.svg (per-layer sparsity, stability, probe accuracy)
+    /// [default: the model folder].
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
     /// Standard deviation of the Gaussian input noise ε for the active-set stability measure.
