@@ -403,6 +403,9 @@ impl Settings {
                 bail!("--sampling: invalid fraction {q}: expected a fraction in (0, 1]");
             }
         }
+        if let (Some(dir), Some(_)) = (&self.init, &self.pretrain) {
+            bail!("--init {}: a network to start from and --pretrain exclude each other; give one of them", dir.display());
+        }
         if let Some(u) = &self.unlabeled {
             if self.pretrain.is_none() {
                 bail!("--unlabeled {u}: extra unlabeled data is for pre-training; add --pretrain dae");

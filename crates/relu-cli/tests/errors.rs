@@ -89,6 +89,10 @@ fn bad_config_files_name_the_file_and_key() {
     std::fs::write(&cfg, "hidden = \"many\"\n").unwrap();
     train_fails(&["--config", cfg.to_str().unwrap()], &["bad.toml", "hidden"]);
     train_fails(&["--config", dir.path().join("absent.toml").to_str().unwrap()], &["--config", "absent.toml"]);
+    // clap keeps --init and --pretrain apart on the command line; a config file's `init` is
+    // checked the same way.
+    std::fs::write(&cfg, "init = \"runs/dae\"\n").unwrap();
+    train_fails(&["--config", cfg.to_str().unwrap(), "--pretrain", "dae"], &["--init runs/dae", "--pretrain"]);
 }
 
 #[test]

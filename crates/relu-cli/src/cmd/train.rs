@@ -309,13 +309,13 @@ impl Observer for EpochCheckpoints<'_> {
     }
 }
 
-/// The optimiser recipe in one line, e.g. `recipe: SGD lr 0.01 (constant), batch 10, up to 20
-/// epochs`.
 /// `n` and `noun`, plural unless `n` is 1: "1 epoch", "20 epochs".
 pub(crate) fn count(n: usize, noun: &str) -> String {
     if n == 1 { format!("1 {noun}") } else { format!("{n} {noun}s") }
 }
 
+/// The optimiser recipe in one line, e.g. `recipe: SGD lr 0.01 (constant), batch 10, up to 20
+/// epochs`.
 fn recipe_line(s: &Settings) -> String {
     let mut line = format!("recipe: SGD lr {} ({}), batch {}", s.lr, s.lr_schedule, s.batch);
     if s.momentum > 0.0 {
