@@ -135,7 +135,10 @@ fn percent_decimals((lo, hi): (f64, f64)) -> usize {
     }
 }
 
-const KEPT: RGBColor = RGBColor(60, 60, 60);
+/// The kept-epoch line: dark grey at 60 % opacity, behind the series.
+fn kept_color() -> RGBAColor {
+    RGBColor(60, 60, 60).mix(0.6)
+}
 
 /// One panel of lines (with a dot at every point, so a single epoch still shows); `kept` marks
 /// the epoch whose parameters were kept with a vertical line. The legend goes right of the chart.
@@ -176,8 +179,8 @@ where
     let mut entries = line_entries(series);
     if let Some(k) = kept {
         let at = k as f64;
-        chart.draw_series(std::iter::once(PathElement::new(vec![(at, y0), (at, y1)], KEPT.mix(0.6).stroke_width(2)))).map_err(err)?;
-        entries.push((format!("kept: epoch {k}"), KEPT.mix(0.6), Mark::Line));
+        chart.draw_series(std::iter::once(PathElement::new(vec![(at, y0), (at, y1)], kept_color().stroke_width(2)))).map_err(err)?;
+        entries.push((format!("kept: epoch {k}"), kept_color(), Mark::Line));
     }
     draw_lines(&mut chart, series, 3)?;
     legend_band(&band, 50, &entries)

@@ -406,24 +406,36 @@ impl Settings {
         if let (Some(dir), Some(_)) = (&self.init, &self.pretrain) {
             bail!("--init {}: a network to start from and --pretrain exclude each other; give one of them", dir.display());
         }
-        if let Some(u) = &self.unlabeled {
-            if self.pretrain.is_none() {
-                bail!("--unlabeled {u}: extra unlabeled data is for pre-training; add --pretrain dae");
-            }
-            let extra: DataSpec = u.parse().map_err(|e| anyhow::anyhow!("--unlabeled: {e}"))?;
-            if spec.is_text() != extra.is_text() || matches!(extra, DataSpec::Acl(_)) {
-                bail!(
-                    "--unlabeled {u}: expected {} for --data {}",
-                    if spec.is_text() { "review text as reviews:FILE (any .tsv, .jsonl or text file)" } else { "an image spec" },
-                    self.data
-                );
-            }
+        if let Some(u) = &self.unlabeled
+            && self.pretrain.is_none()
+        {
+            bail!("--unlabeled {u}: extra unlabeled data is for pre-training; add --pretrain dae");
         }
+        self.unlabeled_spec()?;
         self.corruption.check().map_err(|e| anyhow::anyhow!("--corruption: {e}"))?;
         if self.target == Target::Rating && matches!(spec, DataSpec::Acl(_)) {
             bail!("--target: acl:DIR folders have polarity labels only; use --target polarity");
         }
         Ok(())
+    }
+
+    /// The `--unlabeled` spec, checked against `--data`: for review data a `reviews:FILE` (never
+    /// an `acl:DIR`), for image data an image spec. `None` without `--unlabeled`.
+    ///
+    /// # Errors
+    /// An unparsable spec, or one of the other kind, named with the flag.
+    pub fn unlabeled_spec(&self) -> Result<Option<DataSpec>> {
+        let Some(u) = &self.unlabeled else { return Ok(None) };
+        let data: DataSpec = self.data.parse().map_err(|e| anyhow::anyhow!("--data: {e}"))?;
+        let extra: DataSpec = u.parse().map_err(|e| anyhow::anyhow!("--unlabeled: {e}"))?;
+        if data.is_text() != extra.is_text() || matches!(extra, DataSpec::Acl(_)) {
+            bail!(
+                "--unlabeled {u}: expected {} for --data {}",
+                if data.is_text() { "review text as reviews:FILE (any .tsv, .jsonl or text file)" } else { "an image spec" },
+                self.data
+            );
+        }
+        Ok(Some(extra))
     }
 
     /// The hidden layers' specs.

@@ -437,15 +437,15 @@ pub(crate) fn resolve(args: &TrainArgs) -> Result<(Settings, PathBuf, bool)> {
 /// # Errors
 /// Unreadable or mismatched --unlabeled data, named with the flag.
 pub(crate) fn pretraining_inputs(settings: &Settings, all: &data::Loaded, text: TextOptions) -> Result<relu_nn::Features> {
-    let Some(u) = &settings.unlabeled else { return Ok(all.train.inputs.clone()) };
-    let spec: DataSpec = u.parse().map_err(|e| anyhow::anyhow!("--unlabeled: {e}"))?;
-    match &spec {
-        DataSpec::Reviews(file) => {
+    // `unlabeled_spec` has checked the kind: reviews:FILE for review data, images otherwise.
+    match settings.unlabeled_spec()? {
+        None => Ok(all.train.inputs.clone()),
+        Some(DataSpec::Reviews(file)) => {
             let vectorizer = all.vectorizer.as_ref().context("--unlabeled: review text needs review --data")?;
-            data::with_unlabeled(&all.train.inputs, &data::read_unlabeled(file)?, vectorizer)
+            data::with_unlabeled(&all.train.inputs, &data::read_unlabeled(&file)?, vectorizer)
         }
-        DataSpec::Acl(_) => bail!("--unlabeled {u}: extra review text must be a reviews:FILE (any .tsv, .jsonl or text file)"),
-        _ => {
+        Some(spec) => {
+            let u = settings.unlabeled.as_deref().unwrap_or_default();
             let other = data::load(&spec, text, None).with_context(|| format!("--unlabeled {u}"))?;
             if other.dim() != all.dim() {
                 bail!("--unlabeled {u}: {} input features, but --data {} has {}", other.dim(), settings.data, all.dim());
@@ -612,11 +612,9 @@ fn cross_validate(
     let threads = resolve_threads(settings.threads);
     // Pre-training, like the vocabulary, is refitted per fold: on the fold's training documents
     // and the --unlabeled text (never on the fold's test documents).
-    let extra = match (&settings.pretrain, &settings.unlabeled) {
-        (Some(_), Some(u)) => match u.parse().map_err(|e| anyhow::anyhow!("--unlabeled: {e}"))? {
-            DataSpec::Reviews(file) => data::read_unlabeled(&file)?,
-            _ => bail!("--unlabeled {u}: cross-validation pre-trains on review text (reviews:FILE) only"),
-        },
+    // Cross-validation is for review data, so `unlabeled_spec` allows only reviews:FILE here.
+    let extra = match settings.unlabeled_spec()? {
+        Some(DataSpec::Reviews(file)) if settings.pretrain.is_some() => data::read_unlabeled(&file)?,
         _ => Vec::new(),
     };
     let mut per_fold = Vec::with_capacity(k);
