@@ -47,6 +47,7 @@ pub mod activation;
 mod error;
 pub mod kernels;
 pub mod matrix;
+pub mod random;
 mod sparse;
 pub mod testing;
 

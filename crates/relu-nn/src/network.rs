@@ -4,6 +4,7 @@ use nalgebra::{DMatrix, DVector};
 use rand::Rng;
 use rand::seq::SliceRandom;
 use relu_core::kernels::dense_affine;
+use relu_core::random::glorot_uniform;
 use relu_core::{Activation, Crossover, Dispatch, DispatchMode, SparseBatch};
 
 use crate::error::Result;
@@ -85,8 +86,7 @@ impl Network {
         let mut fan_in = spec.inputs;
         for l in &spec.hidden {
             let rows = rows_of(l);
-            let limit = (6.0 / (fan_in + l.units) as f64).sqrt() as f32;
-            let weight = DMatrix::from_fn(rows, fan_in, |_, _| rng.random_range(-limit..=limit));
+            let weight = glorot_uniform(rows, fan_in, fan_in, l.units, rng);
             let sign = l.sign_flip.then(|| {
                 let mut order: Vec<usize> = (0..l.units).collect();
                 order.shuffle(rng);
@@ -100,12 +100,7 @@ impl Network {
             fan_in = l.units;
         }
         let out = spec.output.units();
-        let limit = (6.0 / (fan_in + out) as f64).sqrt() as f32;
-        layers.push(Layer {
-            weight: DMatrix::from_fn(out, fan_in, |_, _| rng.random_range(-limit..=limit)),
-            bias: DVector::zeros(out),
-            sign: None,
-        });
+        layers.push(Layer { weight: glorot_uniform(out, fan_in, fan_in, out, rng), bias: DVector::zeros(out), sign: None });
         Ok(Self { spec, layers })
     }
 

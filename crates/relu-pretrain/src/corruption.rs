@@ -72,17 +72,10 @@ impl Corruption {
             }
             (Corruption::Gaussian(sigma), _) => {
                 let m: DMatrix<f32> = x.to_dense();
-                Features::Dense(m.map(|v| v + sigma * standard_normal(rng)))
+                Features::Dense(m.map(|v| v + sigma * relu_core::random::standard_normal(rng)))
             }
         }
     }
-}
-
-/// A standard normal sample (Box–Muller), so no extra dependency is needed for one distribution.
-fn standard_normal(rng: &mut impl Rng) -> f32 {
-    let u1: f64 = rng.random_range(f64::MIN_POSITIVE..1.0);
-    let u2: f64 = rng.random();
-    ((-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()) as f32
 }
 
 impl fmt::Display for Corruption {

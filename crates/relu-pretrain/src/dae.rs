@@ -133,10 +133,9 @@ impl Dae {
         if !(spec.l1.is_finite() && spec.l1 >= 0.0) {
             return Err(invalid("L1 penalty", spec.l1, "a finite number >= 0"));
         }
-        let limit = (6.0 / (spec.inputs + spec.hidden) as f64).sqrt() as f32;
-        let mut glorot = |r, c| DMatrix::from_fn(r, c, |_, _| rng.random_range(-limit..=limit));
-        let encoder = glorot(spec.hidden, spec.inputs);
-        let decoder_t = (!spec.tied).then(|| glorot(spec.hidden, spec.inputs));
+        let mut glorot = || relu_core::random::glorot_uniform(spec.hidden, spec.inputs, spec.inputs, spec.hidden, rng);
+        let encoder = glorot();
+        let decoder_t = (!spec.tied).then(glorot);
         Ok(Self { spec, encoder, encoder_bias: DVector::zeros(spec.hidden), decoder_t, decoder_bias: DVector::zeros(spec.inputs) })
     }
 
