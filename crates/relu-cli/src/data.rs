@@ -491,15 +491,11 @@ pub fn sets_for_model(spec: &DataSpec, info: &InputInfo, vectorizer: Option<&Vec
         (true, InputKind::Text) => {
             let Some(v) = vectorizer else { bail!("the model has no `vectorizer` metadata, so its text inputs cannot be rebuilt") };
             let docs = model_documents(spec, info)?;
-            let labels = text::labels(&docs).with_context(|| format!("--data {spec}"))?;
-            let fold = relu_data::split::stratified_holdout(&labels, TEXT_TEST_FRACTION, info.seed)
-                .with_context(|| format!("--data {spec}: too few reviews for the held-out split"))?;
-            let set = |idx: &[usize]| -> Result<Dataset> {
-                let picked: Vec<Document> = idx.iter().map(|&i| docs[i].clone()).collect();
-                let x = v.transform(&picked).with_context(|| format!("--data {spec}"))?;
-                Ok(Dataset::new(Features::Sparse(x), Targets::Classes(idx.iter().map(|&i| labels[i]).collect()))?)
-            };
-            Ok((set(&fold.train)?, set(&fold.test)?))
+            // Labels are class indices; the model's own class count is checked against them later.
+            let classes = text::labels(&docs).with_context(|| format!("--data {spec}"))?.into_iter().max().map_or(1, |m| m as usize + 1);
+            let (train, test) = text::holdout_with(&docs, classes, TEXT_TEST_FRACTION, info.seed, v)
+                .with_context(|| format!("--data {spec}: cannot rebuild the model's held-out split"))?;
+            Ok((sparse(train)?, sparse(test)?))
         }
         (true, InputKind::Image) => bail!("--data {spec}: the model was trained on images ({}), not on review text", info.data),
         (false, InputKind::Text) => bail!("--data {spec}: the model was trained on review text ({}), not on images", info.data),

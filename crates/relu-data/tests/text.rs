@@ -9,8 +9,8 @@ use common::{gz, write};
 use relu_data::split::{shuffled_indices, stratified_holdout, stratified_k_fold};
 use relu_data::text::{
     Content, Document, ENGLISH_STOP_WORDS, MAX_LABEL_CLASSES, Targets, Tokenizer, Vectorizer, VectorizerConfig, Vocabulary, Weighting,
-    expected_rating, folds, holdout, labels, parse_acl, parse_jsonl, parse_tsv, parse_tsv_as_classes, read_acl_domain, read_lines,
-    read_reviews, read_reviews_as_classes, read_tsv, read_unlabeled, rmse, stars_of_class,
+    expected_rating, folds, holdout, holdout_with, labels, parse_acl, parse_jsonl, parse_tsv, parse_tsv_as_classes, read_acl_domain,
+    read_lines, read_reviews, read_reviews_as_classes, read_tsv, read_unlabeled, rmse, stars_of_class,
 };
 use relu_data::{DataError, SparseDataset};
 
@@ -443,6 +443,11 @@ fn holdout_is_stratified_seeded_and_fits_on_train_only() {
     }
     let labels: Vec<u32> = docs.iter().map(|d| d.label.unwrap()).collect();
     assert_eq!(stratified_holdout(&labels, 0.25, 3).unwrap().test, h.test_indices);
+    // A model's stored vectorizer rebuilds exactly the split it was trained on.
+    let (train, test) = holdout_with(&docs, 5, 0.25, 3, &h.vectorizer).unwrap();
+    assert_eq!((train, test), (h.train.clone(), h.test.clone()));
+    let (_, other) = holdout_with(&docs, 5, 0.25, 4, &h.vectorizer).unwrap();
+    assert_ne!(other, h.test);
 }
 
 #[test]

@@ -52,6 +52,28 @@ pub fn holdout(docs: &[Document], num_classes: usize, test_fraction: f64, seed: 
     vectorise(&count_terms(docs, config), &labels, num_classes, fold, config)
 }
 
+/// [`holdout`]'s split of `docs` — the same documents, in the same order — transformed with a
+/// vectorizer fitted earlier (e.g. the one stored with a model trained on `holdout`'s training
+/// set): how a trained model's test set is rebuilt without re-deriving the split.
+///
+/// # Errors
+/// As [`holdout`], and [`Vectorizer::transform`]'s.
+pub fn holdout_with(
+    docs: &[Document],
+    num_classes: usize,
+    test_fraction: f64,
+    seed: u64,
+    vectorizer: &Vectorizer,
+) -> Result<(SparseDataset, SparseDataset)> {
+    let labels = checked_labels(docs, num_classes)?;
+    let fold = stratified_holdout(&labels, test_fraction, seed)?;
+    let set = |idx: &[usize]| -> Result<SparseDataset> {
+        let picked: Vec<Document> = idx.iter().map(|&i| docs[i].clone()).collect();
+        SparseDataset::new(vectorizer.transform(&picked)?, idx.iter().map(|&i| labels[i]).collect(), num_classes)
+    };
+    Ok((set(&fold.train)?, set(&fold.test)?))
+}
+
 fn checked_labels(docs: &[Document], num_classes: usize) -> Result<Vec<u32>> {
     let labels = labels(docs)?;
     if let Some(i) = labels.iter().position(|&l| l as usize >= num_classes) {

@@ -23,7 +23,7 @@ mod readers;
 mod tokenize;
 mod vocab;
 
-pub use evaluation::{TextSplit, folds, holdout};
+pub use evaluation::{TextSplit, folds, holdout, holdout_with};
 pub use features::{Vectorizer, VectorizerConfig, Weighting, labels, term_counts};
 pub use ratings::{expected_rating, expected_ratings, rmse, stars_of_class};
 pub use readers::{
