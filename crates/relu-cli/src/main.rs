@@ -79,7 +79,6 @@
 //! | `history[].seconds` | the epoch's wall-clock seconds, validation included |
 //! | `pretraining` | `null`, or with `--pretrain`: `method`, per-layer `reconstruction`, `corruption`, `epochs` per layer, `unlabeled` examples, per-layer `initial_error`, and `history` entries `{layer, epoch, train_loss, reconstruction_error, sparsity}` on up to 2,000 clean training examples |
 
-mod analysis;
 mod cli;
 mod cmd;
 mod data;

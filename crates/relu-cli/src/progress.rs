@@ -125,6 +125,44 @@ impl Progress {
     }
 }
 
+/// The [`relu_experiment::Monitor`] of the experiments: a [`Progress`] per training run,
+/// labelled `NAME lr RATE ` for a learning-rate trial, `NAME ` for the final run and
+/// `fold I/K ` for a cross-validation fold, and a line per finished trial.
+#[derive(Debug)]
+pub struct Runs<'a> {
+    /// How progress is shown.
+    pub display: Display,
+    /// The stop flag ([`install_ctrlc`]).
+    pub stop: Arc<AtomicBool>,
+    /// As [`Progress::new`]'s.
+    pub stop_after: Option<usize>,
+    /// The network's name in labels and lines.
+    pub name: &'a str,
+}
+
+impl relu_experiment::Monitor for Runs<'_> {
+    type Observer = Progress;
+
+    fn start(&mut self, run: relu_experiment::Run, epochs: usize) -> Progress {
+        let label = match run {
+            relu_experiment::Run::Trial { lr } => format!("{} lr {lr} ", self.name),
+            relu_experiment::Run::Final { .. } => format!("{} ", self.name),
+            relu_experiment::Run::Fold { index, of } => format!("fold {}/{of} ", index + 1),
+        };
+        Progress::new(self.display, self.stop.clone(), self.stop_after, epochs, 0, &label)
+    }
+
+    fn finish(&mut self, mut observer: Progress) {
+        observer.finish();
+    }
+
+    fn trial(&mut self, lr: f32, valid: Option<f64>) {
+        if self.display != Display::Quiet {
+            println!("{}: lr {lr}: valid {}", self.name, valid.map_or("diverged".to_owned(), |v| format!("{:.2} %", 100.0 * v)));
+        }
+    }
+}
+
 fn percent(x: f64) -> String {
     format!("{:.1} %", 100.0 * x)
 }

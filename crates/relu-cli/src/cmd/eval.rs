@@ -3,7 +3,6 @@
 use anyhow::Result;
 use serde::Serialize;
 
-use crate::analysis;
 use crate::cli::EvalArgs;
 use crate::cmd::train::check_fits;
 use crate::data::{self, DataSpec};
@@ -33,9 +32,8 @@ pub fn run(args: &EvalArgs) -> Result<u8> {
     let test = data::test_set_for_model(&spec, &model.input, model.vectorizer.as_ref())?;
     check_fits(&model.net, &test, &spec_text, &model.path)?;
     let threads = resolve_threads(args.threads);
-    let pool = relu_core::thread_pool(threads)?;
     let start = std::time::Instant::now();
-    let e = pool.install(|| model.net.evaluate(&test, analysis::EVAL_BATCH, &mut analysis::workspace(&model.net)));
+    let e = relu_experiment::evaluate(&model.net, &test, threads)?;
     let examples_per_second = e.examples as f64 / start.elapsed().as_secs_f64().max(1e-9);
     if args.json {
         let j = EvalJson { model: model.path.display().to_string(), data: &spec_text, evaluation: e, examples_per_second, threads };

@@ -8,10 +8,10 @@ use nalgebra::DMatrix;
 use relu_data::text::Document;
 use relu_nn::{Features, OutputKind};
 
-use crate::analysis;
 use crate::cli::PredictArgs;
 use crate::data::InputKind;
 use crate::model_dir::{self, Model};
+use relu_experiment::EVAL_BATCH;
 
 /// Runs `relu predict`.
 ///
@@ -154,15 +154,15 @@ fn open_images(path: &Path, inputs: usize, shape: Option<&[usize]>) -> Result<re
 }
 
 fn forward_all(model: &Model, x: &Features) -> DMatrix<f32> {
-    let mut ws = analysis::workspace(&model.net);
+    let mut ws = relu_experiment::workspace(&model.net);
     let n = x.len();
     let mut out = DMatrix::zeros(model.net.spec().output.units(), n);
     let mut start = 0;
     while start < n {
-        let idx: Vec<usize> = (start..(start + analysis::EVAL_BATCH).min(n)).collect();
+        let idx: Vec<usize> = (start..(start + EVAL_BATCH).min(n)).collect();
         let cache = model.net.forward(&x.select(&idx), &mut ws);
         out.columns_mut(start, idx.len()).copy_from(&cache.output);
-        start += analysis::EVAL_BATCH;
+        start += EVAL_BATCH;
     }
     out
 }

@@ -12,7 +12,6 @@ use relu_nn::checkpoint::{self, write_atomic};
 use relu_nn::{Dataset, Evaluation, Network, NetworkSpec, Observer, StopReason, TrainReport, Trainer};
 use serde::Serialize;
 
-use crate::analysis;
 use crate::cli::TrainArgs;
 use crate::data::{self, DataSpec, InputKind, TextOptions};
 use crate::model_dir::{self, MODEL_FILE};
@@ -20,6 +19,8 @@ use crate::plots;
 use crate::progress::{self, Display, Progress};
 use crate::report::{PretrainingInfo, Report, RunFacts};
 use crate::settings::{Settings, resolve_threads};
+use relu_experiment::cv::CvReport;
+use relu_experiment::{EVAL_BATCH, analysis};
 
 /// The resumable state's file name.
 pub const STATE_FILE: &str = "train_state.safetensors";
@@ -197,9 +198,9 @@ pub fn run(args: &TrainArgs) -> Result<u8> {
     let t_eval = Instant::now();
     let pool = relu_core::thread_pool(threads)?;
     let (valid_eval, test_eval, stats) = pool.install(|| {
-        let mut ws = analysis::workspace(&net);
-        let v = net.evaluate(&loaded.valid, analysis::EVAL_BATCH, &mut ws);
-        let t = net.evaluate(&loaded.test, analysis::EVAL_BATCH, &mut ws);
+        let mut ws = relu_experiment::workspace(&net);
+        let v = net.evaluate(&loaded.valid, EVAL_BATCH, &mut ws);
+        let t = net.evaluate(&loaded.test, EVAL_BATCH, &mut ws);
         (v, t, analysis::layer_stats(&net, &loaded.test))
     });
     let wall_seconds = report.history.iter().map(|m| m.seconds).sum::<f64>() + t_eval.elapsed().as_secs_f64();
@@ -575,30 +576,8 @@ fn maxout_step(net: &Network) -> usize {
     }
 }
 
-/// Cross-validation results, `cv.json`.
-#[derive(Debug, Serialize)]
-struct CvReport {
-    folds: usize,
-    /// `error` or `rmse`.
-    metric: &'static str,
-    mean: f64,
-    std: f64,
-    per_fold: Vec<FoldResult>,
-}
-
-#[derive(Debug, Serialize)]
-struct FoldResult {
-    fold: usize,
-    train: usize,
-    test: usize,
-    error: Option<f64>,
-    rmse: Option<f64>,
-    loss: f64,
-    sparsity: Vec<f64>,
-}
-
 /// Trains one network per fold (no validation set, every epoch) and scores it on the fold's
-/// held-out documents. `None` when interrupted.
+/// held-out documents ([`relu_experiment::cv`]). `None` when interrupted.
 fn cross_validate(
     settings: &Settings,
     spec: &DataSpec,
@@ -617,45 +596,23 @@ fn cross_validate(
         Some(DataSpec::Reviews(file)) if settings.pretrain.is_some() => data::read_unlabeled(&file)?,
         _ => Vec::new(),
     };
-    let mut per_fold = Vec::with_capacity(k);
-    for (i, fold) in folds.iter().enumerate() {
-        let net_spec = NetworkSpec { inputs: fold.train.inputs.dim(), hidden: settings.layers(), output };
-        let mut net = match settings.pretrain_config() {
+    let start = |i: usize, train: &Dataset| -> Result<Network> {
+        let net_spec = NetworkSpec { inputs: train.inputs.dim(), hidden: settings.layers(), output };
+        match settings.pretrain_config() {
             Some(cfg) => {
                 let say = |line: &str| {
                     if display != Display::Quiet {
                         println!("fold {}/{k} {line}", i + 1);
                     }
                 };
-                pretrain(settings, &fold.pretraining_inputs(&extra)?, &net_spec, &cfg, threads, &say)?.0
+                Ok(pretrain(settings, &folds[i].pretraining_inputs(&extra)?, &net_spec, &cfg, threads, &say)?.0)
             }
-            None => Network::new(net_spec, &mut relu_core::seeded_rng(settings.seed))?,
-        };
-        let mut trainer = Trainer::new(settings.train_config())?;
-        let mut observer = Progress::new(display, stop.clone(), stop_after, settings.epochs, 0, &format!("fold {}/{k} ", i + 1));
-        let fitted = trainer.fit(&mut net, &fold.train, None, &mut observer);
-        observer.finish();
-        let r: TrainReport = fitted?;
-        if r.stop == StopReason::Interrupted {
-            return Ok(None);
+            None => Ok(Network::new(net_spec, &mut relu_core::seeded_rng(settings.seed))?),
         }
-        let e: Evaluation =
-            relu_core::thread_pool(threads)?.install(|| net.evaluate(&fold.test, analysis::EVAL_BATCH, &mut analysis::workspace(&net)));
-        per_fold.push(FoldResult {
-            fold: i + 1,
-            train: fold.train.len(),
-            test: fold.test.len(),
-            error: e.error,
-            rmse: e.rmse,
-            loss: e.loss,
-            sparsity: e.sparsity,
-        });
-    }
-    let rating = matches!(output, relu_nn::OutputKind::Ratings { .. });
-    let scores: Vec<f64> = per_fold.iter().map(|f| if rating { f.rmse } else { f.error }.unwrap_or(f64::NAN)).collect();
-    let mean = scores.iter().sum::<f64>() / scores.len() as f64;
-    let std = (scores.iter().map(|s| (s - mean).powi(2)).sum::<f64>() / scores.len() as f64).sqrt();
-    Ok(Some(CvReport { folds: k, metric: if rating { "rmse" } else { "error" }, mean, std, per_fold }))
+    };
+    let config = relu_nn::TrainConfig { threads, ..settings.train_config() };
+    let mut monitor = progress::Runs { display, stop: stop.clone(), stop_after, name: "" };
+    relu_experiment::cv::cross_validate(folds.iter().map(|f| (&f.train, &f.test)), output, &config, start, &mut monitor)
 }
 
 fn percent(x: f64) -> String {

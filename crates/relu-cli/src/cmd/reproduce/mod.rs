@@ -21,14 +21,15 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 use relu_core::Activation;
 use relu_core::activation::Softplus;
-use relu_nn::{Dataset, Features, Network, NetworkSpec, NnError, StopReason, Trainer};
+use relu_experiment::search::{self, Fitted, LrSearch, LrTrial};
+use relu_experiment::{Budget, ExperimentError, stats};
+use relu_nn::{Dataset, Features, Network, NetworkSpec};
 use relu_pretrain::Reconstruction;
 use serde::Serialize;
 
-use crate::analysis;
 use crate::cli::{ReproduceCommand, ReproduceCommon};
 use crate::cmd::train::EXIT_INTERRUPTED;
-use crate::progress::{self, Display, Progress};
+use crate::progress::{self, Display};
 use crate::report::PretrainingInfo;
 use crate::settings::{HiddenActivation, Settings, resolve_threads};
 
@@ -82,8 +83,8 @@ struct Runner {
     experiment: &'static str,
     epochs: usize,
     patience: Option<usize>,
-    lr_grid: Vec<f32>,
-    select_epochs: usize,
+    /// The learning-rate grid and the trials' length.
+    search: LrSearch,
     lr_schedule: relu_nn::LrSchedule,
     momentum: f32,
     weight_decay: f32,
@@ -91,7 +92,7 @@ struct Runner {
     stop_on_dead_layer: bool,
     pretrain_epochs: usize,
     limit: Option<usize>,
-    budget_seconds: Option<f64>,
+    budget: Budget,
     seed: u64,
     threads: usize,
     out: PathBuf,
@@ -99,23 +100,19 @@ struct Runner {
     _lock: relu_nn::checkpoint::DirLock,
     display: Display,
     stop: Arc<AtomicBool>,
-    started: Instant,
 }
 
 impl Runner {
     fn new(experiment: &'static str, c: &ReproduceCommon, d: &Defaults) -> Result<Self> {
-        let lr_grid = c.lr_grid.clone().unwrap_or_else(|| d.lr_grid.to_vec());
-        if lr_grid.is_empty() || lr_grid.iter().any(|&r| !(r.is_finite() && r > 0.0)) {
-            bail!("--lr-grid: invalid learning rates {lr_grid:?}: expected comma-separated finite numbers > 0, e.g. 0.1,0.03,0.01");
-        }
         let epochs = c.epochs.unwrap_or(d.epochs);
         if epochs == 0 {
             bail!("--epochs: invalid number of epochs 0: expected at least 1");
         }
-        let select_epochs = c.select_epochs.unwrap_or(if d.full_trials { epochs } else { 1 });
-        if select_epochs == 0 {
-            bail!("--select-epochs: invalid number of epochs 0: expected at least 1");
-        }
+        let search = LrSearch {
+            grid: c.lr_grid.clone().unwrap_or_else(|| d.lr_grid.to_vec()),
+            select_epochs: c.select_epochs.unwrap_or(if d.full_trials { epochs } else { 1 }),
+        };
+        search.check().map_err(flag_error)?;
         if c.patience == Some(0) {
             bail!("--patience: invalid patience 0: expected at least 1 epoch");
         }
@@ -148,8 +145,7 @@ impl Runner {
             experiment,
             epochs,
             patience: c.patience.or(d.patience),
-            lr_grid,
-            select_epochs,
+            search,
             lr_schedule: c.lr_schedule.unwrap_or(d.lr_schedule),
             momentum,
             weight_decay,
@@ -157,21 +153,20 @@ impl Runner {
             stop_on_dead_layer: d.stop_on_dead_layer,
             pretrain_epochs: c.pretrain_epochs.unwrap_or(d.pretrain_epochs),
             limit: c.limit,
-            budget_seconds: c.budget_minutes.map(|m| m * 60.0),
+            budget: Budget::new(c.budget_minutes.map(|m| m * 60.0)),
             seed: c.seed,
             threads: resolve_threads(c.threads),
             out,
             _lock: lock,
             display: Display::choose(c.quiet),
             stop: progress::install_ctrlc(),
-            started: Instant::now(),
         })
     }
 
     /// Whether networks need a validation split: to choose among several learning rates, or to
     /// stop early. Without one every network trains all its epochs and keeps the last.
     fn needs_validation(&self) -> bool {
-        self.lr_grid.len() > 1 || self.patience.is_some()
+        self.search.needs_validation(self.patience)
     }
 
     fn say(&self, line: &str) {
@@ -182,7 +177,7 @@ impl Runner {
 
     /// The seconds a job may still use when `jobs_left` jobs (this one included) remain.
     fn share(&self, jobs_left: usize) -> Option<f64> {
-        self.budget_seconds.map(|b| (b - self.started.elapsed().as_secs_f64()).max(0.0) / jobs_left.max(1) as f64)
+        self.budget.share(jobs_left)
     }
 
     /// The base settings of every network: the paper's protocol with this run's seed, threads,
@@ -245,18 +240,18 @@ impl Runner {
             protocol: Protocol {
                 epochs: self.epochs,
                 patience: self.patience,
-                lr_grid: self.lr_grid.clone(),
-                select_epochs: self.select_epochs,
+                lr_grid: self.search.grid.clone(),
+                select_epochs: self.search.select_epochs,
                 lr_schedule: self.lr_schedule.to_string(),
                 momentum: self.momentum,
                 weight_decay: self.weight_decay,
                 input_dropout: self.input_dropout,
                 pretrain_epochs: self.pretrain_epochs,
                 limit: self.limit,
-                budget_minutes: self.budget_seconds.map(|s| s / 60.0),
+                budget_minutes: self.budget.seconds().map(|s| s / 60.0),
                 seed: self.seed,
             },
-            wall_seconds: self.started.elapsed().as_secs_f64(),
+            wall_seconds: self.budget.elapsed(),
             interrupted,
         }
     }
@@ -267,7 +262,7 @@ impl Runner {
         self.write(report, &files)?;
         println!("\n{table}");
         let names: Vec<&str> = files.iter().map(|(n, _)| *n).chain(["report.json"]).collect();
-        println!("{:.1} minutes; files in {}: {}", self.started.elapsed().as_secs_f64() / 60.0, self.out.display(), names.join(", "));
+        println!("{:.1} minutes; files in {}: {}", self.budget.elapsed() / 60.0, self.out.display(), names.join(", "));
         if interrupted {
             eprintln!("interrupted: the report holds the networks finished before Ctrl-C");
             return Ok(EXIT_INTERRUPTED);
@@ -361,15 +356,6 @@ struct Splits<'a> {
     test: &'a Dataset,
 }
 
-/// One learning-rate trial.
-#[derive(Debug, Clone, Serialize)]
-struct LrTrial {
-    lr: f32,
-    /// Best validation score (error, or RMSE for ratings) over the trial's epochs; `null` if it
-    /// diverged.
-    valid: Option<f64>,
-}
-
 /// A trained network's results.
 #[derive(Debug, Clone, Serialize)]
 struct NetResult {
@@ -406,97 +392,33 @@ impl NetResult {
     }
 }
 
-fn validation_score(e: &relu_nn::Evaluation) -> f64 {
-    e.error.or(e.rmse).unwrap_or(e.loss)
-}
-
 /// Chooses the learning rate from the grid (unless it has one value), trains the network with
-/// it and evaluates it. `budget` caps the seconds of trials and training together (the full run
-/// always gets at least one epoch). `None` when interrupted.
+/// it and evaluates it ([`relu_experiment::search::fit`]). `budget` caps the seconds of trials
+/// and training together (the full run always gets at least one epoch). `None` when
+/// interrupted.
 fn train_job(r: &Runner, job: &Job, data: &Splits<'_>, budget: Option<f64>) -> Result<Option<NetResult>> {
     let start = Instant::now();
-    let fresh = || -> Result<Network> {
-        match &job.init {
-            Some(net) => Ok(net.clone()),
-            None => Ok(Network::new(job.spec.clone(), &mut relu_core::seeded_rng(job.settings.seed))?),
+    let fresh;
+    let init = match &job.init {
+        Some(net) => net,
+        None => {
+            fresh = Network::new(job.spec.clone(), &mut relu_core::seeded_rng(job.settings.seed))?;
+            &fresh
         }
     };
-    let base = job.settings.train_config();
-    let remaining = |start: Instant, parts: usize| budget.map(|b| (b - start.elapsed().as_secs_f64()).max(0.0) / parts.max(1) as f64);
-    // One training run from the starting point; `Ok(None)` when interrupted.
-    let fit = |lr: f32, epochs: usize, patience: Option<usize>, time_limit: Option<f64>, label: &str| {
-        let mut net = fresh()?;
-        let cfg = relu_nn::TrainConfig {
-            epochs,
-            patience,
-            time_limit,
-            stop_on_dead_layer: r.stop_on_dead_layer,
-            sgd: relu_nn::Sgd { lr, ..base.sgd },
-            ..base
-        };
-        let mut observer = Progress::new(r.display, r.stop.clone(), None, cfg.epochs, 0, label);
-        let fitted = Trainer::new(cfg)?.fit(&mut net, data.train, data.valid, &mut observer);
-        observer.finish();
-        Ok::<_, anyhow::Error>(fitted.map(|rep| (rep.stop != StopReason::Interrupted).then_some((net, rep))))
-    };
-    // Trials as long as the full run (--select-epochs >= --epochs) are full runs: the best one
-    // is kept rather than trained again.
-    if data.valid.is_none() && r.needs_validation() {
-        bail!("internal: {}: a learning-rate grid or patience needs a validation split", job.name);
-    }
-    let full_trials = r.select_epochs >= base.epochs;
-    let mut trials = Vec::new();
-    let mut best: Option<(f64, Network, relu_nn::TrainReport)> = None;
-    if r.lr_grid.len() > 1 {
-        for (k, &lr) in r.lr_grid.iter().enumerate() {
-            let (epochs, patience, limit) = if full_trials {
-                (base.epochs, base.patience, remaining(start, r.lr_grid.len() - k))
-            } else {
-                (r.select_epochs, None, None)
-            };
-            let valid = match fit(lr, epochs, patience, limit, &format!("{} lr {lr} ", job.name))? {
-                Ok(None) => return Ok(None),
-                Ok(Some((net, rep))) => {
-                    let v = rep.history.iter().filter_map(|m| m.valid.as_ref().map(validation_score)).reduce(f64::min);
-                    if full_trials
-                        && let Some(v) = v
-                        && best.as_ref().is_none_or(|b| v < b.0)
-                    {
-                        best = Some((v, net, rep));
-                    }
-                    v
-                }
-                // A learning rate too high for the network: not a candidate.
-                Err(NnError::NonFinite { .. } | NnError::DeadLayer { .. }) => None,
-                Err(e) => return Err(e).with_context(|| format!("{}: learning-rate trial {lr}", job.name)),
-            };
-            r.say(&format!("{}: lr {lr}: valid {}", job.name, valid.map_or("diverged".to_owned(), |v| format!("{:.2} %", 100.0 * v))));
-            trials.push(LrTrial { lr, valid });
+    let base = relu_nn::TrainConfig { stop_on_dead_layer: r.stop_on_dead_layer, ..job.settings.train_config() };
+    let mut monitor = progress::Runs { display: r.display, stop: r.stop.clone(), stop_after: None, name: &job.name };
+    let fitted = match search::fit(init, &base, &r.search, data.train, data.valid, budget, &mut monitor) {
+        Ok(Some(fitted)) => fitted,
+        Ok(None) => return Ok(None),
+        Err(ExperimentError::AllDiverged { grid }) => {
+            bail!("{}: every learning rate in --lr-grid {grid:?} diverged; add smaller rates", job.name)
         }
-    }
-    let lr = trials
-        .iter()
-        .filter_map(|t| t.valid.map(|v| (t.lr, v)))
-        .min_by(|a, b| a.1.total_cmp(&b.1))
-        .map(|(lr, _)| lr)
-        .or((trials.is_empty()).then(|| r.lr_grid[0]));
-    let Some(lr) = lr else {
-        bail!("{}: every learning rate in --lr-grid {:?} diverged; add smaller rates", job.name, r.lr_grid);
+        Err(e) => return Err(e).with_context(|| job.name.clone()),
     };
-    let (net, report) = match best {
-        Some((_, net, rep)) => (net, rep),
-        None => match fit(lr, base.epochs, base.patience, remaining(start, 1), &format!("{} ", job.name))? {
-            Ok(Some(done)) => done,
-            Ok(None) => return Ok(None),
-            Err(e) => return Err(e).with_context(|| format!("{}: training with lr {lr}", job.name)),
-        },
-    };
-    let pool = relu_core::thread_pool(r.threads)?;
-    let (valid, test) = pool.install(|| {
-        let mut ws = analysis::workspace(&net);
-        (data.valid.map(|v| net.evaluate(v, analysis::EVAL_BATCH, &mut ws)), net.evaluate(data.test, analysis::EVAL_BATCH, &mut ws))
-    });
-    let mean_sparsity = if test.sparsity.is_empty() { 0.0 } else { test.sparsity.iter().sum::<f64>() / test.sparsity.len() as f64 };
+    let Fitted { net, report, lr, trials } = fitted;
+    let valid = data.valid.map(|v| relu_experiment::evaluate(&net, v, r.threads)).transpose()?;
+    let test = relu_experiment::evaluate(&net, data.test, r.threads)?;
     let result = NetResult {
         name: job.name.clone(),
         activation: job.settings.activation.to_string(),
@@ -513,9 +435,9 @@ fn train_job(r: &Runner, job: &Job, data: &Splits<'_>, budget: Option<f64>) -> R
         test_error: test.error,
         test_rmse: test.rmse,
         test_loss: test.loss,
-        sparsity: test.sparsity.clone(),
-        mean_sparsity,
-        dead_units: test.dead_units.clone(),
+        mean_sparsity: stats::mean_or_zero(&test.sparsity),
+        sparsity: test.sparsity,
+        dead_units: test.dead_units,
         examples_per_second: report.examples_per_second,
         seconds: start.elapsed().as_secs_f64(),
     };
@@ -531,6 +453,16 @@ fn train_job(r: &Runner, job: &Job, data: &Splits<'_>, budget: Option<f64>) -> R
     Ok(Some(result))
 }
 
+/// The library's error for a setting, with the setting named as its flag.
+fn flag_error(e: ExperimentError) -> anyhow::Error {
+    match e {
+        ExperimentError::InvalidParameter { name, value, expected } => {
+            anyhow::anyhow!("--{}: invalid value {value}: expected {expected}", name.replace('_', "-"))
+        }
+        e => e.into(),
+    }
+}
+
 /// `1.43 %` for errors, `0.812` for RMSE.
 fn score_text(n: &NetResult) -> String {
     match (n.test_error, n.test_rmse) {
@@ -542,26 +474,4 @@ fn score_text(n: &NetResult) -> String {
 
 fn pct(x: f64) -> String {
     format!("{:.2}%", 100.0 * x)
-}
-
-/// Mean and (population) standard deviation.
-fn mean_std(values: &[f64]) -> (f64, f64) {
-    if values.is_empty() {
-        return (f64::NAN, f64::NAN);
-    }
-    let mean = values.iter().sum::<f64>() / values.len() as f64;
-    let var = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / values.len() as f64;
-    (mean, var.sqrt())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn mean_and_std() {
-        let (m, s) = mean_std(&[1.0, 3.0]);
-        assert_eq!((m, s), (2.0, 1.0));
-        assert!(mean_std(&[]).0.is_nan());
-    }
 }

@@ -8,7 +8,9 @@ use relu_nn::{NetworkSpec, OutputKind, Targets};
 use relu_pretrain::Reconstruction;
 use serde::Serialize;
 
-use super::{Defaults, Header, Job, NetResult, Runner, Splits, mean_std, train_job};
+use relu_experiment::stats::mean_std;
+
+use super::{Defaults, Header, Job, NetResult, Runner, Splits, train_job};
 use crate::cli::SentimentArgs;
 use crate::data::{self, DataSpec, TextOptions};
 use crate::report::PretrainingInfo;

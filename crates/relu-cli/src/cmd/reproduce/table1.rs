@@ -114,11 +114,11 @@ pub(super) fn run(args: &Table1Args) -> Result<u8> {
         loaded.valid.len(),
         loaded.test.len(),
         hidden,
-        r.lr_grid,
-        r.select_epochs,
+        r.search.grid,
+        r.search.select_epochs,
         r.lr_schedule,
         r.epochs,
-        r.budget_seconds.map_or(String::new(), |b| format!("; budget {:.1} min", b / 60.0))
+        r.budget.seconds().map_or(String::new(), |b| format!("; budget {:.1} min", b / 60.0))
     ));
     let splits = Splits { train: &loaded.train, valid: Some(&loaded.valid), test: &loaded.test };
     let jobs_total = rows.len() * columns.len();
