@@ -82,6 +82,7 @@
 mod cli;
 mod cmd;
 mod data;
+mod flags;
 mod model_dir;
 mod plots;
 mod progress;

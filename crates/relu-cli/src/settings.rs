@@ -244,33 +244,37 @@ impl From<Pretrain> for String {
 }
 
 impl Default for Settings {
+    /// The libraries' defaults (relu-nn's `TrainConfig`, relu-pretrain's `PretrainConfig`) and
+    /// the paper's network, except the number of epochs ([`DEFAULT_EPOCHS`]).
     fn default() -> Self {
+        let t = relu_nn::TrainConfig::default();
+        let p = PretrainConfig::default();
         Self {
             data: "mnist".into(),
             hidden: vec![1000, 1000, 1000],
             activation: HiddenActivation::Affine(Activation::Rectifier),
             l1: 1e-3,
             sign_flip: false,
-            lr: 0.01,
-            momentum: 0.0,
-            lr_schedule: relu_nn::LrSchedule::Constant,
-            weight_decay: 0.0,
-            input_dropout: 0.0,
-            batch: 10,
+            lr: t.sgd.lr,
+            momentum: t.sgd.momentum,
+            lr_schedule: t.sgd.schedule,
+            weight_decay: t.sgd.weight_decay,
+            input_dropout: t.input_dropout,
+            batch: t.batch_size,
             epochs: DEFAULT_EPOCHS,
-            patience: None,
-            seed: 1234,
-            threads: 0,
+            patience: t.patience,
+            seed: t.seed,
+            threads: t.threads,
             limit: None,
             vocab: relu_data::text::DEFAULT_VOCAB_SIZE,
             bow: Bow::Binary,
             target: Target::Auto,
             folds: None,
             pretrain: None,
-            pretrain_epochs: 10,
-            corruption: Corruption::Masking(0.25),
-            tied_decoder: false,
-            sampling: None,
+            pretrain_epochs: p.epochs,
+            corruption: p.corruption,
+            tied_decoder: p.tied,
+            sampling: p.sampling,
             unlabeled: None,
             init: None,
         }
@@ -351,28 +355,8 @@ impl Settings {
         if self.sign_flip && self.activation != HiddenActivation::Affine(Activation::Rectifier) {
             bail!("--sign-flip: only rectifier layers can be sign-flipped, but --activation is {}", self.activation);
         }
-        if !(self.lr.is_finite() && self.lr > 0.0) {
-            bail!("--lr: invalid learning rate {}: expected a finite number > 0", self.lr);
-        }
-        if !(self.momentum.is_finite() && (0.0..1.0).contains(&self.momentum)) {
-            bail!("--momentum: invalid momentum {}: expected a number in [0, 1)", self.momentum);
-        }
-        self.lr_schedule.check().map_err(|e| anyhow::anyhow!("--lr-schedule: {e}"))?;
-        if !(self.weight_decay.is_finite() && self.weight_decay >= 0.0) {
-            bail!("--weight-decay: invalid decay {}: expected a finite number >= 0", self.weight_decay);
-        }
-        if !(self.input_dropout.is_finite() && (0.0..1.0).contains(&self.input_dropout)) {
-            bail!("--input-dropout: invalid probability {}: expected a number in [0, 1)", self.input_dropout);
-        }
-        if self.batch == 0 || self.batch > 1 << 20 {
-            bail!("--batch: invalid batch size {}: expected 1 to 1,048,576", self.batch);
-        }
-        if self.epochs == 0 {
-            bail!("--epochs: invalid number of epochs 0: expected at least 1");
-        }
-        if self.patience == Some(0) {
-            bail!("--patience: invalid patience 0: expected at least 1 epoch");
-        }
+        // relu-nn's rules for the training settings, reported with their flags.
+        self.train_config().check().map_err(crate::flags::nn)?;
         if self.threads > crate::cli::MAX_THREADS {
             bail!("--threads: invalid thread count {}: expected 0 (all cores) to {}", self.threads, crate::cli::MAX_THREADS);
         }
@@ -394,14 +378,8 @@ impl Settings {
             if matches!(self.activation, HiddenActivation::Maxout(_)) {
                 bail!("--pretrain: maxout layers cannot be pre-trained as auto-encoders; use an affine --activation");
             }
-            if self.pretrain_epochs == 0 {
-                bail!("--pretrain-epochs: invalid number of epochs 0: expected at least 1");
-            }
-            if let Some(q) = self.sampling
-                && !(q > 0.0 && q <= 1.0)
-            {
-                bail!("--sampling: invalid fraction {q}: expected a fraction in (0, 1]");
-            }
+            // relu-pretrain's rules (epochs, sampling, corruption).
+            self.pretrain_config().expect("pre-training is on").check().map_err(crate::flags::pretrain)?;
         }
         if let (Some(dir), Some(_)) = (&self.init, &self.pretrain) {
             bail!("--init {}: a network to start from and --pretrain exclude each other; give one of them", dir.display());
@@ -412,7 +390,7 @@ impl Settings {
             bail!("--unlabeled {u}: extra unlabeled data is for pre-training; add --pretrain dae");
         }
         self.unlabeled_spec()?;
-        self.corruption.check().map_err(|e| anyhow::anyhow!("--corruption: {e}"))?;
+        self.corruption.check().map_err(crate::flags::pretrain)?;
         if self.target == Target::Rating && matches!(spec, DataSpec::Acl(_)) {
             bail!("--target: acl:DIR folders have polarity labels only; use --target polarity");
         }
@@ -533,6 +511,39 @@ mod tests {
         let s = Settings::default();
         assert_eq!(Settings::from_toml(&s.to_toml()).unwrap(), s);
         s.check().unwrap();
+    }
+
+    /// The defaults come from the libraries; `relu train`'s documented defaults (its --help and
+    /// the paper's protocol) must not move with them unnoticed.
+    #[test]
+    fn defaults_are_the_documented_ones() {
+        let s = Settings::default();
+        assert_eq!((s.lr, s.momentum, s.weight_decay, s.input_dropout), (0.01, 0.0, 0.0, 0.0));
+        assert_eq!((s.batch, s.epochs, s.patience, s.seed, s.threads), (10, 20, None, 1234, 0));
+        assert_eq!(s.lr_schedule, relu_nn::LrSchedule::Constant);
+        assert_eq!((s.pretrain_epochs, s.corruption, s.tied_decoder, s.sampling), (10, Corruption::Masking(0.25), false, None));
+        assert_eq!(s.train_config(), relu_nn::TrainConfig { epochs: 20, ..Default::default() });
+    }
+
+    #[test]
+    fn library_rules_are_reported_with_the_flag() {
+        for (s, start) in [
+            (Settings { epochs: 0, ..Default::default() }, "--epochs: invalid number of epochs 0"),
+            (Settings { batch: 0, ..Default::default() }, "--batch: invalid batch size 0"),
+            (Settings { patience: Some(0), ..Default::default() }, "--patience: invalid patience 0"),
+            (Settings { input_dropout: 1.0, ..Default::default() }, "--input-dropout: invalid input dropout 1"),
+            (Settings { lr: f32::NAN, ..Default::default() }, "--lr: invalid learning rate NaN"),
+            (Settings { lr_schedule: relu_nn::LrSchedule::Step { every: 0, factor: 0.5 }, ..Default::default() }, "--lr-schedule: "),
+            (
+                Settings { pretrain: Some(Pretrain { reconstruction: None }), pretrain_epochs: 0, ..Default::default() },
+                "--pretrain-epochs: ",
+            ),
+            (Settings { pretrain: Some(Pretrain { reconstruction: None }), sampling: Some(0.0), ..Default::default() }, "--sampling: "),
+            (Settings { corruption: Corruption::Masking(1.5), ..Default::default() }, "--corruption: "),
+        ] {
+            let e = s.check().unwrap_err().to_string();
+            assert!(e.starts_with(start), "{e}");
+        }
     }
 
     #[test]

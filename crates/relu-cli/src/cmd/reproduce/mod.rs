@@ -29,6 +29,7 @@ use serde::Serialize;
 
 use crate::cli::{ReproduceCommand, ReproduceCommon};
 use crate::cmd::train::EXIT_INTERRUPTED;
+use crate::flags;
 use crate::progress::{self, Display};
 use crate::report::PretrainingInfo;
 use crate::settings::{HiddenActivation, Settings, resolve_threads};
@@ -105,32 +106,21 @@ struct Runner {
 impl Runner {
     fn new(experiment: &'static str, c: &ReproduceCommon, d: &Defaults) -> Result<Self> {
         let epochs = c.epochs.unwrap_or(d.epochs);
-        if epochs == 0 {
-            bail!("--epochs: invalid number of epochs 0: expected at least 1");
-        }
+        let momentum = c.momentum.unwrap_or(0.0);
+        let weight_decay = c.weight_decay.unwrap_or(0.0);
+        let input_dropout = c.input_dropout.unwrap_or(d.input_dropout);
+        let lr_schedule = c.lr_schedule.unwrap_or(d.lr_schedule);
+        let pretrain_epochs = c.pretrain_epochs.unwrap_or(d.pretrain_epochs);
+        // The libraries' rules, reported with the flags (the learning rate comes from the grid).
+        let sgd = relu_nn::Sgd { lr: 0.01, momentum, weight_decay, schedule: lr_schedule };
+        let patience = c.patience.or(d.patience);
+        relu_nn::TrainConfig { epochs, patience, input_dropout, sgd, ..Default::default() }.check().map_err(flags::nn)?;
+        relu_pretrain::PretrainConfig { epochs: pretrain_epochs, ..Default::default() }.check().map_err(flags::pretrain)?;
         let search = LrSearch {
             grid: c.lr_grid.clone().unwrap_or_else(|| d.lr_grid.to_vec()),
             select_epochs: c.select_epochs.unwrap_or(if d.full_trials { epochs } else { 1 }),
         };
-        search.check().map_err(flag_error)?;
-        if c.patience == Some(0) {
-            bail!("--patience: invalid patience 0: expected at least 1 epoch");
-        }
-        let momentum = c.momentum.unwrap_or(0.0);
-        if !(momentum.is_finite() && (0.0..1.0).contains(&momentum)) {
-            bail!("--momentum: invalid momentum {momentum}: expected a number in [0, 1)");
-        }
-        let weight_decay = c.weight_decay.unwrap_or(0.0);
-        if !(weight_decay.is_finite() && weight_decay >= 0.0) {
-            bail!("--weight-decay: invalid decay {weight_decay}: expected a finite number >= 0");
-        }
-        let input_dropout = c.input_dropout.unwrap_or(d.input_dropout);
-        if !(input_dropout.is_finite() && (0.0..1.0).contains(&input_dropout)) {
-            bail!("--input-dropout: invalid probability {input_dropout}: expected a number in [0, 1)");
-        }
-        if c.pretrain_epochs == Some(0) {
-            bail!("--pretrain-epochs: invalid number of epochs 0: expected at least 1");
-        }
+        search.check().map_err(flags::experiment)?;
         if c.limit == Some(0) {
             bail!("--limit: invalid limit 0: expected at least 1 training example");
         }
@@ -144,14 +134,14 @@ impl Runner {
         Ok(Self {
             experiment,
             epochs,
-            patience: c.patience.or(d.patience),
+            patience,
             search,
-            lr_schedule: c.lr_schedule.unwrap_or(d.lr_schedule),
+            lr_schedule,
             momentum,
             weight_decay,
             input_dropout,
             stop_on_dead_layer: d.stop_on_dead_layer,
-            pretrain_epochs: c.pretrain_epochs.unwrap_or(d.pretrain_epochs),
+            pretrain_epochs,
             limit: c.limit,
             budget: Budget::new(c.budget_minutes.map(|m| m * 60.0)),
             seed: c.seed,
@@ -451,16 +441,6 @@ fn train_job(r: &Runner, job: &Job, data: &Splits<'_>, budget: Option<f64>) -> R
         result.seconds
     ));
     Ok(Some(result))
-}
-
-/// The library's error for a setting, with the setting named as its flag.
-fn flag_error(e: ExperimentError) -> anyhow::Error {
-    match e {
-        ExperimentError::InvalidParameter { name, value, expected } => {
-            anyhow::anyhow!("--{}: invalid value {value}: expected {expected}", name.replace('_', "-"))
-        }
-        e => e.into(),
-    }
 }
 
 /// `1.43 %` for errors, `0.812` for RMSE.
