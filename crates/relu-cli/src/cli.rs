@@ -69,20 +69,8 @@ pub struct TrainArgs {
     pub config: Option<PathBuf>,
     #[arg(long, value_name = "SPEC", help = format!("{DATA_HELP} [default: mnist]"))]
     pub data: Option<String>,
-    /// Hidden layer sizes, bottom to top [default: 1000,1000,1000].
-    #[arg(long, value_name = "SIZES")]
-    pub hidden: Option<LayerSizes>,
-    /// Hidden activation: rectifier, leaky-rectifier:SLOPE, softplus:ALPHA, tanh, sigmoid, linear,
-    /// lif, or maxout:K (K affine pieces per unit) [default: rectifier].
-    #[arg(long, value_name = "NAME")]
-    pub activation: Option<HiddenActivation>,
-    /// L1 penalty weight on every hidden layer's activations [default: 0.001].
-    #[arg(long, value_name = "LAMBDA")]
-    pub l1: Option<f32>,
-    /// Multiply the outputs of half the units of each rectifier layer by −1 (the paper's trick
-    /// against a positive mean activation).
-    #[arg(long)]
-    pub sign_flip: bool,
+    #[command(flatten)]
+    pub net: NetFlags,
     /// SGD learning rate [default: 0.01; 0.03 for review data, the text recipe].
     #[arg(long, value_name = "RATE")]
     pub lr: Option<f32>,
@@ -121,16 +109,8 @@ pub struct TrainArgs {
     /// Train on the first N training examples only (quick runs).
     #[arg(long, value_name = "N")]
     pub limit: Option<usize>,
-    /// Review data: vocabulary size (most frequent terms of the training documents) [default: 5000].
-    #[arg(long, value_name = "N")]
-    pub vocab: Option<usize>,
-    /// Review data: bag-of-words values [default: binary].
-    #[arg(long, value_enum, value_name = "KIND")]
-    pub bow: Option<Bow>,
-    /// Review data: what the labels are; `auto` reads 0/1/neg/pos as polarity and anything else
-    /// as one class per distinct label [default: auto].
-    #[arg(long, value_enum, value_name = "KIND")]
-    pub target: Option<Target>,
+    #[command(flatten)]
+    pub text: TextFlags,
     /// Review data: also run K-fold stratified cross-validation (results in cv.json); each fold
     /// refits the vocabulary on its own training documents. The model written to --out is still
     /// trained on the usual held-out split.
@@ -141,20 +121,8 @@ pub struct TrainArgs {
     /// STRATEGY softplus, scaled-sigmoid, linear, linear-pre, rectifier or sigmoid [default: none].
     #[arg(long, value_name = "dae[:STRATEGY]")]
     pub pretrain: Option<crate::settings::Pretrain>,
-    /// Pre-training epochs per hidden layer [default: 10].
-    #[arg(long, value_name = "N")]
-    pub pretrain_epochs: Option<usize>,
-    /// Pre-training input corruption: none, masking:P, salt-and-pepper:P or gaussian:SIGMA
-    /// [default: masking:0.25].
-    #[arg(long, value_name = "SPEC")]
-    pub corruption: Option<relu_pretrain::Corruption>,
-    /// Pre-training: tie each decoder's weights to its encoder's [default: untied].
-    #[arg(long)]
-    pub tied_decoder: bool,
-    /// Pre-training on sparse inputs: reconstruct the non-zero inputs and this fraction of the
-    /// zero ones, reweighted [default: all].
-    #[arg(long, value_name = "Q")]
-    pub sampling: Option<f32>,
+    #[command(flatten)]
+    pub dae: DaeFlags,
     /// Extra unlabeled data for --pretrain: for review --data a reviews:FILE (.tsv or .jsonl with
     /// labels ignored, or any text file, one document per line) whose documents are added to the
     /// training documents through their vocabulary (with --folds, each fold's); for image --data
@@ -183,6 +151,62 @@ pub struct TrainArgs {
     /// `kill -9` does at that point).
     #[arg(long, value_name = "N", hide = true)]
     pub kill_after_batches: Option<usize>,
+}
+
+/// The network flags of `relu train` and `relu pretrain`.
+#[derive(Debug, Clone, Default, Args)]
+pub struct NetFlags {
+    /// Hidden layer sizes, bottom to top [default: 1000,1000,1000].
+    #[arg(long, value_name = "SIZES")]
+    pub hidden: Option<LayerSizes>,
+    /// Hidden activation: rectifier, leaky-rectifier:SLOPE, softplus:ALPHA, tanh, sigmoid, linear,
+    /// lif, or maxout:K (K affine pieces per unit; not for pre-training) [default: rectifier].
+    #[arg(long, value_name = "NAME")]
+    pub activation: Option<HiddenActivation>,
+    /// L1 penalty weight on every hidden layer's activations during supervised training (`relu
+    /// pretrain` stores it in the model for `relu train --init`; pre-training has no L1 term)
+    /// [default: 0.001].
+    #[arg(long, value_name = "LAMBDA")]
+    pub l1: Option<f32>,
+    /// Multiply the outputs of half the units of each rectifier layer by −1 (the paper's trick
+    /// against a positive mean activation).
+    #[arg(long)]
+    pub sign_flip: bool,
+}
+
+/// The review-data flags of `relu train` and `relu pretrain`.
+#[derive(Debug, Clone, Default, Args)]
+pub struct TextFlags {
+    /// Review data: vocabulary size (most frequent terms of the training documents) [default: 5000].
+    #[arg(long, value_name = "N")]
+    pub vocab: Option<usize>,
+    /// Review data: bag-of-words values [default: binary].
+    #[arg(long, value_enum, value_name = "KIND")]
+    pub bow: Option<Bow>,
+    /// Review data: what the labels are; `auto` reads 0/1/neg/pos as polarity and anything else
+    /// as one class per distinct label (they also fix the held-out split and the output layer)
+    /// [default: auto].
+    #[arg(long, value_enum, value_name = "KIND")]
+    pub target: Option<Target>,
+}
+
+/// How the denoising auto-encoders are trained, in `relu train --pretrain` and `relu pretrain`.
+#[derive(Debug, Clone, Default, Args)]
+pub struct DaeFlags {
+    /// Pre-training epochs per hidden layer [default: 10].
+    #[arg(long, value_name = "N")]
+    pub pretrain_epochs: Option<usize>,
+    /// Pre-training input corruption: none, masking:P, salt-and-pepper:P or gaussian:SIGMA
+    /// [default: masking:0.25].
+    #[arg(long, value_name = "SPEC")]
+    pub corruption: Option<relu_pretrain::Corruption>,
+    /// Pre-training: tie each decoder's weights to its encoder's [default: untied].
+    #[arg(long)]
+    pub tied_decoder: bool,
+    /// Pre-training on sparse inputs: reconstruct the non-zero inputs and this fraction of the
+    /// zero ones, reweighted [default: all].
+    #[arg(long, value_name = "Q")]
+    pub sampling: Option<f32>,
 }
 
 /// Comma-separated hidden layer sizes, e.g. `1000,1000,1000`.
@@ -328,44 +352,21 @@ pub struct PretrainArgs {
     pub config: Option<PathBuf>,
     #[arg(long, value_name = "SPEC", help = format!("{DATA_HELP} [default: mnist]"))]
     pub data: Option<String>,
-    /// Hidden layer sizes, bottom to top [default: 1000,1000,1000].
-    #[arg(long, value_name = "SIZES")]
-    pub hidden: Option<LayerSizes>,
-    /// Hidden activation: rectifier, leaky-rectifier:SLOPE, softplus:ALPHA, tanh, sigmoid, linear
-    /// or lif [default: rectifier].
-    #[arg(long, value_name = "NAME")]
-    pub activation: Option<HiddenActivation>,
-    /// The L1 penalty the network will be fine-tuned with, stored in the model so that
-    /// `relu train --init` can check it [default: 0.001]. Pre-training itself has no L1 term.
-    #[arg(long, value_name = "LAMBDA")]
-    pub l1: Option<f32>,
-    /// Sign-flip half the units of each rectifier layer (as `relu train --sign-flip`).
-    #[arg(long)]
-    pub sign_flip: bool,
+    #[command(flatten)]
+    pub net: NetFlags,
     /// Reconstruction layer: `dae` (the paper's choice for the activation) or `dae:STRATEGY`
     /// with STRATEGY softplus, scaled-sigmoid, linear, linear-pre, rectifier or sigmoid
     /// [default: dae].
     #[arg(long, value_name = "dae[:STRATEGY]")]
     pub pretrain: Option<crate::settings::Pretrain>,
-    /// Epochs per hidden layer [default: 10].
-    #[arg(long, value_name = "N")]
-    pub pretrain_epochs: Option<usize>,
+    #[command(flatten)]
+    pub dae: DaeFlags,
     /// SGD learning rate of every auto-encoder [default: 0.01; 0.03 for review data].
     #[arg(long, value_name = "RATE")]
     pub lr: Option<f32>,
     /// Minibatch size [default: 10].
     #[arg(long, value_name = "N")]
     pub batch: Option<usize>,
-    /// Input corruption: none, masking:P, salt-and-pepper:P or gaussian:SIGMA [default: masking:0.25].
-    #[arg(long, value_name = "SPEC")]
-    pub corruption: Option<relu_pretrain::Corruption>,
-    /// Tie each decoder's weights to its encoder's [default: untied].
-    #[arg(long)]
-    pub tied_decoder: bool,
-    /// Sparse inputs: reconstruct the non-zero inputs and this fraction of the zero ones,
-    /// reweighted [default: all].
-    #[arg(long, value_name = "Q")]
-    pub sampling: Option<f32>,
     /// Extra unlabeled data: for review --data a reviews:FILE (.tsv or .jsonl with labels
     /// ignored, or any text file, one document per line) whose documents are added to --data's
     /// training documents, through their vocabulary; for image --data an image spec of the same
@@ -378,16 +379,8 @@ pub struct PretrainArgs {
     /// Kernel threads; 0 uses every core [default: 0]. Results do not depend on it.
     #[arg(long, value_name = "N", value_parser = parse_threads)]
     pub threads: Option<usize>,
-    /// Review data: vocabulary size [default: 5000].
-    #[arg(long, value_name = "N")]
-    pub vocab: Option<usize>,
-    /// Review data: bag-of-words values [default: binary].
-    #[arg(long, value_enum, value_name = "KIND")]
-    pub bow: Option<Bow>,
-    /// Review data: what the labels are (they are not used here, but fix the vocabulary's split
-    /// and the output layer) [default: auto].
-    #[arg(long, value_enum, value_name = "KIND")]
-    pub target: Option<Target>,
+    #[command(flatten)]
+    pub text: TextFlags,
     /// Output folder [default: runs/pretrain-YYYYMMDD-HHMMSS (UTC)].
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
@@ -402,23 +395,15 @@ impl PretrainArgs {
         TrainArgs {
             config: self.config.clone(),
             data: self.data.clone(),
-            hidden: self.hidden.clone(),
-            activation: self.activation,
-            l1: self.l1,
-            sign_flip: self.sign_flip,
+            net: self.net.clone(),
             pretrain: Some(self.pretrain.unwrap_or(crate::settings::Pretrain { reconstruction: None })),
-            pretrain_epochs: self.pretrain_epochs,
+            dae: self.dae.clone(),
             lr: self.lr,
             batch: self.batch,
-            corruption: self.corruption,
-            tied_decoder: self.tied_decoder,
-            sampling: self.sampling,
             unlabeled: self.unlabeled.clone(),
             seed: self.seed,
             threads: self.threads,
-            vocab: self.vocab,
-            bow: self.bow,
-            target: self.target,
+            text: self.text.clone(),
             out: self.out.clone(),
             quiet: self.quiet,
             ..TrainArgs::default()

@@ -104,6 +104,14 @@ impl fmt::Display for DataSpec {
 }
 
 impl DataSpec {
+    /// Parses the value of a `--data` flag (errors name the flag).
+    ///
+    /// # Errors
+    /// An unknown kind or a malformed spec.
+    pub fn from_flag(value: &str) -> Result<DataSpec> {
+        value.parse().map_err(|e| anyhow::anyhow!("--data: {e}"))
+    }
+
     /// The dataset's name for plot titles: the kind and, for files and folders, only the last
     /// path component (`mnist:/data/mnist` is `MNIST`, `reviews:/x/pang_lee.tsv.gz` is
     /// `reviews pang_lee.tsv.gz`), so a figure never carries the path of the machine it was made on.

@@ -22,6 +22,13 @@ pub enum Display {
 }
 
 impl Display {
+    /// Prints `line` unless quiet.
+    pub fn say(self, line: &str) {
+        if self != Display::Quiet {
+            println!("{line}");
+        }
+    }
+
     /// Bars on a terminal, plain lines otherwise, nothing when `quiet`.
     pub fn choose(quiet: bool) -> Self {
         if quiet {

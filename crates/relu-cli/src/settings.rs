@@ -345,7 +345,7 @@ impl Settings {
     /// # Errors
     /// A message `--flag: invalid value …: expected …`.
     pub fn check(&self) -> Result<()> {
-        let spec: DataSpec = self.data.parse().map_err(|e| anyhow::anyhow!("--data: {e}"))?;
+        let spec = self.data_spec()?;
         if self.hidden.is_empty() || self.hidden.iter().any(|&h| h == 0 || h > relu_nn::MAX_UNITS) {
             bail!("--hidden: invalid layer sizes {:?}: expected one or more sizes from 1 to 16,777,216, e.g. 1000,1000,1000", self.hidden);
         }
@@ -404,7 +404,7 @@ impl Settings {
     /// An unparsable spec, or one of the other kind, named with the flag.
     pub fn unlabeled_spec(&self) -> Result<Option<DataSpec>> {
         let Some(u) = &self.unlabeled else { return Ok(None) };
-        let data: DataSpec = self.data.parse().map_err(|e| anyhow::anyhow!("--data: {e}"))?;
+        let data = self.data_spec()?;
         let extra: DataSpec = u.parse().map_err(|e| anyhow::anyhow!("--unlabeled: {e}"))?;
         if data.is_text() != extra.is_text() || matches!(extra, DataSpec::Acl(_)) {
             bail!(
@@ -414,6 +414,19 @@ impl Settings {
             );
         }
         Ok(Some(extra))
+    }
+
+    /// The `--data` spec.
+    ///
+    /// # Errors
+    /// An unparsable spec, named with the flag.
+    pub fn data_spec(&self) -> Result<DataSpec> {
+        DataSpec::from_flag(&self.data)
+    }
+
+    /// How review text is turned into features (vocabulary, values, labels, split seed).
+    pub fn text_options(&self) -> crate::data::TextOptions {
+        crate::data::TextOptions { vocab: self.vocab, bow: self.bow, target: self.target, seed: self.seed }
     }
 
     /// The hidden layers' specs.

@@ -28,7 +28,7 @@ struct EvalJson<'a> {
 pub fn run(args: &EvalArgs) -> Result<u8> {
     let model = model_dir::load(&args.model)?;
     let spec_text = args.data.clone().unwrap_or_else(|| model.input.data.clone());
-    let spec: DataSpec = spec_text.parse().map_err(|e| anyhow::anyhow!("--data: {e}"))?;
+    let spec = DataSpec::from_flag(&spec_text)?;
     let test = data::test_set_for_model(&spec, &model.input, model.vectorizer.as_ref())?;
     check_fits(&model.net, &test, &spec_text, &model.path)?;
     let threads = resolve_threads(args.threads);

@@ -81,7 +81,7 @@ const PROBE_BATCH: usize = 10;
 pub fn run(args: &InspectArgs) -> Result<u8> {
     let model = model_dir::load(&args.model)?;
     let spec_text = args.data.clone().unwrap_or_else(|| model.input.data.clone());
-    let spec: DataSpec = spec_text.parse().map_err(|e| anyhow::anyhow!("--data: {e}"))?;
+    let spec = DataSpec::from_flag(&spec_text)?;
     if args.examples == 0 || args.probe_train == 0 || args.probe_epochs == 0 {
         anyhow::bail!("--examples, --probe-train and --probe-epochs: expected at least 1");
     }

@@ -58,7 +58,7 @@ fn prediction(model: &Model, col: nalgebra::DVectorView<'_, f32>) -> String {
 /// `relu predict --data SPEC`: the test split the model would be evaluated on (as `relu eval`),
 /// one line per example with its true label last; the error count goes to standard error.
 fn predict_dataset(model: &Model, spec_text: &str) -> Result<()> {
-    let spec: crate::data::DataSpec = spec_text.parse().map_err(|e| anyhow::anyhow!("--data: {e}"))?;
+    let spec = crate::data::DataSpec::from_flag(spec_text)?;
     let test = crate::data::test_set_for_model(&spec, &model.input, model.vectorizer.as_ref())?;
     crate::cmd::train::check_fits(&model.net, &test, spec_text, &model.path)?;
     let relu_nn::Targets::Classes(labels) = &test.targets else {

@@ -7,7 +7,7 @@ use relu_nn::checkpoint;
 
 use crate::cli::PretrainArgs;
 use crate::cmd::train::{CONFIG_FILE, pretrain, pretraining_inputs, resolve};
-use crate::data::{self, DataSpec, TextOptions};
+use crate::data;
 use crate::model_dir::{self, MODEL_FILE};
 use crate::progress::Display;
 use crate::settings::{Settings, resolve_threads};
@@ -26,13 +26,9 @@ pub fn run(args: &PretrainArgs) -> Result<u8> {
     let _lock = super::claim_out(&out, &[MODEL_FILE], "a model", "choose another folder or delete it")?;
     let cfg = settings.pretrain_config().context("pre-training settings")?;
     let display = Display::choose(args.quiet);
-    let say = |line: &str| {
-        if display != Display::Quiet {
-            println!("{line}");
-        }
-    };
-    let spec: DataSpec = settings.data.parse().map_err(|e| anyhow::anyhow!("--data: {e}"))?;
-    let text = TextOptions { vocab: settings.vocab, bow: settings.bow, target: settings.target, seed: settings.seed };
+    let say = |line: &str| display.say(line);
+    let spec = settings.data_spec()?;
+    let text = settings.text_options();
     let loaded = data::load(&spec, text, None)?;
     let unlabeled = pretraining_inputs(&settings, &loaded, text)?;
     let net_spec = NetworkSpec { inputs: loaded.dim(), hidden: settings.layers(), output: loaded.output };

@@ -49,13 +49,9 @@ pub fn run(args: &TrainArgs) -> Result<u8> {
         "choose another folder, delete it, or continue an interrupted run with --resume",
     )?;
     let display = Display::choose(args.quiet);
-    let say = |line: &str| {
-        if display != Display::Quiet {
-            println!("{line}");
-        }
-    };
-    let spec: DataSpec = settings.data.parse().map_err(|e| anyhow::anyhow!("--data: {e}"))?;
-    let text = TextOptions { vocab: settings.vocab, bow: settings.bow, target: settings.target, seed: settings.seed };
+    let say = |line: &str| display.say(line);
+    let spec = settings.data_spec()?;
+    let text = settings.text_options();
     let loaded = data::load(&spec, text, settings.limit)?;
     let net_spec = NetworkSpec { inputs: loaded.dim(), hidden: settings.layers(), output: loaded.output };
     net_spec.check().context("the network architecture")?;
@@ -341,10 +337,10 @@ pub(crate) fn resolve(args: &TrainArgs) -> Result<(Settings, PathBuf, bool)> {
     if let Some(dir) = &args.resume {
         let fixed: [(&str, bool); 24] = [
             ("--data", args.data.is_some()),
-            ("--hidden", args.hidden.is_some()),
-            ("--activation", args.activation.is_some()),
-            ("--l1", args.l1.is_some()),
-            ("--sign-flip", args.sign_flip),
+            ("--hidden", args.net.hidden.is_some()),
+            ("--activation", args.net.activation.is_some()),
+            ("--l1", args.net.l1.is_some()),
+            ("--sign-flip", args.net.sign_flip),
             ("--lr", args.lr.is_some()),
             ("--momentum", args.momentum.is_some()),
             ("--lr-schedule", args.lr_schedule.is_some()),
@@ -353,15 +349,15 @@ pub(crate) fn resolve(args: &TrainArgs) -> Result<(Settings, PathBuf, bool)> {
             ("--batch", args.batch.is_some()),
             ("--seed", args.seed.is_some()),
             ("--limit", args.limit.is_some()),
-            ("--vocab", args.vocab.is_some()),
-            ("--bow", args.bow.is_some()),
-            ("--target", args.target.is_some()),
+            ("--vocab", args.text.vocab.is_some()),
+            ("--bow", args.text.bow.is_some()),
+            ("--target", args.text.target.is_some()),
             ("--folds", args.folds.is_some()),
             ("--pretrain", args.pretrain.is_some()),
-            ("--pretrain-epochs", args.pretrain_epochs.is_some()),
-            ("--corruption", args.corruption.is_some()),
-            ("--tied-decoder", args.tied_decoder),
-            ("--sampling", args.sampling.is_some()),
+            ("--pretrain-epochs", args.dae.pretrain_epochs.is_some()),
+            ("--corruption", args.dae.corruption.is_some()),
+            ("--tied-decoder", args.dae.tied_decoder),
+            ("--sampling", args.dae.sampling.is_some()),
             ("--init", args.init.is_some()),
             ("--unlabeled", args.unlabeled.is_some()),
         ];
@@ -385,37 +381,23 @@ pub(crate) fn resolve(args: &TrainArgs) -> Result<(Settings, PathBuf, bool)> {
         Some(path) => Settings::from_file_with_keys(path).with_context(|| format!("--config {}", path.display()))?,
         None => (Settings::default(), Vec::new()),
     };
+    // Each given flag replaces the setting of the same name (`args.GROUP.field` → `s.field`).
     macro_rules! set {
-        ($($field:ident),*) => { $( if let Some(v) = &args.$field { s.$field = v.clone(); } )* };
+        ($group:expr => $($field:ident),*) => { $( if let Some(v) = &$group.$field { s.$field = v.clone(); } )* };
     }
-    set!(
-        data,
-        activation,
-        l1,
-        lr,
-        momentum,
-        lr_schedule,
-        weight_decay,
-        input_dropout,
-        batch,
-        epochs,
-        seed,
-        threads,
-        vocab,
-        bow,
-        target,
-        pretrain_epochs,
-        corruption
-    );
+    set!(args => data, lr, momentum, lr_schedule, weight_decay, input_dropout, batch, epochs, seed, threads);
+    set!(args.net => activation, l1);
+    set!(args.text => vocab, bow, target);
+    set!(args.dae => pretrain_epochs, corruption);
     s.pretrain = args.pretrain.or(s.pretrain);
-    s.sampling = args.sampling.or(s.sampling);
+    s.sampling = args.dae.sampling.or(s.sampling);
     s.unlabeled = args.unlabeled.clone().or(s.unlabeled);
     s.init = args.init.clone().or(s.init);
-    s.tied_decoder |= args.tied_decoder;
-    if let Some(h) = &args.hidden {
+    s.tied_decoder |= args.dae.tied_decoder;
+    if let Some(h) = &args.net.hidden {
         s.hidden.clone_from(&h.0);
     }
-    s.sign_flip |= args.sign_flip;
+    s.sign_flip |= args.net.sign_flip;
     s.patience = args.patience.or(s.patience);
     s.limit = args.limit.or(s.limit);
     s.folds = args.folds.or(s.folds);

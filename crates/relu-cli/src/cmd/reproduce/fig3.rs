@@ -82,7 +82,7 @@ pub(super) fn quadratic_fit(points: &[(f64, f64)]) -> Option<[f64; 3]> {
 }
 
 pub(super) fn run(args: &Fig3Args) -> Result<u8> {
-    let spec: DataSpec = args.images.data.parse().map_err(|e| anyhow::anyhow!("--data: {e}"))?;
+    let spec = DataSpec::from_flag(&args.images.data)?;
     if spec.is_text() {
         bail!("--data {}: Figure 3 is on images (mnist, mnist:DIR, cifar10:DIR, norb:DIR)", args.images.data);
     }

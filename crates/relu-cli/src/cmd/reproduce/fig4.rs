@@ -30,7 +30,7 @@ pub(super) fn labeled(n: usize, fraction: f64) -> usize {
 }
 
 pub(super) fn run(args: &Fig4Args) -> Result<u8> {
-    let spec: DataSpec = args.images.data.parse().map_err(|e| anyhow::anyhow!("--data: {e}"))?;
+    let spec = DataSpec::from_flag(&args.images.data)?;
     if spec.is_text() {
         bail!("--data {}: Figure 4 is on images (mnist, mnist:DIR, cifar10:DIR, norb:DIR)", args.images.data);
     }

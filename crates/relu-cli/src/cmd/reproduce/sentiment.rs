@@ -114,7 +114,7 @@ struct FoldNet {
 }
 
 pub(super) fn run(args: &SentimentArgs) -> Result<u8> {
-    let spec: DataSpec = args.data.parse().map_err(|e| anyhow::anyhow!("--data: {e}"))?;
+    let spec = DataSpec::from_flag(&args.data)?;
     if !spec.is_text() {
         bail!("--data {}: the sentiment study needs review text (reviews:FILE or acl:DIR)", args.data);
     }

@@ -75,7 +75,7 @@ struct PaperCell {
 }
 
 pub(super) fn run(args: &Table1Args) -> Result<u8> {
-    let spec: DataSpec = args.images.data.parse().map_err(|e| anyhow::anyhow!("--data: {e}"))?;
+    let spec = DataSpec::from_flag(&args.images.data)?;
     if spec.is_text() {
         bail!(
             "--data {}: Table 1 is on images (mnist, mnist:DIR, cifar10:DIR, norb:DIR); use `relu reproduce sentiment` for reviews",
