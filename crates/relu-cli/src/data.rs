@@ -20,9 +20,9 @@ use std::str::FromStr;
 
 use anyhow::{Context, Result, bail};
 use relu_core::SparseBatch;
+use relu_data::Splits;
 use relu_data::text::{self, Document, Vectorizer, VectorizerConfig};
-use relu_data::{SparseDataset, Splits};
-use relu_nn::{Dataset, Features, OutputKind, Targets};
+use relu_nn::{Dataset, Features, OutputKind};
 use serde::{Deserialize, Serialize};
 
 use crate::settings::{Bow, Target};
@@ -256,21 +256,13 @@ fn load_images(spec: &DataSpec) -> Result<Loaded> {
     let shape = splits.train.shape.clone();
     Ok(Loaded {
         name: spec.to_string(),
-        train: dense(splits.train)?,
-        valid: dense(splits.valid)?,
-        test: dense(splits.test)?,
+        train: splits.train.into_dataset()?,
+        valid: splits.valid.into_dataset()?,
+        test: splits.test.into_dataset()?,
         output: OutputKind::Softmax { classes },
         input: InputInfo { kind: InputKind::Image, data: spec.to_string(), shape: Some(shape), target: None, classes: None, seed: 0 },
         vectorizer: None,
     })
-}
-
-fn dense(d: relu_data::Dataset) -> Result<Dataset> {
-    Ok(Dataset::new(Features::Dense(d.features), Targets::Classes(d.labels))?)
-}
-
-fn sparse(d: SparseDataset) -> Result<Dataset> {
-    Ok(Dataset::new(Features::Sparse(d.features), Targets::Classes(d.labels))?)
 }
 
 /// The labelled documents of a text spec, with what their labels turned out to mean.
@@ -386,9 +378,9 @@ fn load_text(spec: &DataSpec, opts: TextOptions) -> Result<Loaded> {
         .with_context(|| format!("--data {spec}: too few reviews for a validation split"))?;
     Ok(Loaded {
         name: spec.to_string(),
-        train: sparse(split.train.select(&inner.train))?,
-        valid: sparse(split.train.select(&inner.test))?,
-        test: sparse(split.test)?,
+        train: split.train.select(&inner.train).into_dataset()?,
+        valid: split.train.select(&inner.test).into_dataset()?,
+        test: split.test.into_dataset()?,
         output: read.output(),
         input: InputInfo {
             kind: InputKind::Text,
@@ -465,11 +457,11 @@ pub fn text_folds(spec: &DataSpec, opts: TextOptions, k: usize, limit: Option<us
     let folds = folds
         .into_iter()
         .map(|f| {
-            let mut train = sparse(f.train)?;
+            let mut train = f.train.into_dataset()?;
             if let Some(n) = limit {
                 train = train.select(&(0..n.min(train.len())).collect::<Vec<_>>());
             }
-            Ok(TextFold { train, test: sparse(f.test)?, vectorizer: f.vectorizer })
+            Ok(TextFold { train, test: f.test.into_dataset()?, vectorizer: f.vectorizer })
         })
         .collect::<Result<Vec<_>>>()?;
     Ok((folds, read.output()))
@@ -494,7 +486,7 @@ pub fn sets_for_model(spec: &DataSpec, info: &InputInfo, vectorizer: Option<&Vec
     match (spec.is_text(), info.kind) {
         (false, InputKind::Image) => {
             let s = image_splits(spec)?;
-            Ok((dense(s.train)?, dense(s.test)?))
+            Ok((s.train.into_dataset()?, s.test.into_dataset()?))
         }
         (true, InputKind::Text) => {
             let Some(v) = vectorizer else { bail!("the model has no `vectorizer` metadata, so its text inputs cannot be rebuilt") };
@@ -503,7 +495,7 @@ pub fn sets_for_model(spec: &DataSpec, info: &InputInfo, vectorizer: Option<&Vec
             let classes = text::labels(&docs).with_context(|| format!("--data {spec}"))?.into_iter().max().map_or(1, |m| m as usize + 1);
             let (train, test) = text::holdout_with(&docs, classes, TEXT_TEST_FRACTION, info.seed, v)
                 .with_context(|| format!("--data {spec}: cannot rebuild the model's held-out split"))?;
-            Ok((sparse(train)?, sparse(test)?))
+            Ok((train.into_dataset()?, test.into_dataset()?))
         }
         (true, InputKind::Image) => bail!("--data {spec}: the model was trained on images ({}), not on review text", info.data),
         (false, InputKind::Text) => bail!("--data {spec}: the model was trained on review text ({}), not on images", info.data),

@@ -28,6 +28,13 @@ pub enum CoreError {
         /// What is wrong with the parts.
         reason: String,
     },
+    /// Inputs and targets that do not make a dataset (different counts, a value that is not
+    /// finite).
+    #[error("invalid dataset: {reason}")]
+    InvalidDataset {
+        /// What is wrong.
+        reason: String,
+    },
     /// A density crossover outside `[0, 1]` or not finite.
     #[error("invalid density crossover {0}: expected a finite number in [0, 1]")]
     InvalidCrossover(f32),

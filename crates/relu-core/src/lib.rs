@@ -44,6 +44,7 @@
 #![deny(missing_docs)]
 
 pub mod activation;
+mod dataset;
 mod error;
 pub mod kernels;
 pub mod matrix;
@@ -52,6 +53,7 @@ mod sparse;
 pub mod testing;
 
 pub use activation::{Activation, ActivationFn};
+pub use dataset::{Dataset, Features, Targets};
 pub use error::CoreError;
 pub use kernels::{ColumnMap, Crossover, Densities, Dispatch, DispatchMode, KernelPath, StepRule, Touched};
 pub use sparse::{FiringCounter, SparseBatch, SparsityStats, UnitMajor};

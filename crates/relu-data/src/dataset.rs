@@ -81,6 +81,15 @@ impl Dataset {
         let total = self.features.len();
         if total == 0 { 0.0 } else { self.features.iter().filter(|&&x| x != 0.0).count() as f64 / total as f64 }
     }
+
+    /// The examples as relu-core's [`relu_core::Dataset`] (dense inputs, class targets), the type
+    /// relu-nn trains on; `num_classes` and `shape` stay here.
+    ///
+    /// # Errors
+    /// [`DataError::Core`] if a feature value is not finite (possible in float IDX or NORB files).
+    pub fn into_dataset(self) -> Result<relu_core::Dataset> {
+        Ok(relu_core::Dataset::new(relu_core::Features::Dense(self.features), relu_core::Targets::Classes(self.labels))?)
+    }
 }
 
 fn class_counts(labels: &[u32], num_classes: usize) -> Vec<usize> {
@@ -151,6 +160,15 @@ impl SparseDataset {
     pub fn density(&self) -> f64 {
         let total = self.features.units() as f64 * self.features.batch_size() as f64;
         if total == 0.0 { 0.0 } else { self.features.nnz() as f64 / total }
+    }
+
+    /// The examples as relu-core's [`relu_core::Dataset`] (sparse inputs, class targets), the
+    /// type relu-nn trains on.
+    ///
+    /// # Errors
+    /// [`DataError::Core`] if a feature value is not finite.
+    pub fn into_dataset(self) -> Result<relu_core::Dataset> {
+        Ok(relu_core::Dataset::new(relu_core::Features::Sparse(self.features), relu_core::Targets::Classes(self.labels))?)
     }
 
     /// The examples at `indices`, in that order.
@@ -240,5 +258,26 @@ impl Splits {
         scaler.apply(&mut self.valid.features)?;
         scaler.apply(&mut self.test.features)?;
         Ok(scaler)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn datasets_hand_over_to_relu_core_unchanged() {
+        let m = DMatrix::from_column_slice(2, 3, &[0.0, 1.0, 0.5, 0.0, 0.0, 0.25]);
+        let d = Dataset { features: m.clone(), labels: vec![1, 0, 2], num_classes: 3, shape: vec![2] };
+        let core = d.clone().into_dataset().unwrap();
+        assert_eq!(core.inputs, relu_core::Features::Dense(m.clone()));
+        assert_eq!(core.targets, relu_core::Targets::Classes(vec![1, 0, 2]));
+        let s = SparseDataset::new(SparseBatch::from_dense(&m), vec![1, 0, 2], 3).unwrap();
+        let core = s.into_dataset().unwrap();
+        assert_eq!(core.inputs.to_dense(), m);
+        assert_eq!(core.len(), 3);
+        let bad = Dataset { features: DMatrix::from_element(2, 1, f32::NAN), labels: vec![0], ..d };
+        let e = bad.into_dataset().unwrap_err().to_string();
+        assert!(e.contains("not finite") || e.contains("NaN"), "{e}");
     }
 }

@@ -6,6 +6,8 @@
 //!   `DMatrix<f32>` (one example per column, relu-core's convention) with pixels in `[0, 1]`, and
 //!   class labels. Each has a `paper_splits` helper giving [`Splits`] in `[0, 1]`; [`Scaling`]
 //!   offers `[0, 1]`, `[−1, 1]` and standardisation fitted on the training set only.
+//!   [`Dataset::into_dataset`] (and [`SparseDataset::into_dataset`]) hand the examples over as
+//!   [`relu_core::Dataset`], the one dataset type relu-nn trains on.
 //! * Text — [`text`]: TSV, JSON Lines and Blitzer's `processed_acl` readers, a Unicode tokeniser,
 //!   a vocabulary learned on the training split, and binary / count / tf-idf features emitted as a
 //!   [`relu_core::SparseBatch`] (a [`SparseDataset`] with labels); targets for polarity, star

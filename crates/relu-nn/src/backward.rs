@@ -11,9 +11,9 @@ use nalgebra::{DMatrix, DVector};
 use relu_core::kernels::{dense_backward, dense_weight_grad};
 use relu_core::{Dispatch, SparseBatch, UnitMajor};
 
-use crate::features::{Features, Targets};
 use crate::network::{ForwardCache, HiddenCache, Layer, Network, Workspace, activation_of, rows_of};
 use crate::spec::{HiddenKind, LayerSpec, OutputKind};
+use relu_core::{Features, Targets};
 
 /// Loss and error counts of one batch.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]

@@ -35,7 +35,6 @@
 mod backward;
 pub mod checkpoint;
 mod error;
-mod features;
 mod metrics;
 mod network;
 mod optim;
@@ -44,10 +43,11 @@ mod train;
 
 pub use backward::{BatchLoss, Gradients, Update, backward};
 pub use error::{NnError, Result};
-pub use features::{Dataset, Features, Targets};
 pub use metrics::Evaluation;
 pub use network::{ForwardCache, HiddenCache, Layer, Network, Workspace};
 pub use optim::{LrSchedule, Sgd, SgdState};
+/// The dataset types are relu-core's, shared with relu-data's loaders.
+pub use relu_core::{Dataset, Features, Targets};
 pub use spec::{HiddenKind, LayerSpec, MAX_PARAMETERS, MAX_UNITS, NetworkSpec, OutputKind};
 pub use train::{
     BatchProgress, EpochMetrics, Observer, RngState, Silent, StopReason, TrainConfig, TrainReport, TrainState, Trainer, check_dataset,

@@ -4,9 +4,9 @@ use relu_core::FiringCounter;
 use serde::{Deserialize, Serialize};
 
 use crate::backward::{BatchLoss, output_delta, penalty};
-use crate::features::{Dataset, Features};
 use crate::network::{Network, Workspace};
 use crate::spec::OutputKind;
+use relu_core::{Dataset, Features};
 
 /// Metrics of a network on a dataset.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -8,8 +8,8 @@ use relu_core::random::glorot_uniform;
 use relu_core::{Activation, Crossover, Dispatch, DispatchMode, SparseBatch};
 
 use crate::error::Result;
-use crate::features::Features;
 use crate::spec::{HiddenKind, LayerSpec, NetworkSpec, OutputKind};
+use relu_core::Features;
 
 /// One layer's parameters.
 ///

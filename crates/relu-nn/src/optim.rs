@@ -8,8 +8,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::backward::{Update, add_outer};
 use crate::error::{Result, invalid};
-use crate::features::Features;
 use crate::network::{Layer, Network};
+use relu_core::Features;
 
 /// SGD hyper-parameters.
 ///

@@ -9,11 +9,11 @@ use relu_core::{Crossover, DispatchMode};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{NnError, Result, invalid};
-use crate::features::{Dataset, Targets};
 use crate::metrics::{Evaluation, LossTotals};
 use crate::network::{Network, Workspace};
 use crate::optim::{Sgd, SgdState};
 use crate::spec::OutputKind;
+use relu_core::{Dataset, Targets};
 
 /// Training hyper-parameters. Defaults are the paper's MNIST protocol where it has one.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]

@@ -1,9 +1,9 @@
-//! Batches of examples: dense or sparse feature matrices, targets, datasets.
+//! Batches of examples: dense or sparse feature matrices, targets, datasets — the one dataset
+//! type of every relu crate (relu-data's loaders return it, relu-nn trains on it).
 
+use crate::error::CoreError;
+use crate::sparse::SparseBatch;
 use nalgebra::DMatrix;
-use relu_core::SparseBatch;
-
-use crate::error::{NnError, Result};
 
 /// A `features × examples` matrix, dense or sparse (one example per column, as everywhere in relu).
 ///
@@ -165,9 +165,9 @@ impl Dataset {
     /// Pairs inputs with targets.
     ///
     /// # Errors
-    /// [`NnError::DataMismatch`] if the counts differ or an input or target is not finite.
-    pub fn new(inputs: Features, targets: Targets) -> Result<Self> {
-        let mismatch = |reason: String| NnError::DataMismatch { dataset: "dataset".into(), reason };
+    /// [`CoreError::InvalidDataset`] if the counts differ or an input or target is not finite.
+    pub fn new(inputs: Features, targets: Targets) -> Result<Self, CoreError> {
+        let mismatch = |reason: String| CoreError::InvalidDataset { reason };
         if inputs.len() != targets.len() {
             return Err(mismatch(format!("{} inputs but {} targets", inputs.len(), targets.len())));
         }
@@ -197,11 +197,11 @@ impl Dataset {
     /// they are sparser than `dispatch`'s forward crossover for batches of `batch` examples (and
     /// the dense path is not forced), so the first layer reads only active inputs; otherwise the
     /// dataset as it is.
-    pub fn for_kernels(&self, dispatch: &relu_core::Dispatch, batch: usize) -> std::borrow::Cow<'_, Dataset> {
+    pub fn for_kernels(&self, dispatch: &crate::Dispatch, batch: usize) -> std::borrow::Cow<'_, Dataset> {
         use std::borrow::Cow;
         match &self.inputs {
             Features::Dense(m)
-                if dispatch.mode != relu_core::DispatchMode::ForceDense && self.inputs.density() < dispatch.crossover.at(batch).forward =>
+                if dispatch.mode != crate::DispatchMode::ForceDense && self.inputs.density() < dispatch.crossover.at(batch).forward =>
             {
                 Cow::Owned(Dataset { inputs: Features::Sparse(SparseBatch::from_dense(m)), targets: self.targets.clone() })
             }
@@ -229,7 +229,7 @@ mod tests {
         let m = DMatrix::from_fn(100, 80, |r, c| if (r + c) % 2 == 0 { ((r + c) % 4 + 1) as f32 } else { 0.0 });
         let p = 0.25;
         for x in [Features::Dense(m.clone()), Features::Sparse(SparseBatch::from_dense(&m))] {
-            let y = x.dropout(p, &mut relu_core::seeded_rng(7)).to_dense();
+            let y = x.dropout(p, &mut crate::seeded_rng(7)).to_dense();
             let (mut kept, mut dropped) = (0, 0);
             for (a, b) in m.iter().zip(y.iter()) {
                 match (*a == 0.0, *b == 0.0) {
@@ -245,9 +245,9 @@ mod tests {
             // Binomial(4000, 0.25): mean 1000, sd ≈ 27; 5 sd either way.
             assert_eq!(kept + dropped, 4000);
             assert!((865..=1135).contains(&dropped), "dropped {dropped} of 4000 at p = {p}");
-            assert_eq!(y, x.dropout(p, &mut relu_core::seeded_rng(7)).to_dense(), "same seed, different masks");
+            assert_eq!(y, x.dropout(p, &mut crate::seeded_rng(7)).to_dense(), "same seed, different masks");
         }
         let s = Features::Sparse(SparseBatch::from_dense(&m));
-        assert_eq!(s.dropout(0.0, &mut relu_core::seeded_rng(1)), s);
+        assert_eq!(s.dropout(0.0, &mut crate::seeded_rng(1)), s);
     }
 }
