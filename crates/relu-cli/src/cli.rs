@@ -91,6 +91,12 @@ pub struct TrainArgs {
     /// clean inputs.
     #[arg(long, value_name = "P")]
     pub input_dropout: Option<f32>,
+    /// Units that were zero on every training example of an epoch: `report` counts them per
+    /// epoch in report.json; `revive` also gives each new Glorot-uniform incoming weights (seeded)
+    /// and a zero bias and zeroes its outgoing weights, so the network computes the same function
+    /// and the unit can learn again [default: report].
+    #[arg(long, value_name = "POLICY")]
+    pub dead_units: Option<relu_nn::DeadUnits>,
     /// Minibatch size [default: 10].
     #[arg(long, value_name = "N")]
     pub batch: Option<usize>,
@@ -462,6 +468,10 @@ pub struct ReproduceCommon {
     /// [default: 0.3 for sentiment, 0 for the image experiments].
     #[arg(long, value_name = "P")]
     pub input_dropout: Option<f32>,
+    /// Every network's policy for units dead for a whole epoch (as `relu train --dead-units`:
+    /// report or revive) [default: report].
+    #[arg(long, value_name = "POLICY")]
+    pub dead_units: Option<relu_nn::DeadUnits>,
     /// Pre-training epochs per hidden layer (networks with pre-training).
     #[arg(long, value_name = "N")]
     pub pretrain_epochs: Option<usize>,

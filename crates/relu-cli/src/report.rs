@@ -100,6 +100,8 @@ pub struct TrainingInfo {
     pub weight_decay: f32,
     /// Inverted dropout probability on the training inputs.
     pub input_dropout: f32,
+    /// `report` or `revive` (`--dead-units`).
+    pub dead_units: String,
     /// Kernel threads used.
     pub threads: usize,
     /// The seed.
@@ -145,6 +147,10 @@ pub struct HistoryEntry {
     pub valid_error: Option<f64>,
     /// Per hidden layer: training-batch sparsity during the epoch.
     pub sparsity: Vec<f64>,
+    /// Per hidden layer: units zero on every training example of the epoch.
+    pub dead_units: Vec<usize>,
+    /// Per hidden layer: units revived after the epoch (`--dead-units revive`; else empty).
+    pub revived: Vec<usize>,
     /// Wall-clock seconds of the epoch.
     pub seconds: f64,
 }
@@ -202,6 +208,7 @@ impl Report {
                 lr_schedule: settings.lr_schedule.to_string(),
                 weight_decay: settings.weight_decay,
                 input_dropout: settings.input_dropout,
+                dead_units: settings.dead_units.to_string(),
                 threads: facts.threads,
                 seed: settings.seed,
                 examples_per_second: train.examples_per_second,
@@ -221,6 +228,8 @@ impl Report {
                     penalty: m.penalty,
                     valid_error: m.valid.as_ref().and_then(|v| v.error),
                     sparsity: m.sparsity.clone(),
+                    dead_units: m.dead_units.clone(),
+                    revived: m.revived.clone(),
                     seconds: m.seconds,
                 })
                 .collect(),

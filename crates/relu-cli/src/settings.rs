@@ -155,6 +155,8 @@ pub struct Settings {
     pub weight_decay: f32,
     /// Inverted dropout probability on the training inputs.
     pub input_dropout: f32,
+    /// What to do with units dead for a whole epoch: report them or revive them.
+    pub dead_units: relu_nn::DeadUnits,
     /// Minibatch size.
     pub batch: usize,
     /// Maximum number of epochs.
@@ -260,6 +262,7 @@ impl Default for Settings {
             lr_schedule: t.sgd.schedule,
             weight_decay: t.sgd.weight_decay,
             input_dropout: t.input_dropout,
+            dead_units: t.dead_units,
             batch: t.batch_size,
             epochs: DEFAULT_EPOCHS,
             patience: t.patience,
@@ -459,6 +462,7 @@ impl Settings {
             seed: self.seed,
             threads: self.threads,
             input_dropout: self.input_dropout,
+            dead_units: self.dead_units,
             ..Default::default()
         }
     }

@@ -84,6 +84,9 @@ fn train_writes_every_output_and_report_follows_the_schema() {
     for k in ["epoch", "train_loss", "penalty", "valid_error", "seconds"] {
         assert_number(&h[0][k], k);
     }
+    assert_eq!(h[0]["dead_units"].as_array().map(Vec::len), Some(1), "dead units per layer each epoch");
+    assert_eq!(h[0]["revived"], serde_json::json!([]), "nothing revived by default");
+    assert_eq!(t["dead_units"], "report");
     assert_fraction(&h[0]["sparsity"][0], "history sparsity");
 
     let config = std::fs::read_to_string(out.join("config.toml")).unwrap();
@@ -763,4 +766,49 @@ fn pretrain_command_then_train_from_it() {
     let wrong = dir.path().join("wrong");
     let a = relu().args(["train", "--hidden", "25", "--epochs", "1", "--init"]).arg(&pre).arg("--out").arg(&wrong).assert();
     assert_usage_error(a, &["--init", "784-24-10", "784-25-10"]);
+}
+
+/// A strong L1 penalty kills a unit of the second layer in epoch 3 of this run; `--dead-units
+/// revive` brings it back (and is recorded), `report` leaves it dead.
+#[test]
+fn dead_units_are_reported_per_epoch_and_revived_on_request() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |name: &str, extra: &[&str]| -> Value {
+        let out = dir.path().join(name);
+        relu()
+            .args([
+                "train",
+                "--hidden",
+                "200,200",
+                "--l1",
+                "0.003",
+                "--limit",
+                "1000",
+                "--epochs",
+                "4",
+                "--threads",
+                "2",
+                "--quiet",
+                "--out",
+            ])
+            .arg(&out)
+            .args(extra)
+            .assert()
+            .success();
+        json(&out.join("report.json"))
+    };
+    let per_epoch = |r: &Value, key: &str| -> Vec<Vec<u64>> {
+        r["history"].as_array().unwrap().iter().map(|h| h[key].as_array().unwrap().iter().map(|v| v.as_u64().unwrap()).collect()).collect()
+    };
+    let report = run("report", &[]);
+    let dead = per_epoch(&report, "dead_units");
+    assert!(dead.iter().any(|d| d[1] > 0), "the fixture has a dead unit: {dead:?}");
+    assert_eq!(dead.last().unwrap(), &dead[dead.iter().position(|d| d[1] > 0).unwrap()], "a dead unit stays dead: {dead:?}");
+    let revive = run("revive", &["--dead-units", "revive"]);
+    assert_eq!(revive["training"]["dead_units"], "revive");
+    let (dead_r, revived) = (per_epoch(&revive, "dead_units"), per_epoch(&revive, "revived"));
+    assert_eq!(dead_r, revived, "every dead unit is revived: {dead_r:?} {revived:?}");
+    let first = dead.iter().position(|d| d[1] > 0).unwrap();
+    assert_eq!(dead_r[..=first], dead[..=first], "identical until the first revival");
+    assert_eq!(dead_r.last().unwrap().iter().sum::<u64>(), 0, "none dead at the end: {dead_r:?}");
 }

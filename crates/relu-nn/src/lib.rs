@@ -34,6 +34,7 @@
 
 mod backward;
 pub mod checkpoint;
+mod dead;
 mod error;
 mod metrics;
 mod network;
@@ -42,6 +43,7 @@ mod spec;
 mod train;
 
 pub use backward::{BatchLoss, Gradients, Update, backward};
+pub use dead::DeadUnits;
 pub use error::{NnError, Result};
 pub use metrics::Evaluation;
 pub use network::{ForwardCache, HiddenCache, Layer, Network, Workspace};

@@ -8,6 +8,7 @@ use rand_chacha::ChaCha8Rng;
 use relu_core::{Crossover, DispatchMode};
 use serde::{Deserialize, Serialize};
 
+use crate::dead::{DeadUnits, Fired};
 use crate::error::{NnError, Result, invalid};
 use crate::metrics::{Evaluation, LossTotals};
 use crate::network::{Network, Workspace};
@@ -57,6 +58,12 @@ pub struct TrainConfig {
     /// collapses, such as the paper's error-against-sparsity sweep up to huge L1 weights.
     #[serde(default = "yes")]
     pub stop_on_dead_layer: bool,
+    /// What to do with hidden units that were zero on every training example of an epoch
+    /// (default [`DeadUnits::Report`]: count them in [`EpochMetrics::dead_units`]). With
+    /// [`DeadUnits::Revive`] they are re-initialised after the epoch (see [`DeadUnits`]), and a
+    /// layer that died entirely is revived instead of stopping training.
+    #[serde(default)]
+    pub dead_units: DeadUnits,
 }
 
 fn yes() -> bool {
@@ -78,6 +85,7 @@ impl Default for TrainConfig {
             time_limit: None,
             input_dropout: 0.0,
             stop_on_dead_layer: true,
+            dead_units: DeadUnits::Report,
         }
     }
 }
@@ -148,6 +156,12 @@ pub struct EpochMetrics {
     pub train_error: Option<f64>,
     /// Per hidden layer: fraction of exact zeros over the epoch's training batches.
     pub sparsity: Vec<f64>,
+    /// Per hidden layer: units that were zero on every training example of the epoch.
+    #[serde(default)]
+    pub dead_units: Vec<usize>,
+    /// Per hidden layer: units revived after the epoch ([`DeadUnits::Revive`]; empty otherwise).
+    #[serde(default)]
+    pub revived: Vec<usize>,
     /// Validation metrics, when a validation set was given.
     pub valid: Option<Evaluation>,
     /// Training examples per second (training batches only, evaluation excluded).
@@ -265,6 +279,9 @@ pub(crate) struct PartialEpoch {
     pub(crate) squared_error: f64,
     pub(crate) examples: usize,
     pub(crate) nnz: Vec<u64>,
+    /// Which units have fired so far this epoch.
+    #[serde(default)]
+    pub(crate) fired: Fired,
     pub(crate) seconds: f64,
     pub(crate) train_seconds: f64,
 }
@@ -435,6 +452,9 @@ impl Trainer {
             if st.partial.nnz.len() != units.len() {
                 st.partial.nnz = vec![0; units.len()];
             }
+            if !st.partial.fired.fits(&units) {
+                st.partial.fired = Fired::new(&units);
+            }
             let epoch_start = Instant::now();
             let seconds_before = st.partial.seconds;
             for b in st.next_batch..batches {
@@ -454,8 +474,9 @@ impl Trainer {
                 p.squared_error += loss.squared_error;
                 p.examples += loss.examples;
                 p.train_seconds += dt;
-                for (acc, h) in p.nnz.iter_mut().zip(&cache.hidden) {
+                for (l, (acc, h)) in p.nnz.iter_mut().zip(&cache.hidden).enumerate() {
                     *acc += h.active as u64;
+                    p.fired.add(l, &h.output);
                 }
                 run_examples += loss.examples;
                 run_seconds += dt;
@@ -481,7 +502,14 @@ impl Trainer {
             // parameters evaluated, kept and saved are exactly the dense update's.
             st.sgd.flush(net);
             check_parameters(net, epoch, batches.saturating_sub(1))?;
-            if let Some(layer) = st.partial.nnz.iter().position(|&active| active == 0).filter(|_| cfg.stop_on_dead_layer) {
+            let dead = st.partial.fired.dead(&units);
+            let revived = match cfg.dead_units {
+                DeadUnits::Report => Vec::new(),
+                DeadUnits::Revive => revive(net, &mut st.sgd, &dead, cfg.seed, epoch),
+            };
+            if let Some(layer) = st.partial.nnz.iter().position(|&active| active == 0).filter(|_| cfg.stop_on_dead_layer)
+                && cfg.dead_units == DeadUnits::Report
+            {
                 return Err(NnError::DeadLayer { epoch, layer: layer_name(net, layer), examples: st.partial.examples });
             }
             let valid_eval = valid.map(|v| net.evaluate(v, cfg.eval_batch, &mut ws));
@@ -493,6 +521,8 @@ impl Trainer {
                 penalty: totals.mean_penalty(),
                 train_error: totals.error(kind),
                 sparsity: p.nnz.iter().zip(&units).map(|(&z, &u)| 1.0 - z as f64 / (u * p.examples.max(1)) as f64).collect(),
+                dead_units: dead.iter().map(Vec::len).collect(),
+                revived,
                 valid: valid_eval,
                 examples_per_second: p.examples as f64 / p.train_seconds.max(1e-12),
                 seconds: seconds_before + epoch_start.elapsed().as_secs_f64(),
@@ -537,6 +567,27 @@ impl Trainer {
             examples_per_second: if seconds > 0.0 { examples as f64 / seconds } else { 0.0 },
         }
     }
+}
+
+/// Revives every dead unit of `dead` (per hidden layer) with noise of its own seeded stream per
+/// (seed, epoch), so a resumed run revives the same way; returns the counts per layer.
+fn revive(net: &mut Network, sgd: &mut SgdState, dead: &[Vec<usize>], seed: u64, epoch: usize) -> Vec<usize> {
+    let mut rng = relu_core::seeded_rng(seed ^ 0x2E71_DEAD_0417_0002);
+    rng.set_stream(epoch as u64);
+    dead.iter()
+        .enumerate()
+        .map(|(l, units)| {
+            if units.is_empty() {
+                return 0;
+            }
+            let pieces = match net.spec().hidden[l].kind {
+                crate::spec::HiddenKind::Maxout { pieces } => pieces,
+                crate::spec::HiddenKind::Affine { .. } => 1,
+            };
+            crate::dead::reset_velocity(&mut sgd.velocity, l, pieces, units);
+            net.revive_units(l, units, &mut rng)
+        })
+        .collect()
 }
 
 /// The input-dropout noise of one batch: its own ChaCha stream of the run's seed, so it depends

@@ -335,7 +335,7 @@ fn recipe_line(s: &Settings) -> String {
 /// Settings, output folder and whether this is a resume.
 pub(crate) fn resolve(args: &TrainArgs) -> Result<(Settings, PathBuf, bool)> {
     if let Some(dir) = &args.resume {
-        let fixed: [(&str, bool); 24] = [
+        let fixed: [(&str, bool); 25] = [
             ("--data", args.data.is_some()),
             ("--hidden", args.net.hidden.is_some()),
             ("--activation", args.net.activation.is_some()),
@@ -346,6 +346,7 @@ pub(crate) fn resolve(args: &TrainArgs) -> Result<(Settings, PathBuf, bool)> {
             ("--lr-schedule", args.lr_schedule.is_some()),
             ("--weight-decay", args.weight_decay.is_some()),
             ("--input-dropout", args.input_dropout.is_some()),
+            ("--dead-units", args.dead_units.is_some()),
             ("--batch", args.batch.is_some()),
             ("--seed", args.seed.is_some()),
             ("--limit", args.limit.is_some()),
@@ -385,7 +386,7 @@ pub(crate) fn resolve(args: &TrainArgs) -> Result<(Settings, PathBuf, bool)> {
     macro_rules! set {
         ($group:expr => $($field:ident),*) => { $( if let Some(v) = &$group.$field { s.$field = v.clone(); } )* };
     }
-    set!(args => data, lr, momentum, lr_schedule, weight_decay, input_dropout, batch, epochs, seed, threads);
+    set!(args => data, lr, momentum, lr_schedule, weight_decay, input_dropout, dead_units, batch, epochs, seed, threads);
     set!(args.net => activation, l1);
     set!(args.text => vocab, bow, target);
     set!(args.dae => pretrain_epochs, corruption);

@@ -90,6 +90,7 @@ struct Runner {
     momentum: f32,
     weight_decay: f32,
     input_dropout: f32,
+    dead_units: relu_nn::DeadUnits,
     stop_on_dead_layer: bool,
     pretrain_epochs: usize,
     limit: Option<usize>,
@@ -140,6 +141,7 @@ impl Runner {
             momentum,
             weight_decay,
             input_dropout,
+            dead_units: c.dead_units.unwrap_or_default(),
             stop_on_dead_layer: d.stop_on_dead_layer,
             pretrain_epochs,
             limit: c.limit,
@@ -183,6 +185,7 @@ impl Runner {
             momentum: self.momentum,
             weight_decay: self.weight_decay,
             input_dropout: self.input_dropout,
+            dead_units: self.dead_units,
             ..Settings::default()
         }
     }
@@ -236,6 +239,7 @@ impl Runner {
                 momentum: self.momentum,
                 weight_decay: self.weight_decay,
                 input_dropout: self.input_dropout,
+                dead_units: self.dead_units.to_string(),
                 pretrain_epochs: self.pretrain_epochs,
                 limit: self.limit,
                 budget_minutes: self.budget.seconds().map(|s| s / 60.0),
@@ -294,6 +298,7 @@ struct Protocol {
     momentum: f32,
     weight_decay: f32,
     input_dropout: f32,
+    dead_units: String,
     pretrain_epochs: usize,
     limit: Option<usize>,
     budget_minutes: Option<f64>,
