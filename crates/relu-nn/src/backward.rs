@@ -32,7 +32,7 @@ pub struct BatchLoss {
 
 /// Receives each layer's δ (the gradient of the batch loss with respect to its pre-activations)
 /// during the backward pass.
-pub trait Update {
+pub(crate) trait Update {
     /// Called once per layer, top-down, after the gradient for the layer below was computed, so
     /// the layer's parameters may be changed in place.
     ///
@@ -145,7 +145,7 @@ pub(crate) fn add_outer(
 ///
 /// # Panics
 /// If `targets` or `x` do not match the cache's batch.
-pub fn backward(
+pub(crate) fn backward(
     net: &mut Network,
     x: &Features,
     cache: &ForwardCache,

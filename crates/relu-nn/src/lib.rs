@@ -7,8 +7,9 @@
 //!   or star ratings).
 //! * [`Network::forward`] returns an explicit [`ForwardCache`]; a rectifier layer's entry is its
 //!   sparse output, which is all the backward pass needs.
-//! * [`backward`] computes gradients only where units were active, and plain SGD moves only the
-//!   weight columns of inputs active in the batch.
+//! * [`Network::sgd_step`] is one training step — forward, backward, update — with gradients
+//!   computed only where units were active and SGD moving only the weight columns of inputs
+//!   active in the batch; [`Network::gradients`] returns the gradients instead.
 //! * [`Trainer`] runs the epochs: seeded shuffling, validation, early stopping, best parameters,
 //!   progress through an [`Observer`], divergence checks, resumable state.
 //! * [`checkpoint`] reads and writes `model.safetensors` in PyTorch's layout.
@@ -40,9 +41,10 @@ mod metrics;
 mod network;
 mod optim;
 mod spec;
+mod step;
 mod train;
 
-pub use backward::{BatchLoss, Gradients, Update, backward};
+pub use backward::{BatchLoss, Gradients};
 pub use dead::DeadUnits;
 pub use error::{NnError, Result};
 pub use metrics::Evaluation;
@@ -54,40 +56,3 @@ pub use spec::{HiddenKind, LayerSpec, MAX_PARAMETERS, MAX_UNITS, NetworkSpec, Ou
 pub use train::{
     BatchProgress, EpochMetrics, Observer, RngState, Silent, StopReason, TrainConfig, TrainReport, TrainState, Trainer, check_dataset,
 };
-
-impl Network {
-    /// One SGD step on a batch: forward, backward, and the update (fused with the backward pass,
-    /// and sparse for every form of SGD), with learning rate `lr`. Returns the batch's loss
-    /// before the step. This is the training loop's inner step, for callers who write their own
-    /// loop. With momentum or weight decay some columns may owe idle steps afterwards: call
-    /// [`SgdState::flush`] before reading or saving the parameters.
-    ///
-    /// # Panics
-    /// If `x` or `targets` do not fit the network (check with [`check_dataset`]).
-    pub fn sgd_step(
-        &mut self,
-        x: &Features,
-        targets: &Targets,
-        sgd: Sgd,
-        lr: f32,
-        state: &mut SgdState,
-        ws: &mut Workspace,
-    ) -> (BatchLoss, ForwardCache) {
-        let cache = self.forward_for_step(x, ws, sgd.rule(lr), state);
-        let loss = backward(self, x, &cache, targets, ws, &mut optim::SgdStep { sgd, lr, state });
-        state.end_step();
-        (loss, cache)
-    }
-
-    /// Gradients of the batch loss (data loss + L1 penalty) with respect to every parameter,
-    /// without changing the network.
-    pub fn gradients(&self, x: &Features, targets: &Targets, ws: &mut Workspace) -> (Gradients, BatchLoss) {
-        let cache = self.forward(x, ws);
-        let mut grads = Gradients::new(self.layers().len());
-        // The gradient sink never changes parameters, but the backward pass takes `&mut` so the
-        // same code can also apply SGD steps in place; work on a copy.
-        let mut copy = self.clone();
-        let loss = backward(&mut copy, x, &cache, targets, ws, &mut grads);
-        (grads, loss)
-    }
-}
