@@ -97,6 +97,16 @@ pub struct TrainArgs {
     /// and the unit can learn again [default: report].
     #[arg(long, value_name = "POLICY")]
     pub dead_units: Option<relu_nn::DeadUnits>,
+    /// Adapt each hidden layer's L1 weight during training, starting from --l1, so that its
+    /// fraction of exact zeros settles at this target: one fraction (e.g. 0.85) or one per
+    /// hidden layer (0.9,0.85,0.8). λ per layer and epoch goes to report.json and l1.svg
+    /// [default: off, λ fixed].
+    #[arg(long, value_name = "S")]
+    pub target_sparsity: Option<relu_nn::TargetSparsity>,
+    /// The target-sparsity controller's gain: how fast ln λ follows the sparsity error, per
+    /// epoch [default: 3].
+    #[arg(long, value_name = "G", requires = "target_sparsity")]
+    pub sparsity_gain: Option<f32>,
     /// Minibatch size [default: 10].
     #[arg(long, value_name = "N")]
     pub batch: Option<usize>,

@@ -27,6 +27,9 @@ const FLAGS: &[(&str, &str)] = &[
     ("hidden layer size", "--hidden"),
     ("L1 penalty", "--l1"),
     ("maxout pieces", "--activation"),
+    ("target sparsity", "--target-sparsity"),
+    ("target-sparsity gain", "--sparsity-gain"),
+    ("dead-unit policy", "--dead-units"),
     // relu-pretrain: PretrainConfig, Corruption.
     ("pre-training epochs", "--pretrain-epochs"),
     ("pre-training batch size", "--batch"),

@@ -233,6 +233,26 @@ pub fn sparsity_curves(history: &[EpochMetrics], data: &str) -> Result<String> {
     Ok(svg)
 }
 
+/// Each hidden layer's L1 weight λ across epochs (as log₁₀ λ), moved by `--target-sparsity`.
+pub fn l1_curves(history: &[EpochMetrics], data: &str) -> Result<String> {
+    let layers = history.first().map_or(0, |m| m.l1.len());
+    let series: Vec<Series> = (0..layers)
+        .map(|l| {
+            let points = history.iter().filter_map(|m| m.l1.get(l).map(|&v| (m.epoch as f64, f64::from(v.max(1e-12)).log10()))).collect();
+            (format!("layer {}", l + 1), points)
+        })
+        .collect();
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (WIDTH, 450)).into_drawing_area();
+        root.fill(&WHITE).map_err(err)?;
+        let title = format!("L1 weight per hidden layer on {data}, set by the target-sparsity controller");
+        line_panel(&root, &title, "log10 of the L1 weight", epoch_range(history.len()), &series, false, None)?;
+        root.present().map_err(err)?;
+    }
+    Ok(svg)
+}
+
 /// Histograms of the number of active units per example, one panel per hidden layer (the paper's
 /// "variable dimensionality": each example uses a different, small number of units).
 pub fn active_units(per_layer: &[Vec<u32>], units: &[usize]) -> Result<String> {

@@ -102,6 +102,8 @@ pub struct TrainingInfo {
     pub input_dropout: f32,
     /// `report` or `revive` (`--dead-units`).
     pub dead_units: String,
+    /// `--target-sparsity` per hidden layer (one value: every layer); null when λ is fixed.
+    pub target_sparsity: Option<Vec<f32>>,
     /// Kernel threads used.
     pub threads: usize,
     /// The seed.
@@ -151,6 +153,8 @@ pub struct HistoryEntry {
     pub dead_units: Vec<usize>,
     /// Per hidden layer: units revived after the epoch (`--dead-units revive`; else empty).
     pub revived: Vec<usize>,
+    /// Per hidden layer: the L1 weight λ at the epoch's end (moved by --target-sparsity).
+    pub l1: Vec<f32>,
     /// Wall-clock seconds of the epoch.
     pub seconds: f64,
 }
@@ -209,6 +213,7 @@ impl Report {
                 weight_decay: settings.weight_decay,
                 input_dropout: settings.input_dropout,
                 dead_units: settings.dead_units.to_string(),
+                target_sparsity: settings.target_sparsity.map(|t| t.targets().to_vec()),
                 threads: facts.threads,
                 seed: settings.seed,
                 examples_per_second: train.examples_per_second,
@@ -230,6 +235,7 @@ impl Report {
                     sparsity: m.sparsity.clone(),
                     dead_units: m.dead_units.clone(),
                     revived: m.revived.clone(),
+                    l1: m.l1.clone(),
                     seconds: m.seconds,
                 })
                 .collect(),

@@ -812,3 +812,30 @@ fn dead_units_are_reported_per_epoch_and_revived_on_request() {
     assert_eq!(dead_r[..=first], dead[..=first], "identical until the first revival");
     assert_eq!(dead_r.last().unwrap().iter().sum::<u64>(), 0, "none dead at the end: {dead_r:?}");
 }
+
+/// `--target-sparsity` moves λ during training, records it per epoch, draws l1.svg, and is kept
+/// in config.toml (so `--resume` continues the controller).
+#[test]
+fn target_sparsity_moves_lambda_and_records_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    relu()
+        .args(["train", "--hidden", "64", "--epochs", "2", "--limit", "500", "--threads", "2", "--quiet", "--l1", "0.00001"])
+        .args(["--target-sparsity", "0.9", "--sparsity-gain", "5", "--out"])
+        .arg(&out)
+        .assert()
+        .success();
+    let r = json(&out.join("report.json"));
+    assert_eq!(r["training"]["target_sparsity"], serde_json::json!([0.9]));
+    let l1: Vec<f64> = r["history"].as_array().unwrap().iter().map(|h| h["l1"][0].as_f64().unwrap()).collect();
+    assert!(l1[0] > 1e-5 && l1[1] > l1[0], "λ rises from 1e-5 towards 90 % zeros: {l1:?}");
+    assert!(out.join("l1.svg").is_file());
+    let config = std::fs::read_to_string(out.join("config.toml")).unwrap();
+    assert!(config.contains("[target_sparsity]") && config.contains("gain = 5"), "{config}");
+    // Without the flag there is no controller and no plot.
+    let plain = dir.path().join("plain");
+    quick_train(&plain, &[]).success();
+    assert!(json(&plain.join("report.json"))["training"]["target_sparsity"].is_null());
+    assert!(!plain.join("l1.svg").exists());
+    relu().args(["train", "--target-sparsity", "1.5"]).assert().failure().stderr(predicates::str::contains("--target-sparsity"));
+}

@@ -467,6 +467,10 @@ struct StateMeta {
     history: Vec<EpochMetrics>,
     config: TrainConfig,
     momentum: bool,
+    /// The best network's L1 weights when they differ from the current network's (a
+    /// target-sparsity controller moves them); absent: the same.
+    #[serde(default)]
+    best_l1: Option<Vec<f32>>,
     /// Idle steps the lazy optimiser still owes (a run interrupted mid-epoch with momentum or
     /// weight decay): steps since the last flush, their rule, and each layer's per-column counts.
     #[serde(default)]
@@ -553,6 +557,11 @@ pub fn save_training(path: &Path, net: &Network, state: &TrainState, config: &Tr
         epoch_rng: state.epoch_rng,
         partial: state.partial.clone(),
         best: state.best.as_ref().map(|(e, s, _)| (*e, *s)),
+        best_l1: state
+            .best
+            .as_ref()
+            .map(|(_, _, b)| b.spec().hidden.iter().map(|l| l.l1).collect::<Vec<f32>>())
+            .filter(|l1| l1.iter().zip(&net.spec().hidden).any(|(a, l)| a.to_bits() != l.l1.to_bits())),
         bad_epochs: state.bad_epochs,
         history: state.history.clone(),
         config: *config,
@@ -587,7 +596,13 @@ pub fn load_training(path: &Path) -> Result<(Network, TrainState, TrainConfig)> 
     let net = Network::from_parts(spec.clone(), read_layers(path, &st, &spec, "")?).map_err(|e| ck(path, e.to_string()))?;
     let best = match m.best {
         Some((epoch, score)) => {
-            let b = Network::from_parts(spec.clone(), read_layers(path, &st, &spec, "best.")?).map_err(|e| ck(path, e.to_string()))?;
+            let mut b = Network::from_parts(spec.clone(), read_layers(path, &st, &spec, "best.")?).map_err(|e| ck(path, e.to_string()))?;
+            if let Some(l1) = &m.best_l1 {
+                if l1.len() != spec.hidden.len() || l1.iter().any(|v| !(v.is_finite() && *v >= 0.0)) {
+                    return Err(ck(path, format!("invalid training state: best-network L1 weights {l1:?}")));
+                }
+                l1.iter().enumerate().for_each(|(i, &v)| b.set_l1(i, v));
+            }
             Some((epoch, score, b))
         }
         None => None,

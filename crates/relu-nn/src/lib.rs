@@ -40,6 +40,7 @@ mod error;
 mod metrics;
 mod network;
 mod optim;
+mod sparsity;
 mod spec;
 mod step;
 mod train;
@@ -52,6 +53,7 @@ pub use network::{ForwardCache, HiddenCache, Layer, Network, Workspace};
 pub use optim::{LrSchedule, Sgd, SgdState};
 /// The dataset types are relu-core's, shared with relu-data's loaders.
 pub use relu_core::{Dataset, Features, Targets};
+pub use sparsity::TargetSparsity;
 pub use spec::{HiddenKind, LayerSpec, MAX_PARAMETERS, MAX_UNITS, NetworkSpec, OutputKind};
 pub use train::{
     BatchProgress, EpochMetrics, Observer, RngState, Silent, StopReason, TrainConfig, TrainReport, TrainState, Trainer, check_dataset,

@@ -162,6 +162,16 @@ impl Network {
         &self.layers
     }
 
+    /// Sets hidden layer `layer`'s L1 weight λ (e.g. a target-sparsity controller's).
+    ///
+    /// # Panics
+    /// If `layer` is not a hidden layer or `l1` is not a finite number ≥ 0.
+    #[track_caller]
+    pub fn set_l1(&mut self, layer: usize, l1: f32) {
+        assert!(l1.is_finite() && l1 >= 0.0, "set_l1: λ {l1} is not a finite number >= 0");
+        self.spec.hidden[layer].l1 = l1;
+    }
+
     /// Forward pass on a batch of inputs (`inputs × batch`).
     ///
     /// # Shapes

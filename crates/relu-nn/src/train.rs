@@ -13,6 +13,7 @@ use crate::error::{NnError, Result, invalid};
 use crate::metrics::{Evaluation, LossTotals};
 use crate::network::{Network, Workspace};
 use crate::optim::{Sgd, SgdState};
+use crate::sparsity::TargetSparsity;
 use crate::spec::OutputKind;
 use relu_core::{Dataset, Targets};
 
@@ -64,6 +65,11 @@ pub struct TrainConfig {
     /// layer that died entirely is revived instead of stopping training.
     #[serde(default)]
     pub dead_units: DeadUnits,
+    /// Adapt each hidden layer's L1 weight after every batch so that its fraction of exact zeros
+    /// settles at this target ([`TargetSparsity`]), starting from the spec's λ (default `None`:
+    /// λ stays as specified). The λ of every epoch's end is in [`EpochMetrics::l1`].
+    #[serde(default)]
+    pub target_sparsity: Option<TargetSparsity>,
 }
 
 fn yes() -> bool {
@@ -86,6 +92,7 @@ impl Default for TrainConfig {
             input_dropout: 0.0,
             stop_on_dead_layer: true,
             dead_units: DeadUnits::Report,
+            target_sparsity: None,
         }
     }
 }
@@ -118,6 +125,9 @@ impl TrainConfig {
         }
         self.sgd.check()?;
         self.crossover.check()?;
+        if let Some(t) = self.target_sparsity {
+            t.check_values()?;
+        }
         Ok(())
     }
 }
@@ -162,6 +172,10 @@ pub struct EpochMetrics {
     /// Per hidden layer: units revived after the epoch ([`DeadUnits::Revive`]; empty otherwise).
     #[serde(default)]
     pub revived: Vec<usize>,
+    /// Per hidden layer: the L1 weight λ at the epoch's end (moved by
+    /// [`TrainConfig::target_sparsity`], else the spec's).
+    #[serde(default)]
+    pub l1: Vec<f32>,
     /// Validation metrics, when a validation set was given.
     pub valid: Option<Evaluation>,
     /// Training examples per second (training batches only, evaluation excluded).
@@ -394,6 +408,9 @@ impl Trainer {
         observer: &mut (dyn Observer + Send),
     ) -> Result<TrainReport> {
         check_dataset(net, train, "train")?;
+        if let Some(t) = self.config.target_sparsity {
+            t.check(net.spec().hidden.len())?;
+        }
         if let Some(v) = valid {
             check_dataset(net, v, "valid")?;
         }
@@ -477,6 +494,11 @@ impl Trainer {
                 for (l, (acc, h)) in p.nnz.iter_mut().zip(&cache.hidden).enumerate() {
                     *acc += h.active as u64;
                     p.fired.add(l, &h.output);
+                    if let Some(t) = cfg.target_sparsity {
+                        let zeros = 1.0 - h.active as f64 / (units[l] * loss.examples).max(1) as f64;
+                        let l1 = t.step(l, net.spec().hidden[l].l1, zeros, loss.examples as f64 / n as f64);
+                        net.set_l1(l, l1);
+                    }
                 }
                 run_examples += loss.examples;
                 run_seconds += dt;
@@ -523,6 +545,7 @@ impl Trainer {
                 sparsity: p.nnz.iter().zip(&units).map(|(&z, &u)| 1.0 - z as f64 / (u * p.examples.max(1)) as f64).collect(),
                 dead_units: dead.iter().map(Vec::len).collect(),
                 revived,
+                l1: net.spec().hidden.iter().map(|l| l.l1).collect(),
                 valid: valid_eval,
                 examples_per_second: p.examples as f64 / p.train_seconds.max(1e-12),
                 seconds: seconds_before + epoch_start.elapsed().as_secs_f64(),

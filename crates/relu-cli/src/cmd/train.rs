@@ -214,6 +214,9 @@ pub fn run(args: &TrainArgs) -> Result<u8> {
             plots::active_units(&stats.iter().map(|s| s.active_per_example.clone()).collect::<Vec<_>>(), &settings.hidden)?.into_bytes(),
         ),
     ];
+    if settings.target_sparsity.is_some() {
+        files.push(("l1.svg", plots::l1_curves(&report.history, &data_title)?.into_bytes()));
+    }
     if let Some(shape) = &loaded.input.shape {
         let w = &net.layers()[0].weight;
         let shown = w.nrows().div_ceil(maxout_step(&net)).min(100);
@@ -335,7 +338,7 @@ fn recipe_line(s: &Settings) -> String {
 /// Settings, output folder and whether this is a resume.
 pub(crate) fn resolve(args: &TrainArgs) -> Result<(Settings, PathBuf, bool)> {
     if let Some(dir) = &args.resume {
-        let fixed: [(&str, bool); 25] = [
+        let fixed: [(&str, bool); 27] = [
             ("--data", args.data.is_some()),
             ("--hidden", args.net.hidden.is_some()),
             ("--activation", args.net.activation.is_some()),
@@ -347,6 +350,8 @@ pub(crate) fn resolve(args: &TrainArgs) -> Result<(Settings, PathBuf, bool)> {
             ("--weight-decay", args.weight_decay.is_some()),
             ("--input-dropout", args.input_dropout.is_some()),
             ("--dead-units", args.dead_units.is_some()),
+            ("--target-sparsity", args.target_sparsity.is_some()),
+            ("--sparsity-gain", args.sparsity_gain.is_some()),
             ("--batch", args.batch.is_some()),
             ("--seed", args.seed.is_some()),
             ("--limit", args.limit.is_some()),
@@ -387,6 +392,10 @@ pub(crate) fn resolve(args: &TrainArgs) -> Result<(Settings, PathBuf, bool)> {
         ($group:expr => $($field:ident),*) => { $( if let Some(v) = &$group.$field { s.$field = v.clone(); } )* };
     }
     set!(args => data, lr, momentum, lr_schedule, weight_decay, input_dropout, dead_units, batch, epochs, seed, threads);
+    s.target_sparsity = args.target_sparsity.or(s.target_sparsity);
+    if let (Some(g), Some(t)) = (args.sparsity_gain, s.target_sparsity.as_mut()) {
+        t.gain = g;
+    }
     set!(args.net => activation, l1);
     set!(args.text => vocab, bow, target);
     set!(args.dae => pretrain_epochs, corruption);
