@@ -34,6 +34,9 @@ pub enum Command {
     Inspect(InspectArgs),
     /// Predict with a trained model: review texts (one per line) or IDX image files.
     Predict(PredictArgs),
+    /// Write a trained model's hidden codes of a dataset as sparse rows (svmlight text or a
+    /// safetensors CSR triple), for downstream linear models.
+    Encode(EncodeArgs),
     /// Re-run the paper's experiments: Table 1, Figures 3 and 4, and the sentiment study; each
     /// writes report.json, a markdown table and (figures) an SVG next to the paper's numbers.
     Reproduce {
@@ -255,6 +258,41 @@ pub struct EvalArgs {
     /// Kernel threads; 0 uses every core.
     #[arg(long, value_name = "N", default_value_t = 0, value_parser = parse_threads)]
     pub threads: usize,
+}
+
+/// `relu encode`.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "FILE ending in .safetensors: tensors indptr (I64), indices (I64), values (F32) of a CSR matrix with one row per example (metadata shape = [examples, units]) and labels (I64); any other name: svmlight/libsvm text, `LABEL INDEX:VALUE …` with 1-based unit indices, one line per example (scikit-learn: load_svmlight_file). Labels are class indices (for reviews, in the model's class order)."
+)]
+pub struct EncodeArgs {
+    /// A trained model: the --out folder of `relu train` (or its model.safetensors).
+    #[arg(long, value_name = "DIR")]
+    pub model: PathBuf,
+    #[arg(long, value_name = "SPEC", help = format!("{DATA_HELP} [default: the model's training data]"))]
+    pub data: Option<String>,
+    /// Which split to encode: `test` (as `relu eval` scores it) or `train` (the model's training
+    /// part; for reviews, validation documents included).
+    #[arg(long, value_enum, default_value_t = EncodeSplit::Test)]
+    pub split: EncodeSplit,
+    /// Hidden layer whose code is written, 1 = the lowest [default: the top hidden layer].
+    #[arg(long, value_name = "K")]
+    pub layer: Option<usize>,
+    /// Output file (.safetensors for CSR tensors, anything else for svmlight text).
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+    /// Kernel threads; 0 uses every core.
+    #[arg(long, value_name = "N", default_value_t = 0, value_parser = parse_threads)]
+    pub threads: usize,
+}
+
+/// The split `relu encode` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum EncodeSplit {
+    /// The model's training examples.
+    Train,
+    /// The test split.
+    Test,
 }
 
 /// `relu inspect`.
@@ -616,9 +654,10 @@ pub struct SentimentArgs {
     /// followed by +dae [default: all of them, with and without pre-training].
     #[arg(long, value_name = "NAMES", value_delimiter = ',')]
     pub models: Option<Vec<String>>,
-    /// L1 penalty on the rectifier layers' activations.
-    #[arg(long, value_name = "LAMBDA", default_value_t = 1e-3)]
-    pub l1: f32,
+    /// L1 penalty on the rectifier layers' activations [default: 0.001 for rect1, 0.0001 for
+    /// deeper rectifier stacks (the deep text recipe)].
+    #[arg(long, value_name = "LAMBDA")]
+    pub l1: Option<f32>,
     #[command(flatten)]
     pub common: ReproduceCommon,
 }

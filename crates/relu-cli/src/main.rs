@@ -103,6 +103,7 @@ fn main() -> ExitCode {
         Command::Eval(args) => cmd::eval::run(args),
         Command::Inspect(args) => cmd::inspect::run(args),
         Command::Predict(args) => cmd::predict::run(args),
+        Command::Encode(args) => cmd::encode::run(args),
         Command::Reproduce { command } => cmd::reproduce::run(command),
         Command::Data { command } => cmd::data::run(command),
     };

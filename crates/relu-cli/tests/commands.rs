@@ -282,3 +282,71 @@ fn data_info_describes_splits() {
         .success()
         .stdout(predicate::str::contains("10 bag-of-words features").and(predicate::str::contains("test")));
 }
+
+/// A reader written from the svmlight format's definition, independent of relu's writer: one line
+/// per example, `LABEL INDEX:VALUE …`, 1-based indices.
+fn read_svmlight(text: &str, units: usize) -> (nalgebra::DMatrix<f32>, Vec<u32>) {
+    let lines: Vec<&str> = text.lines().collect();
+    let mut m = nalgebra::DMatrix::zeros(units, lines.len());
+    let mut labels = Vec::new();
+    for (e, line) in lines.iter().enumerate() {
+        let mut parts = line.split_whitespace();
+        labels.push(parts.next().expect("a label").parse().expect("an integer label"));
+        let mut last = 0;
+        for pair in parts {
+            let (i, v) = pair.split_once(':').expect("INDEX:VALUE");
+            let i: usize = i.parse().unwrap();
+            assert!(i > last && i <= units, "indices ascend within 1..={units}: {line}");
+            last = i;
+            m[(i - 1, e)] = v.parse().unwrap();
+        }
+    }
+    (m, labels)
+}
+
+#[test]
+fn encode_writes_the_dense_codes_as_svmlight_and_csr() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    quick_train(&run, &["--hidden", "40,24"]).success();
+    // The reference: the model's codes of the embedded test digits, computed densely here.
+    let (net, _) = relu_nn::checkpoint::load_model(&run.join("model.safetensors")).unwrap();
+    let test = relu_data::mnist_embedded().unwrap().test.into_dataset().unwrap();
+    let cache = net.forward(&test.inputs, &mut relu_nn::Workspace::new(&net, Default::default(), Default::default()));
+    let relu_nn::Targets::Classes(labels) = &test.targets else { panic!("class targets") };
+    for (layer, units) in [(1usize, 40usize), (2, 24)] {
+        let want = cache.hidden[layer - 1].output.to_dense();
+        let svm = dir.path().join(format!("codes{layer}.svm"));
+        let a = relu().args(["encode", "--model"]).arg(&run).args(["--layer", &layer.to_string(), "--out"]).arg(&svm).assert().success();
+        assert!(String::from_utf8_lossy(&a.get_output().stdout).contains("2000 test examples"));
+        let (got, got_labels) = read_svmlight(&std::fs::read_to_string(&svm).unwrap(), units);
+        assert_eq!(&got_labels, labels);
+        assert_eq!(got, want, "layer {layer}: svmlight codes differ from the network's");
+    }
+    // CSR tensors: the default layer is the top one.
+    let csr = dir.path().join("codes.safetensors");
+    relu().args(["encode", "--model"]).arg(&run).arg("--out").arg(&csr).assert().success();
+    let bytes = std::fs::read(&csr).unwrap();
+    let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    let i64s =
+        |name: &str| -> Vec<i64> { st.tensor(name).unwrap().data().chunks(8).map(|c| i64::from_le_bytes(c.try_into().unwrap())).collect() };
+    let values: Vec<f32> = st.tensor("values").unwrap().data().chunks(4).map(|c| f32::from_le_bytes(c.try_into().unwrap())).collect();
+    let (indptr, indices) = (i64s("indptr"), i64s("indices"));
+    assert_eq!(indptr.len(), 2001);
+    let mut dense = nalgebra::DMatrix::zeros(24, 2000);
+    for e in 0..2000 {
+        for k in indptr[e] as usize..indptr[e + 1] as usize {
+            dense[(indices[k] as usize, e)] = values[k];
+        }
+    }
+    assert_eq!(dense, cache.hidden[1].output.to_dense());
+    assert_eq!(i64s("labels"), labels.iter().map(|&l| i64::from(l)).collect::<Vec<_>>());
+    relu()
+        .args(["encode", "--model"])
+        .arg(&run)
+        .args(["--layer", "3", "--out"])
+        .arg(dir.path().join("x.svm"))
+        .assert()
+        .failure()
+        .stderr(predicates::str::contains("--layer: invalid layer 3: expected 1 to 2"));
+}

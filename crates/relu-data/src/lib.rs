@@ -16,6 +16,7 @@
 //! * [`mnist_embedded`] (default feature `embedded-mnist`): 12,000 real MNIST digits compiled in,
 //!   so training works offline on a fresh machine.
 //! * [`fetch`]: verified, resumable downloads of MNIST, CIFAR-10 and small NORB.
+//! * [`svmlight`]: sparse examples written in the svmlight / libsvm text format.
 //!
 //! Every parser reads untrusted bytes: malformed input gives a [`DataError`] naming the file, the
 //! byte offset or line, and what was expected — never a panic, and never an allocation larger than
@@ -50,6 +51,7 @@ pub mod mnist;
 pub mod norb;
 mod scale;
 pub mod split;
+pub mod svmlight;
 pub mod text;
 
 pub use dataset::{Dataset, SparseDataset, Splits, TrainTest};

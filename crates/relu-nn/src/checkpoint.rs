@@ -63,6 +63,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use nalgebra::{DMatrix, DVector};
+use relu_core::SparseBatch;
 use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 
 use crate::error::{NnError, Result};
@@ -382,6 +383,44 @@ pub fn model_bytes(path: &Path, net: &Network, extra: &HashMap<String, String>) 
     let mut meta = base_metadata(net.spec());
     meta.extend(extra.iter().map(|(k, v)| (k.clone(), v.clone())));
     serialize(path, &tensors, meta)
+}
+
+/// The bytes of a sparse matrix of codes as a safetensors CSR triple — `indptr` (I64, one more
+/// than the examples), `indices` (I64, the unit of each stored value), `values` (F32) — plus
+/// `labels` (I64, one per example), with metadata `format = csr` and `shape = [examples, units]`: one row per
+/// example, as SciPy's `csr_matrix((values, indices, indptr), shape)` reads it. `path` only names
+/// the file in errors.
+///
+/// # Errors
+/// [`NnError::Checkpoint`] if the tensors cannot be encoded.
+///
+/// # Panics
+/// If there is not one label per example.
+#[track_caller]
+pub fn codes_bytes(path: &Path, codes: &SparseBatch, labels: &[u32]) -> Result<Vec<u8>> {
+    assert_eq!(labels.len(), codes.batch_size(), "codes_bytes: {} labels for {} examples", labels.len(), codes.batch_size());
+    let i64s = |v: &mut dyn Iterator<Item = i64>| v.flat_map(i64::to_le_bytes).collect::<Vec<u8>>();
+    let indptr = i64s(&mut codes.offsets().iter().map(|&o| o as i64));
+    let indices = i64s(&mut codes.indices().iter().map(|&i| i64::from(i)));
+    let values = f32_bytes(codes.values().iter().copied());
+    let label_bytes = i64s(&mut labels.iter().map(|&l| i64::from(l)));
+    let nnz = codes.nnz();
+    let tensors = [
+        ("indptr", Dtype::I64, vec![codes.batch_size() + 1], &indptr),
+        ("indices", Dtype::I64, vec![nnz], &indices),
+        ("values", Dtype::F32, vec![nnz], &values),
+        ("labels", Dtype::I64, vec![labels.len()], &label_bytes),
+    ];
+    let views = tensors
+        .iter()
+        .map(|(name, dtype, shape, bytes)| TensorView::new(*dtype, shape.clone(), bytes).map(|v| ((*name).to_owned(), v)))
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(|e| ck(path, format!("cannot encode tensors: {e}")))?;
+    let meta = HashMap::from([
+        ("format".to_owned(), "csr".to_owned()),
+        ("shape".to_owned(), format!("[{}, {}]", codes.batch_size(), codes.units())),
+    ]);
+    safetensors::serialize(views, &Some(meta)).map_err(|e| ck(path, format!("cannot encode tensors: {e}")))
 }
 
 fn read_file(path: &Path) -> Result<Vec<u8>> {

@@ -1,6 +1,7 @@
 //! One module per subcommand.
 
 pub mod data;
+pub mod encode;
 pub mod eval;
 pub mod inspect;
 pub mod predict;

@@ -358,6 +358,10 @@ struct NetResult {
     activation: String,
     hidden: Vec<usize>,
     l1: f32,
+    sign_flip: bool,
+    input_dropout: f32,
+    /// `report` or `revive`.
+    dead_unit_policy: String,
     pretrained: bool,
     /// The learning rate chosen by the trials.
     lr: f32,
@@ -419,6 +423,9 @@ fn train_job(r: &Runner, job: &Job, data: &Splits<'_>, budget: Option<f64>) -> R
         activation: job.settings.activation.to_string(),
         hidden: job.spec.hidden.iter().map(|l| l.units).collect(),
         l1: job.spec.hidden.first().map_or(0.0, |l| l.l1),
+        sign_flip: job.settings.sign_flip,
+        input_dropout: job.settings.input_dropout,
+        dead_unit_policy: job.settings.dead_units.to_string(),
         pretrained: job.init.is_some(),
         lr,
         lr_trials: trials,

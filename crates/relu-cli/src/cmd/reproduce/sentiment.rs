@@ -18,7 +18,8 @@ use crate::settings::{Bow, HiddenActivation, Pretrain, Settings, Target};
 
 /// The text recipe (docs/results.md, "Sentiment"): one learning rate with a cosine schedule over
 /// 20 epochs and input dropout 0.3, every network trained on all of its fold's training reviews
-/// and the last epoch kept. A grid (`--lr-grid` with several rates) or `--patience` holds out
+/// and the last epoch kept; rectifier stacks of 2+ layers use the deep text recipe on top
+/// ([`DEEP_L1`]). A grid (`--lr-grid` with several rates) or `--patience` holds out
 /// 10% of each fold's training reviews for validation instead.
 const DEFAULTS: Defaults = Defaults {
     lr_schedule: crate::settings::TEXT_LR_SCHEDULE,
@@ -127,8 +128,10 @@ pub(super) fn run(args: &SentimentArgs) -> Result<u8> {
     if args.vocab == 0 || args.vocab > 1 << 24 {
         bail!("--vocab: invalid vocabulary size {}: expected 1 to 16,777,216", args.vocab);
     }
-    if !(args.l1.is_finite() && args.l1 >= 0.0) {
-        bail!("--l1: invalid penalty {}: expected a finite number >= 0", args.l1);
+    if let Some(l1) = args.l1
+        && !(l1.is_finite() && l1 >= 0.0)
+    {
+        bail!("--l1: invalid penalty {l1}: expected a finite number >= 0");
     }
     if args.target == Target::Rating && matches!(spec, DataSpec::Acl(_)) {
         bail!("--target: acl:DIR folders have polarity labels only; use --target polarity");
@@ -181,7 +184,13 @@ pub(super) fn run(args: &SentimentArgs) -> Result<u8> {
         for &m in &models {
             let share = r.share(jobs_total - nets.len());
             let start = std::time::Instant::now();
-            let settings = settings_for(&r, &args.data, m, args.units, args.l1);
+            let settings = settings_for(
+                r.settings(),
+                &args.data,
+                m,
+                args.units,
+                Given { l1: args.l1, input_dropout: args.common.input_dropout, dead_units: args.common.dead_units },
+            );
             let net_spec = NetworkSpec { inputs: fold.train.inputs.dim(), hidden: settings.layers(), output };
             net_spec.check()?;
             let name = format!("fold {}/{} {}", i + 1, folds.len(), m.name());
@@ -217,20 +226,45 @@ pub(super) fn run(args: &SentimentArgs) -> Result<u8> {
     r.finish(&report, &table, Vec::new(), interrupted)
 }
 
-fn settings_for(r: &Runner, data: &str, m: Model, units: usize, l1: f32) -> Settings {
+/// The deep text recipe, for rectifier stacks of two or more layers (docs/results.md,
+/// "Sentiment"): sign-flipped units, a ten times smaller L1 weight and input dropout 0.5, and for
+/// pre-trained stacks `--dead-units revive` (pre-training on a fold's reviews alone otherwise
+/// leaves fine-tuning with dead units that collapse some folds).
+const DEEP_L1: f32 = 1e-4;
+/// See [`DEEP_L1`].
+const DEEP_INPUT_DROPOUT: f32 = 0.5;
+/// The text recipe's L1 weight for one rectifier layer.
+const SHALLOW_L1: f32 = 1e-3;
+
+/// The settings given on the command line, which override the per-model recipe.
+struct Given {
+    l1: Option<f32>,
+    input_dropout: Option<f32>,
+    dead_units: Option<relu_nn::DeadUnits>,
+}
+
+fn settings_for(base: Settings, data: &str, m: Model, units: usize, given: Given) -> Settings {
+    let deep = m.layers >= 2 && !m.tanh;
     let (activation, l1, reconstruction) = match (m.layers, m.tanh) {
         (0, _) => (Activation::Linear, 0.0, None),
         // The paper's strategy 2 for rectifiers: codes scaled to [0, 1], sigmoid reconstruction.
-        (_, false) => (Activation::Rectifier, l1, Some(Reconstruction::ScaledSigmoid)),
+        (_, false) => {
+            (Activation::Rectifier, given.l1.unwrap_or(if deep { DEEP_L1 } else { SHALLOW_L1 }), Some(Reconstruction::ScaledSigmoid))
+        }
         (_, true) => (Activation::Tanh, 0.0, None),
     };
+    let input_dropout = given.input_dropout.unwrap_or(if deep { DEEP_INPUT_DROPOUT } else { base.input_dropout });
+    let revive = deep && m.pretrained;
     Settings {
         data: data.to_owned(),
         hidden: vec![units; m.layers],
         activation: HiddenActivation::Affine(activation),
         l1,
+        sign_flip: deep,
+        input_dropout,
+        dead_units: given.dead_units.unwrap_or(if revive { relu_nn::DeadUnits::Revive } else { base.dead_units }),
         pretrain: m.pretrained.then_some(Pretrain { reconstruction }),
-        ..r.settings()
+        ..base
     }
 }
 
@@ -281,6 +315,28 @@ fn markdown(data: &str, folds: usize, vocab: usize, models: &[ModelSummary], rat
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn deep_rectifier_stacks_get_the_deep_text_recipe() {
+        let base = Settings { input_dropout: 0.3, ..Settings::default() };
+        let none = || Given { l1: None, input_dropout: None, dead_units: None };
+        let get = |name: &str, given: Given| settings_for(base.clone(), "reviews:x.tsv", Model::parse(name).unwrap(), 1000, given);
+        let rect3 = get("rect3", none());
+        assert_eq!(
+            (rect3.l1, rect3.input_dropout, rect3.sign_flip, rect3.dead_units),
+            (DEEP_L1, DEEP_INPUT_DROPOUT, true, relu_nn::DeadUnits::Report)
+        );
+        assert_eq!(get("rect3+dae", none()).dead_units, relu_nn::DeadUnits::Revive);
+        for shallow in ["linear", "rect1", "rect1+dae", "tanh3", "tanh3+dae"] {
+            let s = get(shallow, none());
+            assert!(!s.sign_flip && s.input_dropout == 0.3 && s.dead_units == relu_nn::DeadUnits::Report, "{shallow}: {s:?}");
+        }
+        assert_eq!(get("rect1", none()).l1, SHALLOW_L1);
+        // Flags win over the recipe.
+        let given = Given { l1: Some(0.002), input_dropout: Some(0.1), dead_units: Some(relu_nn::DeadUnits::Report) };
+        let s = get("rect3+dae", given);
+        assert_eq!((s.l1, s.input_dropout, s.dead_units), (0.002, 0.1, relu_nn::DeadUnits::Report));
+    }
 
     #[test]
     fn model_names_round_trip() {
