@@ -1,32 +1,15 @@
 //! Dead units: counted per epoch, revived without changing the network's function, reproducible
 //! across an interruption.
 
+mod common;
+
+use common::{StopAfter, blobs};
+
 use nalgebra::DMatrix;
-use rand::Rng;
 use relu_core::testing::rng;
 use relu_core::{Activation, DispatchMode};
 use relu_nn::checkpoint::{load_training, save_training};
-use relu_nn::{
-    BatchProgress, Dataset, DeadUnits, Features, Network, NetworkSpec, Observer, OutputKind, Sgd, Silent, StopReason, Targets, TrainConfig,
-    Trainer, Workspace,
-};
-
-/// Non-negative, sparse-ish four-class data in 30 dimensions.
-fn blobs(n: usize, seed: u64) -> Dataset {
-    let mut r = rng(seed);
-    let mut x = DMatrix::zeros(30, n);
-    let mut labels = Vec::with_capacity(n);
-    for e in 0..n {
-        let class = r.random_range(0..4u32);
-        for j in 0..30 {
-            if (j as u32 % 4) == class || r.random_bool(0.1) {
-                x[(j, e)] = (1.0 + 0.5 * r.random_range(-1.0f32..1.0)).max(0.0);
-            }
-        }
-        labels.push(class);
-    }
-    Dataset::new(Features::Dense(x), Targets::Classes(labels)).unwrap()
-}
+use relu_nn::{DeadUnits, Features, Network, NetworkSpec, OutputKind, Sgd, Silent, StopReason, TrainConfig, Trainer, Workspace};
 
 /// The units killed in [`killed_net`]: (hidden layer, unit).
 const KILLED: [(usize, usize); 5] = [(0, 2), (0, 7), (0, 31), (1, 0), (1, 19)];
@@ -131,18 +114,6 @@ fn dead_units_are_counted_and_revive_brings_them_back() {
     assert!(last_dead.iter().sum::<usize>() < dead1.iter().sum::<usize>(), "{revive:?}");
     for (l, u) in KILLED {
         assert!(net.layers()[l].bias[u] > -1.0, "unit {u} of layer {l} still has its killing bias");
-    }
-}
-
-/// Requests a stop after a given number of batches.
-struct StopAfter(usize, usize);
-
-impl Observer for StopAfter {
-    fn on_batch(&mut self, _: &BatchProgress) {
-        self.1 += 1;
-    }
-    fn stop_requested(&mut self) -> bool {
-        self.1 >= self.0
     }
 }
 

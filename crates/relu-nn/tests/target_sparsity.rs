@@ -1,31 +1,14 @@
 //! Target sparsity: the controller brings each hidden layer to its target from any starting λ,
 //! records λ per epoch, and resumes exactly.
 
-use nalgebra::DMatrix;
-use rand::Rng;
+mod common;
+
+use common::{StopAfter, blobs};
+
 use relu_core::Activation;
 use relu_core::testing::rng;
 use relu_nn::checkpoint::{load_training, save_training};
-use relu_nn::{
-    BatchProgress, Dataset, Features, Network, NetworkSpec, Observer, OutputKind, Sgd, Silent, StopReason, Targets, TrainConfig, Trainer,
-};
-
-/// Non-negative, sparse-ish four-class data in 30 dimensions.
-fn blobs(n: usize, seed: u64) -> Dataset {
-    let mut r = rng(seed);
-    let mut x = DMatrix::zeros(30, n);
-    let mut labels = Vec::with_capacity(n);
-    for e in 0..n {
-        let class = r.random_range(0..4u32);
-        for j in 0..30 {
-            if (j as u32 % 4) == class || r.random_bool(0.1) {
-                x[(j, e)] = (1.0 + 0.5 * r.random_range(-1.0f32..1.0)).max(0.0);
-            }
-        }
-        labels.push(class);
-    }
-    Dataset::new(Features::Dense(x), Targets::Classes(labels)).unwrap()
-}
+use relu_nn::{Network, NetworkSpec, OutputKind, Sgd, Silent, StopReason, TrainConfig, Trainer};
 
 fn net(l1: f32) -> Network {
     net_of(&[60, 60], l1)
@@ -108,18 +91,6 @@ fn per_layer_targets_must_match_the_layers() {
     let (tr, va) = (blobs(50, 1), blobs(20, 2));
     let e = Trainer::new(config(1, "0.9,0.8,0.7")).unwrap().fit(&mut net(1e-3), &tr, Some(&va), &mut Silent).unwrap_err();
     assert!(e.to_string().contains("3 per-layer targets for 2 hidden layers"), "{e}");
-}
-
-/// Requests a stop after a given number of batches.
-struct StopAfter(usize, usize);
-
-impl Observer for StopAfter {
-    fn on_batch(&mut self, _: &BatchProgress) {
-        self.1 += 1;
-    }
-    fn stop_requested(&mut self) -> bool {
-        self.1 >= self.0
-    }
 }
 
 #[test]

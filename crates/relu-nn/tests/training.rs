@@ -1,8 +1,11 @@
 //! Training behaviour: learning a seeded problem, sparse vs dense paths, determinism across runs
 //! and thread counts, exact resumption, early stopping, divergence detection, real MNIST.
 
+mod common;
+
+use common::{StopAfter, blobs};
+
 use nalgebra::DMatrix;
-use rand::Rng;
 use relu_core::testing::rng;
 use relu_core::{Activation, DispatchMode};
 use relu_nn::checkpoint::{load_training, save_training};
@@ -10,25 +13,6 @@ use relu_nn::{
     BatchProgress, Dataset, EpochMetrics, Features, LrSchedule, Network, NetworkSpec, NnError, Observer, OutputKind, Sgd, Silent,
     StopReason, Targets, TrainConfig, Trainer, Workspace,
 };
-
-/// Four Gaussian blobs in 30 dimensions, non-negative and sparse-ish (like pixels): each class
-/// lights up its own subset of features.
-fn blobs(n: usize, seed: u64) -> Dataset {
-    let mut r = rng(seed);
-    let mut x = DMatrix::zeros(30, n);
-    let mut labels = Vec::with_capacity(n);
-    for e in 0..n {
-        let class = r.random_range(0..4u32);
-        for j in 0..30 {
-            let on = (j as u32 % 4) == class || r.random_bool(0.1);
-            if on {
-                x[(j, e)] = (1.0 + 0.5 * r.random_range(-1.0f32..1.0)).max(0.0);
-            }
-        }
-        labels.push(class);
-    }
-    Dataset::new(Features::Dense(x), Targets::Classes(labels)).unwrap()
-}
 
 fn spec() -> NetworkSpec {
     NetworkSpec::mlp(30, &[40, 40], Activation::Rectifier, 1e-3, OutputKind::Softmax { classes: 4 })
@@ -117,18 +101,6 @@ fn fixed_seed_gives_identical_results_at_any_thread_count() {
     assert_eq!(a, b);
     assert_eq!(a, c);
     assert_eq!(ra.history.iter().map(|h| h.train_loss).collect::<Vec<_>>(), rb.history.iter().map(|h| h.train_loss).collect::<Vec<_>>());
-}
-
-/// Requests a stop after a given number of batches.
-struct StopAfter(usize, usize);
-
-impl Observer for StopAfter {
-    fn on_batch(&mut self, _: &BatchProgress) {
-        self.1 += 1;
-    }
-    fn stop_requested(&mut self) -> bool {
-        self.1 >= self.0
-    }
 }
 
 #[test]
