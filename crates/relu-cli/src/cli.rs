@@ -606,6 +606,11 @@ pub struct Fig3Args {
     /// Largest L1 penalty.
     #[arg(long, value_name = "LAMBDA", default_value_t = 0.01)]
     pub l1_max: f32,
+    /// Sweep sparsity instead of λ: one network per target fraction of zeros (e.g.
+    /// 0.5,0.6,0.7,0.8,0.9,0.95), each with `relu train --target-sparsity` adapting its λ from
+    /// --l1-min (--nets, --l1-max are then unused).
+    #[arg(long, value_name = "FRACTIONS", value_delimiter = ',')]
+    pub by_sparsity: Option<Vec<f32>>,
     #[command(flatten)]
     pub common: ReproduceCommon,
 }

@@ -99,6 +99,33 @@ fn fig3_keeps_networks_whose_penalty_kills_a_layer() {
 }
 
 #[test]
+fn fig3_by_sparsity_adapts_each_networks_penalty_to_its_target() {
+    let dir = tempfile::tempdir().unwrap();
+    relu()
+        .args(["reproduce", "fig3", "--by-sparsity", "0.5,0.95", "--l1-min", "0.0001", "--lr-grid", "0.1", "--quiet"])
+        .args(["--limit", "400", "--epochs", "2", "--threads", "2", "--out"])
+        .arg(dir.path())
+        .assert()
+        .success();
+    let r = report(dir.path());
+    let nets = networks(&r);
+    assert_eq!(nets.len(), 2);
+    let target: Vec<f64> = nets.iter().map(|n| n["target_sparsity"].as_f64().unwrap()).collect();
+    assert!((target[0] - 0.5).abs() < 1e-6 && (target[1] - 0.95).abs() < 1e-6, "{target:?}");
+    let (l1, sparsity): (Vec<f64>, Vec<f64>) =
+        nets.iter().map(|n| (n["l1"].as_f64().unwrap(), n["mean_sparsity"].as_f64().unwrap())).unzip();
+    assert!(l1[1] > l1[0] && l1[1] > 1e-4, "the 95% network's λ was raised above the start: {l1:?}");
+    assert!(sparsity[1] > sparsity[0], "{sparsity:?}");
+    let table = std::fs::read_to_string(dir.path().join("table.md")).unwrap();
+    assert!(table.contains("| target | final L1 |") && table.contains("| 95.00% |"), "{table}");
+    relu()
+        .args(["reproduce", "fig3", "--by-sparsity", "1.2"])
+        .assert()
+        .failure()
+        .stderr(predicates::str::contains("--by-sparsity: invalid target sparsity 1.2"));
+}
+
+#[test]
 fn fig3_trains_one_network_per_penalty_and_draws_the_fit() {
     let dir = tempfile::tempdir().unwrap();
     relu()

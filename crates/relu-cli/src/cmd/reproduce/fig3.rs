@@ -92,19 +92,33 @@ pub(super) fn run(args: &Fig3Args) -> Result<u8> {
     if !(args.l1_min.is_finite() && args.l1_max.is_finite() && args.l1_min > 0.0 && args.l1_max >= args.l1_min) {
         bail!("--l1-min/--l1-max: invalid range {}..{}: expected 0 < --l1-min <= --l1-max", args.l1_min, args.l1_max);
     }
+    // Either λ values, or sparsity targets whose λ starts at --l1-min and is adapted.
+    let targets: Vec<Option<relu_nn::TargetSparsity>> = match &args.by_sparsity {
+        Some(ts) => ts
+            .iter()
+            .map(|&t| relu_nn::TargetSparsity::uniform(t).map(Some))
+            .collect::<Result<_, _>>()
+            .map_err(|e| anyhow::anyhow!("--by-sparsity: {e}"))?,
+        None => Vec::new(),
+    };
+    if args.by_sparsity.as_ref().is_some_and(Vec::is_empty) {
+        bail!("--by-sparsity: expected one or more target fractions, e.g. 0.5,0.7,0.9");
+    }
     let r = Runner::new("fig3", &args.common, &DEFAULTS)?;
     let text = TextOptions { vocab: 1, bow: Default::default(), target: Default::default(), seed: r.seed };
     let loaded = data::load(&spec, text, r.limit)?;
-    let l1s = penalties(args.nets, args.l1_min, args.l1_max);
+    let l1s = if targets.is_empty() { penalties(args.nets, args.l1_min, args.l1_max) } else { vec![args.l1_min; targets.len()] };
     r.say(&format!(
-        "figure 3 on {}: {} train, {} valid, {} test; {} rectifier networks 3x1000, L1 0 and {:e}..{:e}; {} epochs",
+        "figure 3 on {}: {} train, {} valid, {} test; {} rectifier networks 3x1000, {}; {} epochs",
         loaded.name,
         loaded.train.len(),
         loaded.valid.len(),
         loaded.test.len(),
         l1s.len(),
-        args.l1_min,
-        args.l1_max,
+        match &args.by_sparsity {
+            Some(ts) => format!("target sparsity {ts:?} (λ adapted from {:e})", args.l1_min),
+            None => format!("L1 0 and {:e}..{:e}", args.l1_min, args.l1_max),
+        },
         r.epochs
     ));
     let splits = Splits { train: &loaded.train, valid: Some(&loaded.valid), test: &loaded.test };
@@ -112,9 +126,20 @@ pub(super) fn run(args: &Fig3Args) -> Result<u8> {
     let mut interrupted = false;
     for (i, &l1) in l1s.iter().enumerate() {
         // Each network has its own initialisation and shuffling, as the paper's were random.
-        let settings = crate::settings::Settings { data: args.images.data.clone(), l1, seed: r.seed + i as u64, ..r.settings() };
+        let target = targets.get(i).copied().flatten();
+        let settings = crate::settings::Settings {
+            data: args.images.data.clone(),
+            l1,
+            seed: r.seed + i as u64,
+            target_sparsity: target,
+            ..r.settings()
+        };
         let spec = NetworkSpec { inputs: loaded.dim(), hidden: settings.layers(), output: loaded.output };
-        let job = Job { name: format!("net {:>2} L1 {l1:.2e}", i + 1), settings, spec, init: None };
+        let name = match target {
+            Some(t) => format!("net {:>2} target {t}", i + 1),
+            None => format!("net {:>2} L1 {l1:.2e}", i + 1),
+        };
+        let job = Job { name, settings, spec, init: None };
         match train_job(&r, &job, &splits, r.share(l1s.len() - i))? {
             Some(n) => networks.push(n),
             None => {
@@ -143,12 +168,15 @@ pub(super) fn run(args: &Fig3Args) -> Result<u8> {
         fit,
     )?;
     let mut table = format!(
-        "Figure 3 on {}: test error against sparsity (paper: error flat until about 85% zeros, then rising)\n\n| L1 | sparsity | test error | epochs | in the fit |\n| ---: | ---: | ---: | ---: | --- |\n",
-        loaded.name
+        "Figure 3 on {}: test error against sparsity (paper: error flat until about 85% zeros, then rising)\n\n| {}L1 | sparsity | test error | epochs | in the fit |\n| {}---: | ---: | ---: | ---: | --- |\n",
+        loaded.name,
+        if targets.is_empty() { "" } else { "target | final " },
+        if targets.is_empty() { "" } else { "---: | " },
     );
     for n in &networks {
         let fitted = if learned(n) { "yes" } else { "no: did not learn" };
-        table += &format!("| {:.2e} | {} | {} | {} | {fitted} |\n", n.l1, pct(n.mean_sparsity), pct(n.score()), n.epochs_run);
+        let target = n.target_sparsity.map_or(String::new(), |t| format!("{} | ", pct(f64::from(t))));
+        table += &format!("| {target}{:.2e} | {} | {} | {} | {fitted} |\n", n.l1, pct(n.mean_sparsity), pct(n.score()), n.epochs_run);
     }
     if let Some([a, b, c]) = fit {
         table += &format!(

@@ -357,7 +357,11 @@ struct NetResult {
     name: String,
     activation: String,
     hidden: Vec<usize>,
+    /// The first hidden layer's L1 weight after training (with a target sparsity, where the
+    /// controller left it).
     l1: f32,
+    /// `--target-sparsity` of this network, if any.
+    target_sparsity: Option<f32>,
     sign_flip: bool,
     input_dropout: f32,
     /// `report` or `revive`.
@@ -422,7 +426,8 @@ fn train_job(r: &Runner, job: &Job, data: &Splits<'_>, budget: Option<f64>) -> R
         name: job.name.clone(),
         activation: job.settings.activation.to_string(),
         hidden: job.spec.hidden.iter().map(|l| l.units).collect(),
-        l1: job.spec.hidden.first().map_or(0.0, |l| l.l1),
+        l1: net.spec().hidden.first().map_or(0.0, |l| l.l1),
+        target_sparsity: job.settings.target_sparsity.map(|t| t.target(0)),
         sign_flip: job.settings.sign_flip,
         input_dropout: job.settings.input_dropout,
         dead_unit_policy: job.settings.dead_units.to_string(),
