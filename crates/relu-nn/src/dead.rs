@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{NnError, Result, invalid};
 use crate::network::Network;
-use crate::spec::HiddenKind;
+use crate::optim::SgdState;
 
 /// What training does with units that were zero on every training example of an epoch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -114,10 +114,7 @@ impl Network {
     #[track_caller]
     pub fn revive_units(&mut self, layer: usize, units: &[usize], rng: &mut impl Rng) -> usize {
         let spec = self.spec().hidden[layer];
-        let pieces = match spec.kind {
-            HiddenKind::Maxout { pieces } => pieces,
-            HiddenKind::Affine { .. } => 1,
-        };
+        let pieces = spec.kind.pieces();
         let fan_in = self.layers()[layer].weight.ncols();
         let fresh = relu_core::random::glorot_uniform(units.len() * pieces, fan_in, fan_in, spec.units, rng);
         let (_, layers) = self.parts_mut();
@@ -136,8 +133,26 @@ impl Network {
     }
 }
 
+/// Revives every dead unit of `dead` (per hidden layer) and zeroes its momentum, with noise of
+/// its own seeded stream per (seed, epoch), so a resumed run revives the same way; returns the
+/// counts per layer.
+pub(crate) fn revive(net: &mut Network, sgd: &mut SgdState, dead: &[Vec<usize>], seed: u64, epoch: usize) -> Vec<usize> {
+    let mut rng = relu_core::seeded_rng(seed ^ 0x2E71_DEAD_0417_0002);
+    rng.set_stream(epoch as u64);
+    dead.iter()
+        .enumerate()
+        .map(|(l, units)| {
+            if units.is_empty() {
+                return 0;
+            }
+            reset_velocity(&mut sgd.velocity, l, net.spec().hidden[l].kind.pieces(), units);
+            net.revive_units(l, units, &mut rng)
+        })
+        .collect()
+}
+
 /// Zeroes the momentum of revived units (their incoming rows and outgoing columns).
-pub(crate) fn reset_velocity(velocity: &mut [(DMatrix<f32>, nalgebra::DVector<f32>)], layer: usize, pieces: usize, units: &[usize]) {
+fn reset_velocity(velocity: &mut [(DMatrix<f32>, nalgebra::DVector<f32>)], layer: usize, pieces: usize, units: &[usize]) {
     if velocity.is_empty() {
         return;
     }

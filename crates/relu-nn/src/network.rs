@@ -250,10 +250,7 @@ impl Network {
 }
 
 pub(crate) fn rows_of(l: &LayerSpec) -> usize {
-    match l.kind {
-        HiddenKind::Maxout { pieces } => l.units * pieces,
-        HiddenKind::Affine { .. } => l.units,
-    }
+    l.units * l.kind.pieces()
 }
 
 /// `W·x + b`, through the density dispatch for sparse inputs.

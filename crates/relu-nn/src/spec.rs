@@ -31,6 +31,17 @@ pub enum HiddenKind {
     },
 }
 
+impl HiddenKind {
+    /// Affine pieces per unit: `pieces` for maxout, 1 otherwise (a layer has `units · pieces`
+    /// weight rows, piece `p` of unit `u` in row `u·pieces + p`).
+    pub fn pieces(self) -> usize {
+        match self {
+            HiddenKind::Maxout { pieces } => pieces,
+            HiddenKind::Affine { .. } => 1,
+        }
+    }
+}
+
 /// One hidden layer's architecture and regularisation.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct LayerSpec {
@@ -146,10 +157,7 @@ impl NetworkSpec {
         let mut fan_in = self.inputs;
         let mut n = 0usize;
         for l in &self.hidden {
-            let rows = match l.kind {
-                HiddenKind::Maxout { pieces } => l.units.saturating_mul(pieces),
-                HiddenKind::Affine { .. } => l.units,
-            };
+            let rows = l.units.saturating_mul(l.kind.pieces());
             n = n.saturating_add(rows.saturating_mul(fan_in.saturating_add(1)));
             fan_in = l.units;
         }

@@ -527,7 +527,7 @@ impl Trainer {
             let dead = st.partial.fired.dead(&units);
             let revived = match cfg.dead_units {
                 DeadUnits::Report => Vec::new(),
-                DeadUnits::Revive => revive(net, &mut st.sgd, &dead, cfg.seed, epoch),
+                DeadUnits::Revive => crate::dead::revive(net, &mut st.sgd, &dead, cfg.seed, epoch),
             };
             if let Some(layer) = st.partial.nnz.iter().position(|&active| active == 0).filter(|_| cfg.stop_on_dead_layer)
                 && cfg.dead_units == DeadUnits::Report
@@ -590,27 +590,6 @@ impl Trainer {
             examples_per_second: if seconds > 0.0 { examples as f64 / seconds } else { 0.0 },
         }
     }
-}
-
-/// Revives every dead unit of `dead` (per hidden layer) with noise of its own seeded stream per
-/// (seed, epoch), so a resumed run revives the same way; returns the counts per layer.
-fn revive(net: &mut Network, sgd: &mut SgdState, dead: &[Vec<usize>], seed: u64, epoch: usize) -> Vec<usize> {
-    let mut rng = relu_core::seeded_rng(seed ^ 0x2E71_DEAD_0417_0002);
-    rng.set_stream(epoch as u64);
-    dead.iter()
-        .enumerate()
-        .map(|(l, units)| {
-            if units.is_empty() {
-                return 0;
-            }
-            let pieces = match net.spec().hidden[l].kind {
-                crate::spec::HiddenKind::Maxout { pieces } => pieces,
-                crate::spec::HiddenKind::Affine { .. } => 1,
-            };
-            crate::dead::reset_velocity(&mut sgd.velocity, l, pieces, units);
-            net.revive_units(l, units, &mut rng)
-        })
-        .collect()
 }
 
 /// The input-dropout noise of one batch: its own ChaCha stream of the run's seed, so it depends

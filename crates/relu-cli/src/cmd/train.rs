@@ -562,10 +562,7 @@ fn json_bytes<T: Serialize>(value: &T) -> Result<Vec<u8>> {
 /// Rows of the first layer's weight matrix that belong to different units (maxout layers have
 /// one row per piece; the grid shows each unit's first piece).
 fn maxout_step(net: &Network) -> usize {
-    match net.spec().hidden.first().map(|l| l.kind) {
-        Some(relu_nn::HiddenKind::Maxout { pieces }) => pieces,
-        _ => 1,
-    }
+    net.spec().hidden.first().map_or(1, |l| l.kind.pieces())
 }
 
 /// Trains one network per fold (no validation set, every epoch) and scores it on the fold's
