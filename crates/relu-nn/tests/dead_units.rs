@@ -35,15 +35,7 @@ fn affine() -> relu_nn::HiddenKind {
 }
 
 fn config(epochs: usize, dead_units: DeadUnits) -> TrainConfig {
-    TrainConfig {
-        epochs,
-        batch_size: 10,
-        sgd: Sgd { lr: 0.05, ..Sgd::default() },
-        seed: 99,
-        threads: 1,
-        dead_units,
-        ..TrainConfig::default()
-    }
+    TrainConfig { dead_units, ..common::config(epochs) }
 }
 
 fn outputs(net: &Network, x: &Features) -> DMatrix<f32> {

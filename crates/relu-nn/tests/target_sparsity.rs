@@ -8,7 +8,7 @@ use common::{StopAfter, blobs};
 use relu_core::Activation;
 use relu_core::testing::rng;
 use relu_nn::checkpoint::{load_training, save_training};
-use relu_nn::{Network, NetworkSpec, OutputKind, Sgd, Silent, StopReason, TrainConfig, Trainer};
+use relu_nn::{Network, NetworkSpec, OutputKind, Silent, StopReason, TrainConfig, Trainer};
 
 fn net(l1: f32) -> Network {
     net_of(&[60, 60], l1)
@@ -19,15 +19,7 @@ fn net_of(hidden: &[usize], l1: f32) -> Network {
 }
 
 fn config(epochs: usize, target: &str) -> TrainConfig {
-    TrainConfig {
-        epochs,
-        batch_size: 10,
-        sgd: Sgd { lr: 0.05, ..Sgd::default() },
-        seed: 99,
-        threads: 1,
-        target_sparsity: Some(target.parse().unwrap()),
-        ..TrainConfig::default()
-    }
+    TrainConfig { target_sparsity: Some(target.parse().unwrap()), ..common::config(epochs) }
 }
 
 fn fit(mut n: Network, cfg: TrainConfig) -> (Network, relu_nn::TrainReport) {

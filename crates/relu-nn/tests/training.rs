@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{StopAfter, blobs};
+use common::{StopAfter, blobs, config};
 
 use nalgebra::DMatrix;
 use relu_core::testing::rng;
@@ -16,10 +16,6 @@ use relu_nn::{
 
 fn spec() -> NetworkSpec {
     NetworkSpec::mlp(30, &[40, 40], Activation::Rectifier, 1e-3, OutputKind::Softmax { classes: 4 })
-}
-
-fn config(epochs: usize) -> TrainConfig {
-    TrainConfig { epochs, batch_size: 10, sgd: Sgd { lr: 0.05, ..Sgd::default() }, seed: 99, threads: 1, ..TrainConfig::default() }
 }
 
 fn train(cfg: TrainConfig, mode: DispatchMode) -> (Network, relu_nn::TrainReport) {

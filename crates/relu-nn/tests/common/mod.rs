@@ -4,7 +4,7 @@
 use nalgebra::DMatrix;
 use rand::Rng;
 use relu_core::testing::rng;
-use relu_nn::{BatchProgress, Dataset, Features, Observer, Targets};
+use relu_nn::{BatchProgress, Dataset, Features, Observer, Sgd, Targets, TrainConfig};
 
 /// Four Gaussian blobs in 30 dimensions, non-negative and sparse-ish (like pixels): each class
 /// lights up its own subset of features.
@@ -23,6 +23,11 @@ pub fn blobs(n: usize, seed: u64) -> Dataset {
         labels.push(class);
     }
     Dataset::new(Features::Dense(x), Targets::Classes(labels)).unwrap()
+}
+
+/// The tests' training settings: `epochs` epochs of minibatches of 10, lr 0.05, seed 99, one thread.
+pub fn config(epochs: usize) -> TrainConfig {
+    TrainConfig { epochs, batch_size: 10, sgd: Sgd { lr: 0.05, ..Sgd::default() }, seed: 99, threads: 1, ..TrainConfig::default() }
 }
 
 /// Requests a stop after a given number of batches (`StopAfter(n, 0)`).
