@@ -241,11 +241,22 @@ pub fn run_job(
     monitor: &mut impl Monitor,
 ) -> Result<Option<JobResult>> {
     let started = Instant::now();
-    let start = job.start.network()?;
-    let Some(fitted) = fit(&start, &job.config, &job.search, train, valid, budget, monitor)? else {
+    // A given network is trained from as it is: `fit` copies it for each run anyway.
+    let built;
+    let start = match &job.start {
+        Start::From(net) => net,
+        Start::Random { .. } => {
+            built = job.start.network()?;
+            &built
+        }
+    };
+    let Some(fitted) = fit(start, &job.config, &job.search, train, valid, budget, monitor)? else {
         return Ok(None);
     };
-    let valid = valid.map(|v| crate::evaluate(&fitted.net, v, job.config.threads)).transpose()?;
-    let test = crate::evaluate(&fitted.net, test, job.config.threads)?;
+    let net = &fitted.net;
+    let (valid, test) = relu_core::thread_pool(job.config.threads)?.install(|| {
+        let mut ws = crate::workspace(net);
+        (valid.map(|v| net.evaluate(v, crate::EVAL_BATCH, &mut ws)), net.evaluate(test, crate::EVAL_BATCH, &mut ws))
+    });
     Ok(Some(JobResult { fitted, valid, test, seconds: started.elapsed().as_secs_f64() }))
 }

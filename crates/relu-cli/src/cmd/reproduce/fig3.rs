@@ -140,7 +140,7 @@ pub(super) fn run(args: &Fig3Args) -> Result<u8> {
             None => format!("net {:>2} L1 {l1:.2e}", i + 1),
         };
         let job = Job { name, settings, spec, init: None };
-        match train_job(&r, &job, &splits, r.share(l1s.len() - i))? {
+        match train_job(&r, job, &splits, r.share(l1s.len() - i))? {
             Some(n) => networks.push(n),
             None => {
                 interrupted = true;

@@ -79,7 +79,7 @@ pub(super) fn run(args: &Fig4Args) -> Result<u8> {
                     spec: spec.clone(),
                     init: init.clone(),
                 };
-                match train_job(&r, &job, &splits, r.share(jobs_total - networks.len()))? {
+                match train_job(&r, job, &splits, r.share(jobs_total - networks.len()))? {
                     Some(net) => networks.push(net),
                     None => {
                         interrupted = true;

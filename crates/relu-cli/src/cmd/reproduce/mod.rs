@@ -16,12 +16,11 @@ mod table1;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
-use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use relu_core::Activation;
 use relu_core::activation::Softplus;
-use relu_experiment::search::{self, Fitted, LrSearch, LrTrial};
+use relu_experiment::search::{self, Fitted, JobResult, LrSearch, LrTrial, Start};
 use relu_experiment::{Budget, ExperimentError, stats};
 use relu_nn::{Dataset, Features, Network, NetworkSpec};
 use relu_pretrain::Reconstruction;
@@ -399,39 +398,38 @@ impl NetResult {
 /// it and evaluates it ([`relu_experiment::search::fit`]). `budget` caps the seconds of trials
 /// and training together (the full run always gets at least one epoch). `None` when
 /// interrupted.
-fn train_job(r: &Runner, job: &Job, data: &Splits<'_>, budget: Option<f64>) -> Result<Option<NetResult>> {
-    let start = Instant::now();
-    let fresh;
-    let init = match &job.init {
-        Some(net) => net,
-        None => {
-            fresh = Network::new(job.spec.clone(), &mut relu_core::seeded_rng(job.settings.seed))?;
-            &fresh
-        }
+fn train_job(r: &Runner, job: Job, data: &Splits<'_>, budget: Option<f64>) -> Result<Option<NetResult>> {
+    let Job { name, settings, spec, init } = job;
+    let pretrained = init.is_some();
+    let job = search::Job {
+        start: match init {
+            Some(net) => Start::From(net),
+            None => Start::Random { spec, seed: settings.seed },
+        },
+        config: relu_nn::TrainConfig { stop_on_dead_layer: r.stop_on_dead_layer, ..settings.train_config() },
+        search: r.search.clone(),
+        name,
     };
-    let base = relu_nn::TrainConfig { stop_on_dead_layer: r.stop_on_dead_layer, ..job.settings.train_config() };
     let mut monitor = progress::Runs { display: r.display, stop: r.stop.clone(), stop_after: None, name: &job.name };
-    let fitted = match search::fit(init, &base, &r.search, data.train, data.valid, budget, &mut monitor) {
-        Ok(Some(fitted)) => fitted,
+    let done = match search::run_job(&job, data.train, data.valid, data.test, budget, &mut monitor) {
+        Ok(Some(done)) => done,
         Ok(None) => return Ok(None),
         Err(ExperimentError::AllDiverged { grid }) => {
             bail!("{}: every learning rate in --lr-grid {grid:?} diverged; add smaller rates", job.name)
         }
         Err(e) => return Err(e).with_context(|| job.name.clone()),
     };
-    let Fitted { net, report, lr, trials } = fitted;
-    let valid = data.valid.map(|v| relu_experiment::evaluate(&net, v, r.threads)).transpose()?;
-    let test = relu_experiment::evaluate(&net, data.test, r.threads)?;
+    let JobResult { fitted: Fitted { net, report, lr, trials }, valid, test, seconds } = done;
     let result = NetResult {
-        name: job.name.clone(),
-        activation: job.settings.activation.to_string(),
-        hidden: job.spec.hidden.iter().map(|l| l.units).collect(),
+        name: job.name,
+        activation: settings.activation.to_string(),
+        hidden: net.spec().hidden.iter().map(|l| l.units).collect(),
         l1: net.spec().hidden.first().map_or(0.0, |l| l.l1),
-        target_sparsity: job.settings.target_sparsity.map(|t| t.target(0)),
-        sign_flip: job.settings.sign_flip,
-        input_dropout: job.settings.input_dropout,
-        dead_unit_policy: job.settings.dead_units.to_string(),
-        pretrained: job.init.is_some(),
+        target_sparsity: settings.target_sparsity.map(|t| t.target(0)),
+        sign_flip: settings.sign_flip,
+        input_dropout: settings.input_dropout,
+        dead_unit_policy: settings.dead_units.to_string(),
+        pretrained,
         lr,
         lr_trials: trials,
         epochs_run: report.history.len(),
@@ -446,7 +444,7 @@ fn train_job(r: &Runner, job: &Job, data: &Splits<'_>, budget: Option<f64>) -> R
         sparsity: test.sparsity,
         dead_units: test.dead_units,
         examples_per_second: report.examples_per_second,
-        seconds: start.elapsed().as_secs_f64(),
+        seconds,
     };
     r.say(&format!(
         "{}: lr {lr}, kept epoch {} of {}: test {}, sparsity {:.1} %, {:.0} s",

@@ -204,7 +204,7 @@ pub(super) fn run(args: &SentimentArgs) -> Result<u8> {
                 (None, None)
             };
             let job = Job { name, settings, spec: net_spec, init };
-            match train_job(&r, &job, &splits, share.map(|s| s - start.elapsed().as_secs_f64()))? {
+            match train_job(&r, job, &splits, share.map(|s| s - start.elapsed().as_secs_f64()))? {
                 Some(result) => nets.push(FoldNet { fold: i + 1, model: m.name(), result, pretraining: info }),
                 None => {
                     interrupted = true;

@@ -147,7 +147,7 @@ pub(super) fn run(args: &Table1Args) -> Result<u8> {
             };
             let budget = share.map(|s| s - start.elapsed().as_secs_f64());
             let job = Job { name: job_name, settings, spec, init };
-            match train_job(&r, &job, &splits, budget)? {
+            match train_job(&r, job, &splits, budget)? {
                 Some(result) => {
                     networks.push(result);
                     pretraining.push(info);
