@@ -216,38 +216,33 @@ pub fn learning_curves(history: &[EpochMetrics], data: &str, kept: Option<usize>
 
 /// Per-layer sparsity (fraction of exact zeros in the training batches) across epochs.
 pub fn sparsity_curves(history: &[EpochMetrics], data: &str) -> Result<String> {
-    let layers = history.first().map_or(0, |m| m.sparsity.len());
-    let series: Vec<Series> = (0..layers)
-        .map(|l| {
-            (format!("layer {}", l + 1), history.iter().map(|m| (m.epoch as f64, m.sparsity.get(l).copied().unwrap_or(0.0))).collect())
-        })
-        .collect();
-    let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, (WIDTH, 450)).into_drawing_area();
-        root.fill(&WHITE).map_err(err)?;
-        let title = format!("Sparsity per hidden layer on {data} (fraction of exact zeros)");
-        line_panel(&root, &title, "sparsity", epoch_range(history.len()), &series, true, None)?;
-        root.present().map_err(err)?;
-    }
-    Ok(svg)
+    let title = format!("Sparsity per hidden layer on {data} (fraction of exact zeros)");
+    layer_curves(history, &title, "sparsity", true, |m, l| m.sparsity.get(l).copied())
 }
 
 /// Each hidden layer's L1 weight λ across epochs (as log₁₀ λ), moved by `--target-sparsity`.
 pub fn l1_curves(history: &[EpochMetrics], data: &str) -> Result<String> {
-    let layers = history.first().map_or(0, |m| m.l1.len());
+    let title = format!("L1 weight per hidden layer on {data}, set by the target-sparsity controller");
+    layer_curves(history, &title, "log10 of the L1 weight", false, |m, l| m.l1.get(l).map(|&v| f64::from(v.max(1e-12)).log10()))
+}
+
+/// One line per hidden layer of `value(epoch metrics, layer)` across epochs, in one panel.
+fn layer_curves(
+    history: &[EpochMetrics],
+    title: &str,
+    y_desc: &str,
+    percent: bool,
+    value: impl Fn(&EpochMetrics, usize) -> Option<f64>,
+) -> Result<String> {
+    let layers = history.first().map_or(0, |m| m.sparsity.len());
     let series: Vec<Series> = (0..layers)
-        .map(|l| {
-            let points = history.iter().filter_map(|m| m.l1.get(l).map(|&v| (m.epoch as f64, f64::from(v.max(1e-12)).log10()))).collect();
-            (format!("layer {}", l + 1), points)
-        })
+        .map(|l| (format!("layer {}", l + 1), history.iter().filter_map(|m| Some((m.epoch as f64, value(m, l)?))).collect()))
         .collect();
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, (WIDTH, 450)).into_drawing_area();
         root.fill(&WHITE).map_err(err)?;
-        let title = format!("L1 weight per hidden layer on {data}, set by the target-sparsity controller");
-        line_panel(&root, &title, "log10 of the L1 weight", epoch_range(history.len()), &series, false, None)?;
+        line_panel(&root, title, y_desc, epoch_range(history.len()), &series, percent, None)?;
         root.present().map_err(err)?;
     }
     Ok(svg)
