@@ -13,20 +13,37 @@ use crate::{EVAL_BATCH, workspace};
 /// Each hidden layer's output on every example of `x`, as one `units × examples` matrix per
 /// layer (sparse for rectifier layers), computed in batches of [`EVAL_BATCH`].
 pub fn hidden_codes(net: &Network, x: &Features) -> Vec<Features> {
+    let all: Vec<usize> = (0..net.spec().hidden.len()).collect();
+    codes_of(net, x, &all)
+}
+
+/// Hidden layer `layer`'s (0-based) output on every example of `x`, as [`hidden_codes`] would
+/// give it, without keeping the other layers' codes.
+///
+/// # Panics
+/// If `layer` is not a hidden layer.
+#[track_caller]
+pub fn hidden_code(net: &Network, x: &Features, layer: usize) -> Features {
+    assert!(layer < net.spec().hidden.len(), "hidden_code: layer {layer} of {} hidden layers", net.spec().hidden.len());
+    codes_of(net, x, &[layer]).pop().expect("one layer asked for")
+}
+
+/// The codes of the hidden layers `layers` (ascending), batch by batch.
+fn codes_of(net: &Network, x: &Features, layers: &[usize]) -> Vec<Features> {
     let mut ws = workspace(net);
     let n = x.len();
-    let layers = net.spec().hidden.len();
-    let mut parts: Vec<Vec<Features>> = vec![Vec::new(); layers];
+    let mut parts: Vec<Vec<Features>> = vec![Vec::new(); layers.len()];
     let mut start = 0;
     while start < n {
         let idx: Vec<usize> = (start..(start + EVAL_BATCH).min(n)).collect();
         let cache = net.forward(&x.select(&idx), &mut ws);
-        for (p, h) in parts.iter_mut().zip(cache.hidden) {
+        let kept = cache.hidden.into_iter().enumerate().filter(|(l, _)| layers.contains(l));
+        for (p, (_, h)) in parts.iter_mut().zip(kept) {
             p.push(h.output);
         }
         start += EVAL_BATCH;
     }
-    parts.into_iter().zip(&net.spec().hidden).map(|(p, l)| concat(p, l.units)).collect()
+    parts.into_iter().zip(layers).map(|(p, &l)| concat(p, net.spec().hidden[l].units)).collect()
 }
 
 /// Concatenates batches of one layer's codes (all sparse or all dense) in order.
@@ -271,8 +288,9 @@ mod tests {
         let codes = hidden_codes(&net, &x);
         let whole = net.forward(&x, &mut workspace(&net));
         assert_eq!(codes.len(), 2);
-        for (c, h) in codes.iter().zip(&whole.hidden) {
+        for (l, (c, h)) in codes.iter().zip(&whole.hidden).enumerate() {
             assert_eq!(c.to_dense(), h.output.to_dense());
+            assert_eq!(hidden_code(&net, &x, l).to_dense(), h.output.to_dense());
         }
         let stats = layer_stats(&net, &Dataset::new(x, Targets::Classes(vec![0; 2500])).unwrap());
         assert!((stats[0].zero_fraction - (1.0 - f64::from(codes[0].density()))).abs() < 1e-6);

@@ -39,8 +39,7 @@ pub fn run(args: &EncodeArgs) -> Result<u8> {
         bail!("--data {spec_text}: the examples have no class labels to write beside their codes");
     };
     let pool = relu_core::thread_pool(resolve_threads(args.threads))?;
-    let mut codes = pool.install(|| analysis::hidden_codes(&model.net, &set.inputs));
-    let code = analysis::as_sparse(&codes.swap_remove(k - 1));
+    let code = analysis::as_sparse(&pool.install(|| analysis::hidden_code(&model.net, &set.inputs, k - 1)));
     let csr = args.out.extension().is_some_and(|e| e == "safetensors");
     let bytes = if csr {
         codes_bytes(&args.out, &code, labels)?

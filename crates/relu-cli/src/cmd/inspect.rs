@@ -96,7 +96,9 @@ pub fn run(args: &InspectArgs) -> Result<u8> {
     let threads = resolve_threads(args.threads);
     let probe_setup = analysis::Probe { epochs: args.probe_epochs, batch: PROBE_BATCH, lr: PROBE_LR, seed: args.seed, threads };
     let pool = relu_core::thread_pool(threads)?;
-    let inspection = pool.install(|| -> Result<Inspection> {
+    // Also how often each unit is on over the analysed examples (train's active_units.svg shows
+    // the other view: how many units each example uses).
+    let (inspection, usage) = pool.install(|| -> Result<(Inspection, Vec<Vec<u32>>)> {
         let codes = analysis::hidden_codes(net, &test.inputs);
         let noisy = analysis::hidden_codes(net, &analysis::add_noise(&test.inputs, args.noise, args.seed));
         let train_codes = analysis::hidden_codes(net, &train.inputs);
@@ -112,11 +114,12 @@ pub fn run(args: &InspectArgs) -> Result<u8> {
             }
         };
         let input = InputLayer { sparsity: 1.0 - f64::from(test.inputs.density()), probe_accuracy: probe(&train.inputs, &test.inputs)? };
-        let mut layers = Vec::new();
+        let (mut layers, mut usage) = (Vec::new(), Vec::new());
         for (l, ((code, noisy), train_code)) in codes.iter().zip(&noisy).zip(&train_codes).enumerate() {
             let units = net.spec().hidden[l].units;
             let s = as_sparse(code);
             let stats = analysis::code_stats(code, units);
+            usage.push(stats.firing_counts.iter().map(|&c| u32::try_from(c).unwrap_or(u32::MAX)).collect());
             layers.push(LayerReport {
                 layer: l + 1,
                 units,
@@ -127,7 +130,7 @@ pub fn run(args: &InspectArgs) -> Result<u8> {
                 probe_accuracy: probe(train_code, code)?,
             });
         }
-        Ok(Inspection {
+        let inspection = Inspection {
             model: model.path.display().to_string(),
             data: spec_text.clone(),
             examples: test.len(),
@@ -141,22 +144,9 @@ pub fn run(args: &InspectArgs) -> Result<u8> {
             },
             input,
             layers,
-        })
+        };
+        Ok((inspection, usage))
     })?;
-
-    // How often each unit is on over the analysed examples (train's active_units.svg shows
-    // the other view: how many units each example uses).
-    let usage: Vec<Vec<u32>> = analysis::hidden_codes(net, &test.inputs)
-        .iter()
-        .zip(&net.spec().hidden)
-        .map(|(c, layer)| {
-            let mut on = vec![0u32; layer.units];
-            for &u in as_sparse(c).indices() {
-                on[u as usize] += 1;
-            }
-            on
-        })
-        .collect();
     let usage_svg = plots::unit_usage(&format!("How often each unit is active ({} test examples)", test.len()), &usage, test.len())?;
     let per = |f: &dyn Fn(&LayerReport) -> Option<f64>| -> Vec<(usize, f64)> {
         inspection.layers.iter().filter_map(|l| Some((l.layer, f(l)?))).collect()
