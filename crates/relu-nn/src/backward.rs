@@ -103,6 +103,14 @@ impl Gradients {
     pub(crate) fn new(layers: usize) -> Self {
         Self { weights: vec![DMatrix::zeros(0, 0); layers], biases: vec![DVector::zeros(0); layers] }
     }
+
+    /// Zero gradients shaped like `net`'s parameters.
+    pub(crate) fn zeros_like(net: &Network) -> Self {
+        Self {
+            weights: net.layers().iter().map(|l| DMatrix::zeros(l.weight.nrows(), l.weight.ncols())).collect(),
+            biases: net.layers().iter().map(|l| DVector::zeros(l.bias.len())).collect(),
+        }
+    }
 }
 
 impl Update for Gradients {
@@ -115,9 +123,15 @@ impl Update for Gradients {
         input_units: Option<&UnitMajor>,
         dispatch: &mut Dispatch,
     ) {
-        let mut g = DMatrix::zeros(layer.weight.nrows(), layer.weight.ncols());
-        add_outer(1.0, delta, input, input_units, &mut g, dispatch);
-        self.weights[index] = g;
+        // The buffers of a previous call are reused (a data-parallel step computes gradients
+        // into the same ones every batch).
+        let g = &mut self.weights[index];
+        if g.shape() == layer.weight.shape() {
+            g.fill(0.0);
+        } else {
+            *g = DMatrix::zeros(layer.weight.nrows(), layer.weight.ncols());
+        }
+        add_outer(1.0, delta, input, input_units, g, dispatch);
         self.biases[index] = delta.column_sum();
     }
 }

@@ -97,6 +97,31 @@ impl Fired {
         }
     }
 
+    /// One 0/1 flag per unit (layer after layer): whether it fired, to be summed over the
+    /// members of a data-parallel run.
+    pub(crate) fn flags(&self, units: &[usize]) -> Vec<f64> {
+        self.words
+            .iter()
+            .zip(units)
+            .flat_map(|(w, &n)| (0..n).map(move |u| f64::from(u8::from(w[u / 64] & (1 << (u % 64)) != 0))))
+            .collect()
+    }
+
+    /// Marks every unit whose flag (as [`Fired::flags`] lays them out) is positive.
+    pub(crate) fn merge_flags(&mut self, flags: &[f64], units: &[usize]) {
+        let mut at = 0;
+        for (l, &n) in units.iter().enumerate() {
+            for u in 0..n {
+                let (w, b) = (u / 64, 1u64 << (u % 64));
+                if flags[at + u] > 0.0 && self.words[l][w] & b == 0 {
+                    self.words[l][w] |= b;
+                    self.set[l] += 1;
+                }
+            }
+            at += n;
+        }
+    }
+
     /// Per hidden layer, the units that never fired, ascending.
     pub(crate) fn dead(&self, units: &[usize]) -> Vec<Vec<usize>> {
         self.words.iter().zip(units).map(|(w, &n)| (0..n).filter(|&u| w[u / 64] & (1 << (u % 64)) == 0).collect()).collect()

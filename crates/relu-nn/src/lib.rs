@@ -40,6 +40,7 @@ mod error;
 mod metrics;
 mod network;
 mod optim;
+pub mod parallel;
 mod sparsity;
 mod spec;
 mod step;

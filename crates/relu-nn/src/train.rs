@@ -13,6 +13,7 @@ use crate::error::{NnError, Result, invalid};
 use crate::metrics::{Evaluation, LossTotals};
 use crate::network::{Network, Workspace};
 use crate::optim::{Sgd, SgdState};
+use crate::parallel::{DataParallel, Member};
 use crate::sparsity::TargetSparsity;
 use crate::spec::OutputKind;
 use relu_core::{Dataset, Targets};
@@ -407,6 +408,45 @@ impl Trainer {
         valid: Option<&Dataset>,
         observer: &mut (dyn Observer + Send),
     ) -> Result<TrainReport> {
+        self.fit_with(net, train, valid, observer, None)
+    }
+
+    /// [`Trainer::fit`] as one member of a data-parallel group ([`crate::parallel`]): every
+    /// member calls it with the same network, data and configuration, and each trains on its
+    /// share of every batch. On return every member holds the same network and report.
+    ///
+    /// # Errors
+    /// As [`Trainer::fit`], and [`NnError::InvalidParameter`] for `sync_every` 0 or an empty
+    /// group.
+    pub fn fit_data_parallel(
+        &mut self,
+        net: &mut Network,
+        train: &Dataset,
+        valid: Option<&Dataset>,
+        observer: &mut (dyn Observer + Send),
+        parallel: &mut DataParallel<'_>,
+    ) -> Result<TrainReport> {
+        if parallel.sync_every == 0 {
+            return Err(invalid("synchronisation interval", 0, "at least 1 batch"));
+        }
+        if parallel.group.size() == 0 || parallel.group.rank() >= parallel.group.size() {
+            return Err(invalid(
+                "data-parallel group",
+                format!("rank {} of {}", parallel.group.rank(), parallel.group.size()),
+                "a rank below a size of at least 1",
+            ));
+        }
+        self.fit_with(net, train, valid, observer, Some(parallel))
+    }
+
+    fn fit_with(
+        &mut self,
+        net: &mut Network,
+        train: &Dataset,
+        valid: Option<&Dataset>,
+        observer: &mut (dyn Observer + Send),
+        parallel: Option<&mut DataParallel<'_>>,
+    ) -> Result<TrainReport> {
         check_dataset(net, train, "train")?;
         if let Some(t) = self.config.target_sparsity {
             t.check(net.spec().hidden.len())?;
@@ -421,7 +461,8 @@ impl Trainer {
             if self.config.threads == 0 { std::thread::available_parallelism().map_or(1, |n| n.get()) } else { self.config.threads };
         let pool = relu_core::thread_pool(threads)?;
         let mut state = self.state.take().unwrap_or_else(|| TrainState::new(net, &self.config));
-        let result = pool.install(|| self.run(net, train, valid, observer, &mut state));
+        let member = parallel.map(|p| Member::new(p, net));
+        let result = pool.install(|| self.run(net, train, valid, observer, &mut state, member));
         self.state = Some(state);
         result
     }
@@ -433,6 +474,7 @@ impl Trainer {
         valid: Option<&Dataset>,
         observer: &mut (dyn Observer + Send),
         st: &mut TrainState,
+        mut member: Option<Member<'_, '_>>,
     ) -> Result<TrainReport> {
         let fit_start = Instant::now();
         let cfg = &self.config;
@@ -477,11 +519,33 @@ impl Trainer {
             for b in st.next_batch..batches {
                 let t = Instant::now();
                 let idx = &order[b * cfg.batch_size..((b + 1) * cfg.batch_size).min(n)];
-                let mut batch = train.select(idx);
-                if cfg.input_dropout > 0.0 {
-                    batch.inputs = batch.inputs.dropout(cfg.input_dropout, &mut dropout_rng(cfg.seed, epoch, b));
-                }
-                let (loss, cache) = net.sgd_step(&batch.inputs, &batch.targets, cfg.sgd, lr, &mut st.sgd, &mut ws);
+                let dropped = |ids: &[usize]| {
+                    let mut batch = train.select(ids);
+                    if cfg.input_dropout > 0.0 {
+                        batch.inputs = batch.inputs.dropout(cfg.input_dropout, &mut dropout_rng(cfg.seed, epoch, b));
+                    }
+                    batch
+                };
+                // A data-parallel member sees its slice of the batch; the dropout masks are drawn
+                // on the whole batch, as in one process.
+                let (loss, cache, active, shared_stop) = match member.as_mut() {
+                    None => {
+                        let batch = dropped(idx);
+                        let (loss, cache) = net.sgd_step(&batch.inputs, &batch.targets, cfg.sgd, lr, &mut st.sgd, &mut ws);
+                        let active: Vec<usize> = cache.hidden.iter().map(|h| h.active).collect();
+                        (loss, Some(cache), active, None)
+                    }
+                    Some(m) => {
+                        let slice = m.slice(idx.len());
+                        let batch = match cfg.input_dropout > 0.0 {
+                            true => dropped(idx).select(&slice.collect::<Vec<_>>()),
+                            false => train.select(&idx[slice]),
+                        };
+                        let asked = observer.stop_requested();
+                        let s = m.step(net, &batch, idx.len(), cfg.sgd, lr, &mut st.sgd, &mut ws, (b, batches), asked);
+                        (s.loss, s.cache, s.active, Some(s.stop))
+                    }
+                };
                 let dt = t.elapsed().as_secs_f64();
                 check_batch(net, &loss, epoch, b)?;
                 let p = &mut st.partial;
@@ -491,11 +555,13 @@ impl Trainer {
                 p.squared_error += loss.squared_error;
                 p.examples += loss.examples;
                 p.train_seconds += dt;
-                for (l, (acc, h)) in p.nnz.iter_mut().zip(&cache.hidden).enumerate() {
-                    *acc += h.active as u64;
-                    p.fired.add(l, &h.output);
+                for (l, (acc, &active)) in p.nnz.iter_mut().zip(&active).enumerate() {
+                    *acc += active as u64;
+                    if let Some(c) = &cache {
+                        p.fired.add(l, &c.hidden[l].output);
+                    }
                     if let Some(t) = cfg.target_sparsity {
-                        let zeros = 1.0 - h.active as f64 / (units[l] * loss.examples).max(1) as f64;
+                        let zeros = 1.0 - active as f64 / (units[l] * loss.examples).max(1) as f64;
                         let l1 = t.step(l, net.spec().hidden[l].l1, zeros, loss.examples as f64 / n as f64);
                         net.set_l1(l, l1);
                     }
@@ -514,7 +580,7 @@ impl Trainer {
                     sparsity: 1.0 - p.nnz.iter().sum::<u64>() as f64 / (all_units.max(1) * p.examples) as f64,
                     examples_per_second: p.examples as f64 / p.train_seconds.max(1e-12),
                 });
-                if observer.stop_requested() && b + 1 < batches {
+                if shared_stop.unwrap_or_else(|| observer.stop_requested()) && b + 1 < batches {
                     st.next_batch = b + 1;
                     st.partial.seconds = seconds_before + epoch_start.elapsed().as_secs_f64();
                     return Ok(self.report(st, StopReason::Interrupted, run_examples, run_seconds));
@@ -524,6 +590,12 @@ impl Trainer {
             // parameters evaluated, kept and saved are exactly the dense update's.
             st.sgd.flush(net);
             check_parameters(net, epoch, batches.saturating_sub(1))?;
+            // A group agrees on the units that fired and on whether to stop after this epoch.
+            let shared_end = member.as_mut().map(|m| {
+                let time_up = cfg.time_limit.is_some_and(|t| fit_start.elapsed().as_secs_f64() >= t);
+                let stop = observer.stop_requested();
+                m.end_epoch(&mut st.partial.fired, &units, [time_up, stop])
+            });
             let dead = st.partial.fired.dead(&units);
             let revived = match cfg.dead_units {
                 DeadUnits::Report => Vec::new(),
@@ -568,11 +640,12 @@ impl Trainer {
                 stop = StopReason::EarlyStopped;
                 break;
             }
-            if cfg.time_limit.is_some_and(|t| fit_start.elapsed().as_secs_f64() >= t) && st.completed_epochs < cfg.epochs {
+            let time_up = shared_end.map_or_else(|| cfg.time_limit.is_some_and(|t| fit_start.elapsed().as_secs_f64() >= t), |f| f[0]);
+            if time_up && st.completed_epochs < cfg.epochs {
                 stop = StopReason::TimeLimit;
                 break;
             }
-            if observer.stop_requested() && st.completed_epochs < cfg.epochs {
+            if shared_end.map_or_else(|| observer.stop_requested(), |f| f[1]) && st.completed_epochs < cfg.epochs {
                 return Ok(self.report(st, StopReason::Interrupted, run_examples, run_seconds));
             }
         }

@@ -45,7 +45,7 @@ pub fn use_portable_kernels() {
 pub use dense::{dense_affine, dense_backward, dense_step, dense_weight_grad};
 pub use dispatch::{Crossover, Densities, Dispatch, DispatchMode, KernelPath, Touched};
 pub use sparse::{catch_up_columns, masked_backward, sparse_affine, sparse_backward_step, sparse_backward_update, sparse_weight_grad};
-pub use step::{ColumnMap, StepRule};
+pub use step::{ColumnMap, StepRule, apply_gradient};
 
 /// Shape checks shared by the dense and sparse paths, so both panic with the same message.
 mod check {

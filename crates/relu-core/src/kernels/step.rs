@@ -108,6 +108,30 @@ pub(crate) fn apply_rule(rule: StepRule, w: &mut [f32], v: Option<&mut [f32]>, s
     }
 }
 
+/// One optimiser step of every weight from a gradient computed elsewhere (for example summed
+/// over the processes of a data-parallel run): `w ← rule(w, scale·g)` element-wise, with the
+/// same per-weight arithmetic as the fused kernels.
+///
+/// # Panics
+/// If the lengths disagree, or `rule` has momentum and no velocity (of `w`'s length) is given.
+#[track_caller]
+pub fn apply_gradient(rule: StepRule, w: &mut [f32], v: Option<&mut [f32]>, g: &[f32]) {
+    assert_eq!(w.len(), g.len(), "apply_gradient: {} weights, {} gradients", w.len(), g.len());
+    let mut dummy = 0.0;
+    let s = rule.scale;
+    match (rule.kind(), v) {
+        (MOMENTUM, Some(v)) => {
+            assert_eq!(v.len(), w.len(), "apply_gradient: {} weights, {} velocities", w.len(), v.len());
+            for ((w, v), &g) in w.iter_mut().zip(v.iter_mut()).zip(g) {
+                *w = rule.apply::<MOMENTUM>(*w, s * g, v);
+            }
+        }
+        (MOMENTUM, None) => panic!("a momentum step needs a velocity"),
+        (DECAY, _) => w.iter_mut().zip(g).for_each(|(w, &g)| *w = rule.apply::<DECAY>(*w, s * g, &mut dummy)),
+        _ => w.iter_mut().zip(g).for_each(|(w, &g)| *w = rule.apply::<PLAIN>(*w, s * g, &mut dummy)),
+    }
+}
+
 /// 2×2 matrices `[a, b, c, d]` = `[[a, b], [c, d]]`, multiplied in f64.
 fn mul(x: [f64; 4], y: [f64; 4]) -> [f64; 4] {
     [x[0] * y[0] + x[1] * y[2], x[0] * y[1] + x[1] * y[3], x[2] * y[0] + x[3] * y[2], x[2] * y[1] + x[3] * y[3]]
@@ -173,5 +197,26 @@ mod tests {
         let mut v = 0.0;
         assert_eq!(r.kind(), PLAIN);
         assert_eq!(r.apply::<PLAIN>(1.0, -0.5, &mut v), 0.5);
+    }
+
+    #[test]
+    fn apply_gradient_is_the_dense_step_of_the_same_gradient() {
+        use nalgebra::DMatrix;
+        let delta = DMatrix::from_fn(3, 4, |i, j| ((i * 7 + j * 3) % 5) as f32 * 0.1 - 0.2);
+        let h = DMatrix::from_fn(5, 4, |i, j| ((i + 2 * j) % 3) as f32 * 0.5);
+        let w0 = DMatrix::from_fn(3, 5, |i, j| (i as f32 - j as f32) * 0.05);
+        for rule in [StepRule::sgd(0.1, 0.0, 0.0), StepRule::sgd(0.1, 0.01, 0.0), StepRule::sgd(0.1, 0.01, 0.9)] {
+            let v0 = DMatrix::from_element(3, 5, 0.02f32);
+            let (mut w1, mut v1, mut scratch) = (w0.clone(), v0.clone(), DMatrix::zeros(0, 0));
+            let vel = rule.has_velocity().then_some(&mut v1);
+            crate::kernels::dense_step(rule, &mut w1, vel, &delta, &h, &mut scratch);
+            let g = &delta * h.transpose();
+            let (mut w2, mut v2) = (w0.clone(), v0.clone());
+            let vel = rule.has_velocity().then_some(v2.as_mut_slice());
+            apply_gradient(rule, w2.as_mut_slice(), vel, g.as_slice());
+            assert!((&w1 - &w2).amax() < 1e-6, "{rule:?}: {w1} vs {w2}");
+            assert!((&v1 - &v2).amax() < 1e-6, "{rule:?}: velocities");
+            assert_ne!(w2, w0, "{rule:?}: the step moved the weights");
+        }
     }
 }
