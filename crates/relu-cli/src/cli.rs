@@ -135,6 +135,13 @@ pub struct TrainArgs {
     /// trained on the usual held-out split.
     #[arg(long, value_name = "K")]
     pub folds: Option<usize>,
+    /// Data-parallel training under `mpirun -np N` (the `mpi` feature): 1 sums the gradients
+    /// of the N slices of every minibatch, so the run is the one-process run up to float
+    /// rounding (synchronous SGD); K > 1 lets each process step on its slice alone and averages
+    /// the N networks every K batches and after every epoch (local SGD: K times less
+    /// communication, a different optimiser). No effect in one process [default: 1].
+    #[arg(long, value_name = "K")]
+    pub sync_every: Option<usize>,
     /// Pre-train the hidden layers as denoising auto-encoders, greedily, on all training inputs
     /// (before --limit, so a limited run is semi-supervised): `dae` or `dae:STRATEGY` with
     /// STRATEGY softplus, scaled-sigmoid, linear, linear-pre, rectifier or sigmoid [default: none].

@@ -80,6 +80,7 @@
 //! | `pretraining` | `null`, or with `--pretrain`: `method`, per-layer `reconstruction`, `corruption`, `epochs` per layer, `unlabeled` examples, per-layer `initial_error`, and `history` entries `{layer, epoch, train_loss, reconstruction_error, sparsity}` on up to 2,000 clean training examples |
 
 mod cli;
+mod cluster;
 mod cmd;
 mod data;
 mod flags;
@@ -97,14 +98,21 @@ use crate::cli::{Cli, Command};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let cluster = match cluster::Cluster::init() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {}", error_line(&e));
+            return ExitCode::from(2);
+        }
+    };
     let result = match &cli.command {
-        Command::Train(args) => cmd::train::run(args),
+        Command::Train(args) => cmd::train::run(args, &cluster),
         Command::Pretrain(args) => cmd::pretrain::run(args),
         Command::Eval(args) => cmd::eval::run(args),
         Command::Inspect(args) => cmd::inspect::run(args),
         Command::Predict(args) => cmd::predict::run(args),
         Command::Encode(args) => cmd::encode::run(args),
-        Command::Reproduce { command } => cmd::reproduce::run(command),
+        Command::Reproduce { command } => cmd::reproduce::run(command, &cluster),
         Command::Data { command } => cmd::data::run(command),
     };
     match result {
@@ -116,6 +124,8 @@ fn main() -> ExitCode {
         }
         Err(e) => {
             eprintln!("error: {}", error_line(&e));
+            // Under MPI the other ranks may be waiting for this one: end them too.
+            cluster.abort_on_error(2);
             ExitCode::from(2)
         }
     }

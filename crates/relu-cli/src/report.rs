@@ -32,7 +32,7 @@ pub struct Report {
 }
 
 /// What `--pretrain` did.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct PretrainingInfo {
     /// `dae` or `dae:STRATEGY`.
     pub method: String,
@@ -104,8 +104,12 @@ pub struct TrainingInfo {
     pub dead_units: String,
     /// `--target-sparsity` per hidden layer (one value: every layer); null when λ is fixed.
     pub target_sparsity: Option<Vec<f32>>,
-    /// Kernel threads used.
+    /// Kernel threads used (per process).
     pub threads: usize,
+    /// Processes that trained together (MPI ranks, data-parallel; 1 without MPI).
+    pub processes: usize,
+    /// With more than one process: batches between synchronisations (1: synchronous SGD).
+    pub sync_every: usize,
     /// The seed.
     pub seed: u64,
     /// Training examples per second.
@@ -177,6 +181,8 @@ pub struct RunFacts {
     pub threads: usize,
     /// Seconds of training and evaluation.
     pub wall_seconds: f64,
+    /// Processes that trained the network together (MPI ranks; 1 without MPI).
+    pub processes: usize,
 }
 
 impl Report {
@@ -215,6 +221,8 @@ impl Report {
                 dead_units: settings.dead_units.to_string(),
                 target_sparsity: settings.target_sparsity.map(|t| t.targets().to_vec()),
                 threads: facts.threads,
+                processes: facts.processes,
+                sync_every: settings.sync_every,
                 seed: settings.seed,
                 examples_per_second: train.examples_per_second,
                 wall_seconds: facts.wall_seconds,

@@ -198,6 +198,10 @@ pub struct Settings {
     /// Start from the network in this folder's model.safetensors (`--init`) instead of a random
     /// initialisation (absent: random, from the seed).
     pub init: Option<std::path::PathBuf>,
+    /// Under MPI with more than one process: 1 sums the gradients every batch (synchronous
+    /// SGD); K > 1 lets each process step alone and averages the networks every K batches
+    /// (local SGD). No effect in one process.
+    pub sync_every: usize,
 }
 
 /// `--pretrain dae` (the reconstruction the paper recommends for the activation: softplus for
@@ -283,6 +287,7 @@ impl Default for Settings {
             sampling: p.sampling,
             unlabeled: None,
             init: None,
+            sync_every: 1,
         }
     }
 }
@@ -351,6 +356,9 @@ impl Settings {
     /// # Errors
     /// A message `--flag: invalid value …: expected …`.
     pub fn check(&self) -> Result<()> {
+        if self.sync_every == 0 {
+            bail!("--sync-every: invalid interval 0: expected at least 1 batch");
+        }
         let spec = self.data_spec()?;
         if self.hidden.is_empty() || self.hidden.iter().any(|&h| h == 0 || h > relu_nn::MAX_UNITS) {
             bail!("--hidden: invalid layer sizes {:?}: expected one or more sizes from 1 to 16,777,216, e.g. 1000,1000,1000", self.hidden);

@@ -9,7 +9,7 @@
 use std::time::Instant;
 
 use relu_nn::{Dataset, Evaluation, Network, NetworkSpec, NnError, StopReason, TrainConfig, TrainReport, Trainer};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::error::{ExperimentError, Result, invalid};
 use crate::{Budget, Monitor, Run};
@@ -58,7 +58,7 @@ impl LrSearch {
 }
 
 /// One learning-rate trial.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LrTrial {
     /// Its rate.
     pub lr: f32,

@@ -13,6 +13,7 @@ use relu_nn::{Dataset, Evaluation, Network, NetworkSpec, Observer, StopReason, T
 use serde::Serialize;
 
 use crate::cli::TrainArgs;
+use crate::cluster::Cluster;
 use crate::data::{self, DataSpec, InputKind, TextOptions};
 use crate::model_dir::{self, MODEL_FILE};
 use crate::plots;
@@ -38,17 +39,24 @@ pub const EXIT_INTERRUPTED: u8 = 130;
 ///
 /// # Errors
 /// Bad settings, unreadable data, divergence, or files that cannot be written.
-pub fn run(args: &TrainArgs) -> Result<u8> {
+pub fn run(args: &TrainArgs, cluster: &Cluster) -> Result<u8> {
     let (settings, out, resuming) = resolve(args)?;
-    // Held until the run returns. A resumed run continues the folder's state on purpose.
+    // Held until the run returns. A resumed run continues the folder's state on purpose. Under
+    // MPI only rank 0 writes (and locks) the folder; every rank reads it on --resume.
     let finished: &[&str] = if resuming { &[] } else { &[REPORT_FILE, STATE_FILE] };
-    let _lock = super::claim_out(
-        &out,
-        finished,
-        "a training run",
-        "choose another folder, delete it, or continue an interrupted run with --resume",
-    )?;
-    let display = Display::choose(args.quiet);
+    let _lock = match cluster.is_root() {
+        true => Some(super::claim_out(
+            &out,
+            finished,
+            "a training run",
+            "choose another folder, delete it, or continue an interrupted run with --resume",
+        )?),
+        false => None,
+    };
+    if settings.folds.is_some() {
+        cluster.refuse("--folds")?;
+    }
+    let display = if cluster.is_root() { Display::choose(args.quiet) } else { Display::Quiet };
     let say = |line: &str| display.say(line);
     let spec = settings.data_spec()?;
     let text = settings.text_options();
@@ -75,6 +83,18 @@ pub fn run(args: &TrainArgs) -> Result<u8> {
         out.display()
     ));
     say(&recipe_line(&settings));
+    if cluster.size() > 1 {
+        say(&format!(
+            "data-parallel over {} MPI processes: each takes 1/{} of every batch of {}; {}",
+            cluster.size(),
+            cluster.size(),
+            settings.batch,
+            match settings.sync_every {
+                1 => "gradients summed every batch (synchronous SGD)".to_owned(),
+                k => format!("networks averaged every {k} batches and after every epoch (local SGD)"),
+            }
+        ));
+    }
     let stop = progress::install_ctrlc();
 
     if let Some(k) = settings.folds
@@ -170,12 +190,23 @@ pub fn run(args: &TrainArgs) -> Result<u8> {
         out: &out,
         config: *trainer.config(),
         toml: Some(settings.to_toml()),
-        failed: false,
+        // Under MPI only rank 0 saves the per-epoch state (every rank holds the same one).
+        failed: !cluster.is_root(),
         kill_after: args.kill_after_batches,
     };
-    let fitted = trainer.fit(&mut net, &loaded.train, Some(&loaded.valid), &mut observer);
+    let fitted = match cluster.group() {
+        Some(mut group) => {
+            let mut parallel = relu_nn::parallel::DataParallel { group: &mut *group, sync_every: settings.sync_every };
+            trainer.fit_data_parallel(&mut net, &loaded.train, Some(&loaded.valid), &mut observer, &mut parallel)
+        }
+        None => trainer.fit(&mut net, &loaded.train, Some(&loaded.valid), &mut observer),
+    };
     progress.finish();
     let report = fitted?;
+    if !cluster.is_root() {
+        // Every rank ends with the same network; rank 0 evaluates it and writes the files.
+        return Ok(if report.stop == StopReason::Interrupted { EXIT_INTERRUPTED } else { 0 });
+    }
 
     if report.stop == StopReason::Interrupted {
         std::fs::create_dir_all(&out).with_context(|| format!("--out {}: cannot create the folder", out.display()))?;
@@ -200,7 +231,8 @@ pub fn run(args: &TrainArgs) -> Result<u8> {
         (v, t, analysis::layer_stats(&net, &loaded.test))
     });
     let wall_seconds = report.history.iter().map(|m| m.seconds).sum::<f64>() + t_eval.elapsed().as_secs_f64();
-    let facts = RunFacts { sizes: [loaded.train.len(), loaded.valid.len(), loaded.test.len()], threads, wall_seconds };
+    let facts =
+        RunFacts { sizes: [loaded.train.len(), loaded.valid.len(), loaded.test.len()], threads, wall_seconds, processes: cluster.size() };
     let mut rep = Report::new(&settings, net.spec(), &report, &valid_eval, &test_eval, facts);
     rep.pretraining = pretraining;
 
@@ -338,7 +370,7 @@ fn recipe_line(s: &Settings) -> String {
 /// Settings, output folder and whether this is a resume.
 pub(crate) fn resolve(args: &TrainArgs) -> Result<(Settings, PathBuf, bool)> {
     if let Some(dir) = &args.resume {
-        let fixed: [(&str, bool); 27] = [
+        let fixed: [(&str, bool); 28] = [
             ("--data", args.data.is_some()),
             ("--hidden", args.net.hidden.is_some()),
             ("--activation", args.net.activation.is_some()),
@@ -366,6 +398,7 @@ pub(crate) fn resolve(args: &TrainArgs) -> Result<(Settings, PathBuf, bool)> {
             ("--sampling", args.dae.sampling.is_some()),
             ("--init", args.init.is_some()),
             ("--unlabeled", args.unlabeled.is_some()),
+            ("--sync-every", args.sync_every.is_some()),
         ];
         if let Some((flag, _)) = fixed.iter().find(|(_, given)| *given) {
             bail!(
@@ -391,7 +424,7 @@ pub(crate) fn resolve(args: &TrainArgs) -> Result<(Settings, PathBuf, bool)> {
     macro_rules! set {
         ($group:expr => $($field:ident),*) => { $( if let Some(v) = &$group.$field { s.$field = v.clone(); } )* };
     }
-    set!(args => data, lr, momentum, lr_schedule, weight_decay, input_dropout, dead_units, batch, epochs, seed, threads);
+    set!(args => data, lr, momentum, lr_schedule, weight_decay, input_dropout, dead_units, batch, epochs, seed, threads, sync_every);
     s.target_sparsity = args.target_sparsity.or(s.target_sparsity);
     if let (Some(g), Some(t)) = (args.sparsity_gain, s.target_sparsity.as_mut()) {
         t.gain = g;

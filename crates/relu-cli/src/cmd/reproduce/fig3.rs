@@ -7,6 +7,7 @@ use serde::Serialize;
 
 use super::{Defaults, Header, Job, NetResult, Runner, Splits, pct, train_job};
 use crate::cli::Fig3Args;
+use crate::cluster::{Cluster, Swept};
 use crate::data::{self, DataSpec, TextOptions};
 use crate::plots;
 
@@ -81,7 +82,7 @@ pub(super) fn quadratic_fit(points: &[(f64, f64)]) -> Option<[f64; 3]> {
     Some([a - b * mx + c * mx * mx, b - 2.0 * c * mx, c])
 }
 
-pub(super) fn run(args: &Fig3Args) -> Result<u8> {
+pub(super) fn run(args: &Fig3Args, cluster: &Cluster) -> Result<u8> {
     let spec = DataSpec::from_flag(&args.images.data)?;
     if spec.is_text() {
         bail!("--data {}: Figure 3 is on images (mnist, mnist:DIR, cifar10:DIR, norb:DIR)", args.images.data);
@@ -104,7 +105,7 @@ pub(super) fn run(args: &Fig3Args) -> Result<u8> {
     if args.by_sparsity.as_ref().is_some_and(Vec::is_empty) {
         bail!("--by-sparsity: expected one or more target fractions, e.g. 0.5,0.7,0.9");
     }
-    let r = Runner::new("fig3", &args.common, &DEFAULTS)?;
+    let r = Runner::new("fig3", &args.common, &DEFAULTS, cluster)?;
     let text = TextOptions { vocab: 1, bow: Default::default(), target: Default::default(), seed: r.seed };
     let loaded = data::load(&spec, text, r.limit)?;
     let l1s = if targets.is_empty() { penalties(args.nets, args.l1_min, args.l1_max) } else { vec![args.l1_min; targets.len()] };
@@ -122,9 +123,8 @@ pub(super) fn run(args: &Fig3Args) -> Result<u8> {
         r.epochs
     ));
     let splits = Splits { train: &loaded.train, valid: Some(&loaded.valid), test: &loaded.test };
-    let mut networks = Vec::new();
-    let mut interrupted = false;
-    for (i, &l1) in l1s.iter().enumerate() {
+    let swept = r.sweep(cluster, l1s.len(), |i, budget| {
+        let l1 = l1s[i];
         // Each network has its own initialisation and shuffling, as the paper's were random.
         let target = targets.get(i).copied().flatten();
         let settings = crate::settings::Settings {
@@ -139,15 +139,9 @@ pub(super) fn run(args: &Fig3Args) -> Result<u8> {
             Some(t) => format!("net {:>2} target {t}", i + 1),
             None => format!("net {:>2} L1 {l1:.2e}", i + 1),
         };
-        let job = Job { name, settings, spec, init: None };
-        match train_job(&r, job, &splits, r.share(l1s.len() - i))? {
-            Some(n) => networks.push(n),
-            None => {
-                interrupted = true;
-                break;
-            }
-        }
-    }
+        train_job(&r, Job { name, settings, spec, init: None }, &splits, budget)
+    })?;
+    let Some(Swept { done: networks, missing }) = swept else { return Ok(0) };
     // A penalty strong enough to silence nearly every unit leaves a network at chance level;
     // such points would dominate both the fit and the plot's scale, so they are listed in the
     // table but left out of both.
@@ -184,8 +178,8 @@ pub(super) fn run(args: &Fig3Args) -> Result<u8> {
             100.0 * MAX_VALID_ERROR
         );
     }
-    let report = Fig3Report { header: r.header(&loaded.name, interrupted), quadratic_fit: fit, networks };
-    r.finish(&report, &table, vec![("fig3.svg", svg.into_bytes())], interrupted)
+    let report = Fig3Report { header: r.header(&loaded.name, &missing), quadratic_fit: fit, networks };
+    r.finish(&report, &table, vec![("fig3.svg", svg.into_bytes())], !missing.is_empty())
 }
 
 #[cfg(test)]

@@ -24,9 +24,10 @@ use relu_experiment::search::{self, Fitted, JobResult, LrSearch, LrTrial, Start}
 use relu_experiment::{Budget, ExperimentError, stats};
 use relu_nn::{Dataset, Features, Network, NetworkSpec};
 use relu_pretrain::Reconstruction;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::cli::{ReproduceCommand, ReproduceCommon};
+use crate::cluster::{Cluster, Swept};
 use crate::cmd::train::EXIT_INTERRUPTED;
 use crate::flags;
 use crate::progress::{self, Display};
@@ -37,12 +38,12 @@ use crate::settings::{HiddenActivation, Settings, resolve_threads};
 ///
 /// # Errors
 /// Bad flags, unreadable data, or files that cannot be written.
-pub fn run(command: &ReproduceCommand) -> Result<u8> {
+pub fn run(command: &ReproduceCommand, cluster: &Cluster) -> Result<u8> {
     match command {
-        ReproduceCommand::Table1(a) => table1::run(a),
-        ReproduceCommand::Fig3(a) => fig3::run(a),
-        ReproduceCommand::Fig4(a) => fig4::run(a),
-        ReproduceCommand::Sentiment(a) => sentiment::run(a),
+        ReproduceCommand::Table1(a) => table1::run(a, cluster),
+        ReproduceCommand::Fig3(a) => fig3::run(a, cluster),
+        ReproduceCommand::Fig4(a) => fig4::run(a, cluster),
+        ReproduceCommand::Sentiment(a) => sentiment::run(a, cluster),
     }
 }
 
@@ -97,14 +98,16 @@ struct Runner {
     seed: u64,
     threads: usize,
     out: PathBuf,
-    /// Held for the whole run ([`super::claim_out`]).
-    _lock: relu_nn::checkpoint::DirLock,
+    /// Held for the whole run ([`super::claim_out`]); only rank 0 of an MPI run writes.
+    _lock: Option<relu_nn::checkpoint::DirLock>,
+    /// Processes sharing the jobs (MPI ranks; 1 without MPI).
+    processes: usize,
     display: Display,
     stop: Arc<AtomicBool>,
 }
 
 impl Runner {
-    fn new(experiment: &'static str, c: &ReproduceCommon, d: &Defaults) -> Result<Self> {
+    fn new(experiment: &'static str, c: &ReproduceCommon, d: &Defaults, cluster: &Cluster) -> Result<Self> {
         let epochs = c.epochs.unwrap_or(d.epochs);
         let momentum = c.momentum.unwrap_or(0.0);
         let weight_decay = c.weight_decay.unwrap_or(0.0);
@@ -130,7 +133,10 @@ impl Runner {
             bail!("--budget-minutes: invalid budget {m}: expected a number of minutes > 0");
         }
         let out = c.out.clone().unwrap_or_else(|| crate::cmd::train::timestamped_out(&format!("reproduce-{experiment}")));
-        let lock = super::claim_out(&out, &["report.json"], "a report", "choose another folder or delete it")?;
+        let lock = match cluster.is_root() {
+            true => Some(super::claim_out(&out, &["report.json"], "a report", "choose another folder or delete it")?),
+            false => None,
+        };
         Ok(Self {
             experiment,
             epochs,
@@ -149,7 +155,8 @@ impl Runner {
             threads: resolve_threads(c.threads),
             out,
             _lock: lock,
-            display: Display::choose(c.quiet),
+            processes: cluster.size(),
+            display: if cluster.is_root() { Display::choose(c.quiet) } else { Display::Quiet },
             stop: progress::install_ctrlc(),
         })
     }
@@ -166,9 +173,24 @@ impl Runner {
         }
     }
 
-    /// The seconds a job may still use when `jobs_left` jobs (this one included) remain.
-    fn share(&self, jobs_left: usize) -> Option<f64> {
-        self.budget.share(jobs_left)
+    /// Trains jobs `0..jobs` with `work(job, budget)` — one process in order, or spread over
+    /// MPI ranks — where `budget` is the seconds the job may use: the budget left divided by
+    /// the jobs each process still has to run. `None` on ranks other than 0, which write
+    /// nothing.
+    fn sweep<T>(
+        &self,
+        cluster: &Cluster,
+        jobs: usize,
+        work: impl Fn(usize, Option<f64>) -> Result<Option<T>> + Sync,
+    ) -> Result<Option<Swept<T>>>
+    where
+        T: Serialize + serde::de::DeserializeOwned + Send,
+    {
+        if cluster.size() > 1 {
+            self.say(&format!("{jobs} networks shared by {} MPI processes", cluster.size()));
+        }
+        let processes = cluster.size();
+        cluster.run_jobs(jobs, |i| work(i, self.budget.share(Cluster::rounds_of(jobs - i, processes))))
     }
 
     /// The base settings of every network: the paper's protocol with this run's seed, threads,
@@ -216,14 +238,15 @@ impl Runner {
         Ok(set.commit()?)
     }
 
-    /// The header shared by every report.
-    fn header(&self, data: &str, interrupted: bool) -> Header {
+    /// The header shared by every report; `missing`: the jobs that did not finish.
+    fn header(&self, data: &str, missing: &[usize]) -> Header {
         Header {
             relu_version: env!("CARGO_PKG_VERSION"),
             experiment: self.experiment,
             command: std::env::args().collect::<Vec<_>>().join(" "),
             data: data.to_owned(),
             machine: Machine {
+                processes: self.processes,
                 threads: self.threads,
                 cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
                 os: std::env::consts::OS,
@@ -245,7 +268,8 @@ impl Runner {
                 seed: self.seed,
             },
             wall_seconds: self.budget.elapsed(),
-            interrupted,
+            interrupted: !missing.is_empty(),
+            missing_jobs: missing.to_vec(),
         }
     }
 
@@ -277,10 +301,15 @@ struct Header {
     wall_seconds: f64,
     /// Ctrl-C stopped the run; only the networks finished before it are reported.
     interrupted: bool,
+    /// The jobs (0-based, in the order the experiment lists its networks) that did not finish.
+    missing_jobs: Vec<usize>,
 }
 
 #[derive(Debug, Serialize)]
 struct Machine {
+    /// MPI ranks that shared the networks (1 without MPI).
+    processes: usize,
+    /// Kernel threads per process.
     threads: usize,
     cores: usize,
     os: &'static str,
@@ -351,7 +380,7 @@ struct Splits<'a> {
 }
 
 /// A trained network's results.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 struct NetResult {
     name: String,
     activation: String,

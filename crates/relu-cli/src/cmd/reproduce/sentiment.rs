@@ -6,12 +6,13 @@ use anyhow::{Context, Result, bail};
 use relu_core::Activation;
 use relu_nn::{NetworkSpec, OutputKind, Targets};
 use relu_pretrain::Reconstruction;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use relu_experiment::stats::mean_std;
 
 use super::{Defaults, Header, Job, NetResult, Runner, Splits, train_job};
 use crate::cli::SentimentArgs;
+use crate::cluster::{Cluster, Swept};
 use crate::data::{self, DataSpec, TextOptions};
 use crate::report::PretrainingInfo;
 use crate::settings::{Bow, HiddenActivation, Pretrain, Settings, Target};
@@ -105,7 +106,7 @@ struct ModelSummary {
     relative_improvement_over_linear: Option<f64>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, Deserialize)]
 struct FoldNet {
     fold: usize,
     model: String,
@@ -114,7 +115,7 @@ struct FoldNet {
     pretraining: Option<PretrainingInfo>,
 }
 
-pub(super) fn run(args: &SentimentArgs) -> Result<u8> {
+pub(super) fn run(args: &SentimentArgs, cluster: &Cluster) -> Result<u8> {
     let spec = DataSpec::from_flag(&args.data)?;
     if !spec.is_text() {
         bail!("--data {}: the sentiment study needs review text (reviews:FILE or acl:DIR)", args.data);
@@ -150,7 +151,7 @@ pub(super) fn run(args: &SentimentArgs) -> Result<u8> {
         Some(path) => data::read_unlabeled(path)?,
         None => Vec::new(),
     };
-    let r = Runner::new("sentiment", &args.common, &DEFAULTS)?;
+    let r = Runner::new("sentiment", &args.common, &DEFAULTS, cluster)?;
     let text = TextOptions { vocab: args.vocab, bow: Bow::Binary, target: args.target, seed: r.seed };
     let (folds, output) = data::text_folds(&spec, text, args.folds, r.limit)?;
     r.say(&format!(
@@ -165,10 +166,11 @@ pub(super) fn run(args: &SentimentArgs) -> Result<u8> {
         args.vocab,
         models.iter().map(|m| m.name()).collect::<Vec<_>>().join(", ")
     ));
-    let jobs_total = folds.len() * models.len();
-    let mut nets: Vec<FoldNet> = Vec::new();
-    let mut interrupted = false;
-    'all: for (i, fold) in folds.iter().enumerate() {
+    let cells: Vec<(usize, Model)> = (0..folds.len()).flat_map(|i| models.iter().map(move |&m| (i, m))).collect();
+    let swept = r.sweep(cluster, cells.len(), |job, share| {
+        let (i, m) = cells[job];
+        let fold = &folds[i];
+        let start = std::time::Instant::now();
         let inner = if r.needs_validation() {
             let Targets::Classes(labels) = &fold.train.targets else { bail!("internal: review targets are classes") };
             let inner = relu_data::split::stratified_holdout(labels, INNER_VALID_FRACTION, r.seed + i as u64)
@@ -181,49 +183,41 @@ pub(super) fn run(args: &SentimentArgs) -> Result<u8> {
             Some((train, valid)) => Splits { train, valid: Some(valid), test: &fold.test },
             None => Splits { train: &fold.train, valid: None, test: &fold.test },
         };
-        for &m in &models {
-            let share = r.share(jobs_total - nets.len());
-            let start = std::time::Instant::now();
-            let settings = settings_for(
-                r.settings(),
-                &args.data,
-                m,
-                args.units,
-                Given { l1: args.l1, input_dropout: args.common.input_dropout, dead_units: args.common.dead_units },
-            );
-            let net_spec = NetworkSpec { inputs: fold.train.inputs.dim(), hidden: settings.layers(), output };
-            net_spec.check()?;
-            let name = format!("fold {}/{} {}", i + 1, folds.len(), m.name());
-            let (init, info) = if m.pretrained {
-                // Pre-training sees every training document of the fold (labels unused) and
-                // the --unlabeled documents.
-                let inputs = fold.pretraining_inputs(&extra)?;
-                let (net, info) = r.pretrain(&settings, &inputs, &net_spec, &name)?;
-                (Some(net), Some(info))
-            } else {
-                (None, None)
-            };
-            let job = Job { name, settings, spec: net_spec, init };
-            match train_job(&r, job, &splits, share.map(|s| s - start.elapsed().as_secs_f64()))? {
-                Some(result) => nets.push(FoldNet { fold: i + 1, model: m.name(), result, pretraining: info }),
-                None => {
-                    interrupted = true;
-                    break 'all;
-                }
-            }
-        }
-    }
+        let settings = settings_for(
+            r.settings(),
+            &args.data,
+            m,
+            args.units,
+            Given { l1: args.l1, input_dropout: args.common.input_dropout, dead_units: args.common.dead_units },
+        );
+        let net_spec = NetworkSpec { inputs: fold.train.inputs.dim(), hidden: settings.layers(), output };
+        net_spec.check()?;
+        let name = format!("fold {}/{} {}", i + 1, folds.len(), m.name());
+        let (init, info) = if m.pretrained {
+            // Pre-training sees every training document of the fold (labels unused) and
+            // the --unlabeled documents.
+            let inputs = fold.pretraining_inputs(&extra)?;
+            let (net, info) = r.pretrain(&settings, &inputs, &net_spec, &name)?;
+            (Some(net), Some(info))
+        } else {
+            (None, None)
+        };
+        let job = Job { name, settings, spec: net_spec, init };
+        let result = train_job(&r, job, &splits, share.map(|s| s - start.elapsed().as_secs_f64()))?;
+        Ok(result.map(|result| FoldNet { fold: i + 1, model: m.name(), result, pretraining: info }))
+    })?;
+    let Some(Swept { done: nets, missing }) = swept else { return Ok(0) };
     let rating = args.target == Target::Rating;
     let summaries = summarise(&models, &nets, rating);
     let table = markdown(&spec.to_string(), folds.len(), args.vocab, &summaries, rating);
     let report = SentimentReport {
-        header: r.header(&spec.to_string(), interrupted),
+        header: r.header(&spec.to_string(), &missing),
         folds: folds.len(),
         metric: if rating { "rmse" } else { "accuracy" },
         models: summaries,
         networks: nets,
     };
-    r.finish(&report, &table, Vec::new(), interrupted)
+    r.finish(&report, &table, Vec::new(), !missing.is_empty())
 }
 
 /// The deep text recipe, for rectifier stacks of two or more layers (docs/results.md,

@@ -7,6 +7,7 @@ use serde::Serialize;
 
 use super::{Defaults, Header, Job, NetResult, PaperUnits, Runner, Splits, pct, train_job};
 use crate::cli::{PretrainingColumns, Table1Args};
+use crate::cluster::{Cluster, Swept};
 use crate::data::{self, DataSpec, TextOptions};
 use crate::report::PretrainingInfo;
 use crate::settings::Pretrain;
@@ -74,7 +75,7 @@ struct PaperCell {
     test_error_percent: f64,
 }
 
-pub(super) fn run(args: &Table1Args) -> Result<u8> {
+pub(super) fn run(args: &Table1Args, cluster: &Cluster) -> Result<u8> {
     let spec = DataSpec::from_flag(&args.images.data)?;
     if spec.is_text() {
         bail!(
@@ -98,7 +99,7 @@ pub(super) fn run(args: &Table1Args) -> Result<u8> {
     if !(rectifier_l1.is_finite() && rectifier_l1 >= 0.0) {
         bail!("--l1: invalid penalty {rectifier_l1}: expected a finite number >= 0");
     }
-    let r = Runner::new("table1", &args.common, &DEFAULTS)?;
+    let r = Runner::new("table1", &args.common, &DEFAULTS, cluster)?;
     let text = TextOptions { vocab: 1, bow: Default::default(), target: Default::default(), seed: r.seed };
     let loaded = data::load(&spec, text, r.limit)?;
     let hidden = if matches!(spec, DataSpec::Norb(_)) { vec![4000, 2000] } else { vec![1000, 1000, 1000] };
@@ -121,48 +122,38 @@ pub(super) fn run(args: &Table1Args) -> Result<u8> {
         r.budget.seconds().map_or(String::new(), |b| format!("; budget {:.1} min", b / 60.0))
     ));
     let splits = Splits { train: &loaded.train, valid: Some(&loaded.valid), test: &loaded.test };
-    let jobs_total = rows.len() * columns.len();
-    let (mut networks, mut pretraining) = (Vec::new(), Vec::new());
-    let mut interrupted = false;
-    'rows: for (name, units) in &rows {
-        for &pretrained in columns {
-            let share = r.share(jobs_total - networks.len());
-            let start = std::time::Instant::now();
-            let settings = crate::settings::Settings {
-                data: args.images.data.clone(),
-                hidden: hidden.clone(),
-                activation: units.activation,
-                l1: if name == "rectifier" { rectifier_l1 } else { units.l1 },
-                pretrain: pretrained.then_some(Pretrain { reconstruction: units.reconstruction }),
-                ..r.settings()
-            };
-            let spec = NetworkSpec { inputs: loaded.dim(), hidden: settings.layers(), output: loaded.output };
-            spec.check()?;
-            let job_name = format!("{name}{}", if pretrained { " + DAE" } else { "" });
-            let (init, info) = if pretrained {
-                let (net, info) = r.pretrain(&settings, &loaded.train.inputs, &spec, &job_name)?;
-                (Some(net), Some(info))
-            } else {
-                (None, None)
-            };
-            let budget = share.map(|s| s - start.elapsed().as_secs_f64());
-            let job = Job { name: job_name, settings, spec, init };
-            match train_job(&r, job, &splits, budget)? {
-                Some(result) => {
-                    networks.push(result);
-                    pretraining.push(info);
-                }
-                None => {
-                    interrupted = true;
-                    break 'rows;
-                }
-            }
-        }
-    }
+    let cells: Vec<(&(String, PaperUnits), bool)> = rows.iter().flat_map(|row| columns.iter().map(move |&pre| (row, pre))).collect();
+    let swept = r.sweep(cluster, cells.len(), |i, share| {
+        let ((name, units), pretrained) = cells[i];
+        let start = std::time::Instant::now();
+        let settings = crate::settings::Settings {
+            data: args.images.data.clone(),
+            hidden: hidden.clone(),
+            activation: units.activation,
+            l1: if name == "rectifier" { rectifier_l1 } else { units.l1 },
+            pretrain: pretrained.then_some(Pretrain { reconstruction: units.reconstruction }),
+            ..r.settings()
+        };
+        let spec = NetworkSpec { inputs: loaded.dim(), hidden: settings.layers(), output: loaded.output };
+        spec.check()?;
+        let job_name = format!("{name}{}", if pretrained { " + DAE" } else { "" });
+        let (init, info) = if pretrained {
+            let (net, info) = r.pretrain(&settings, &loaded.train.inputs, &spec, &job_name)?;
+            (Some(net), Some(info))
+        } else {
+            (None, None)
+        };
+        // The budget share covers pre-training and training together.
+        let budget = share.map(|s| s - start.elapsed().as_secs_f64());
+        let job = Job { name: job_name, settings, spec, init };
+        Ok(train_job(&r, job, &splits, budget)?.map(|result| (result, info)))
+    })?;
+    let Some(Swept { done, missing }) = swept else { return Ok(0) };
+    let (networks, pretraining): (Vec<NetResult>, Vec<Option<PretrainingInfo>>) = done.into_iter().unzip();
     let paper = PaperColumn::for_spec(&spec);
     let table = markdown(&loaded.name, &rows.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>(), columns, &networks, paper);
     let report = Table1Report {
-        header: r.header(&loaded.name, interrupted),
+        header: r.header(&loaded.name, &missing),
         paper: paper.map_or_else(Vec::new, |p| {
             ["rectifier", "tanh", "softplus"]
                 .iter()
@@ -178,7 +169,7 @@ pub(super) fn run(args: &Table1Args) -> Result<u8> {
         networks,
         pretraining,
     };
-    r.finish(&report, &table, Vec::new(), interrupted)
+    r.finish(&report, &table, Vec::new(), !missing.is_empty())
 }
 
 fn markdown(data: &str, rows: &[&str], columns: &[bool], nets: &[NetResult], paper: Option<&PaperColumn>) -> String {

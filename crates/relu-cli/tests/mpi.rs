@@ -1,0 +1,134 @@
+//! `relu` under `mpirun -np 2` (the `mpi` feature; `.ci/run` runs these with
+//! `cargo test -p relu-cli --features mpi --test mpi`). They need Open MPI's `mpirun` on the
+//! PATH and fail, not skip, without it.
+#![cfg(feature = "mpi")]
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+
+use common::relu;
+use serde_json::Value;
+
+/// `mpirun -np 2 relu ARGS`, allowed as root and on a machine with fewer cores than ranks.
+fn mpirun(args: &[&str]) -> std::process::Output {
+    Command::new("mpirun")
+        .args(["--allow-run-as-root", "--oversubscribe", "-np", "2", env!("CARGO_BIN_EXE_relu")])
+        .args(args)
+        .env_remove("RELU_DATA")
+        .output()
+        .expect("mpirun must be installed for the mpi feature's tests (Debian: openmpi-bin)")
+}
+
+fn ok(out: std::process::Output) {
+    assert!(out.status.success(), "{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+}
+
+fn report(dir: &Path) -> Value {
+    serde_json::from_slice(&std::fs::read(dir.join("report.json")).unwrap()).unwrap()
+}
+
+/// A report's networks without their wall-clock fields.
+fn networks(r: &Value) -> Vec<Value> {
+    r["networks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| {
+            let mut n = n.clone();
+            let o = n.as_object_mut().unwrap();
+            o.remove("seconds");
+            o.remove("examples_per_second");
+            n
+        })
+        .collect()
+}
+
+#[test]
+fn a_sweep_over_two_ranks_gives_the_one_process_results() {
+    let dir = tempfile::tempdir().unwrap();
+    let (one, two) = (dir.path().join("one"), dir.path().join("two"));
+    let args = ["reproduce", "fig3", "--data", "mnist", "--nets", "4", "--epochs", "1", "--limit", "400", "--threads", "1", "--quiet"];
+    relu().args(args).arg("--out").arg(&one).assert().success();
+    ok(mpirun(&[&args[..], &["--out", two.to_str().unwrap(), "--budget-minutes", "30"]].concat()));
+    let (a, b) = (report(&one), report(&two));
+    assert_eq!(b["machine"]["processes"], 2);
+    assert_eq!(b["missing_jobs"], Value::Array(vec![]));
+    assert_eq!(networks(&a).len(), 4);
+    assert_eq!(networks(&a), networks(&b), "every network equals the one-process run's");
+    assert!(two.join("fig3.svg").is_file() && two.join("table.md").is_file());
+}
+
+fn history_losses(r: &Value) -> Vec<f64> {
+    r["history"].as_array().unwrap().iter().map(|h| h["train_loss"].as_f64().unwrap()).collect()
+}
+
+#[test]
+fn data_parallel_training_ends_where_one_process_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let (one, two, local) = (dir.path().join("one"), dir.path().join("two"), dir.path().join("local"));
+    let args = [
+        "train",
+        "--data",
+        "mnist",
+        "--hidden",
+        "64,64",
+        "--batch",
+        "128",
+        "--epochs",
+        "2",
+        "--limit",
+        "2000",
+        "--momentum",
+        "0.5",
+        "--threads",
+        "1",
+        "--quiet",
+    ];
+    relu().args(args).arg("--out").arg(&one).assert().success();
+    ok(mpirun(&[&args[..], &["--out", two.to_str().unwrap()]].concat()));
+    let (a, b) = (report(&one), report(&two));
+    assert_eq!((b["training"]["processes"].as_u64(), b["training"]["sync_every"].as_u64()), (Some(2), Some(1)));
+    for (x, y) in history_losses(&a).iter().zip(history_losses(&b)) {
+        assert!((x - y).abs() < 1e-5, "training loss {x} vs {y}");
+    }
+    let (ta, tb) = (a["test"]["loss"].as_f64().unwrap(), b["test"]["loss"].as_f64().unwrap());
+    assert!((ta - tb).abs() < 1e-4, "test loss {ta} vs {tb}");
+    assert!(ta != tb || a["test"] == b["test"], "two ranks really trained");
+
+    // Local SGD: a different optimiser, still a working network and the same files.
+    ok(mpirun(&[&args[..], &["--sync-every", "4", "--out", local.to_str().unwrap()]].concat()));
+    let c = report(&local);
+    assert_eq!(c["training"]["sync_every"].as_u64(), Some(4));
+    let losses = history_losses(&c);
+    assert!(losses[1] < losses[0], "local SGD learns: {losses:?}");
+    assert!(local.join("model.safetensors").is_file());
+}
+
+#[test]
+fn a_killed_data_parallel_run_resumes_to_the_uninterrupted_result() {
+    let dir = tempfile::tempdir().unwrap();
+    let (whole, killed) = (dir.path().join("whole"), dir.path().join("killed"));
+    let args =
+        ["train", "--data", "mnist", "--hidden", "32", "--batch", "100", "--epochs", "3", "--limit", "1000", "--threads", "1", "--quiet"];
+    ok(mpirun(&[&args[..], &["--out", whole.to_str().unwrap()]].concat()));
+    // 10 batches per epoch: killed in epoch 2, after rank 0 saved epoch 1's state.
+    let out = mpirun(&[&args[..], &["--out", killed.to_str().unwrap(), "--kill-after-batches", "15"]].concat());
+    assert!(!out.status.success(), "the killed run fails");
+    assert!(killed.join("train_state.safetensors").is_file(), "rank 0 saved the state after epoch 1");
+    ok(mpirun(&["train", "--resume", killed.to_str().unwrap(), "--threads", "1", "--quiet"]));
+    let (a, b) = (report(&whole), report(&killed));
+    assert_eq!(a["test"], b["test"], "resumed = uninterrupted");
+    assert_eq!(std::fs::read(whole.join("model.safetensors")).unwrap(), std::fs::read(killed.join("model.safetensors")).unwrap());
+}
+
+#[test]
+fn a_flag_that_cannot_be_distributed_is_refused_on_every_rank() {
+    let dir = tempfile::tempdir().unwrap();
+    let reviews = format!("reviews:{}", common::write_reviews_tsv(dir.path(), 60).display());
+    let out = mpirun(&["train", "--data", &reviews, "--folds", "3", "--out", dir.path().join("x").to_str().unwrap(), "--quiet"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--folds is not supported when running as 2 MPI processes"), "{err}");
+}
