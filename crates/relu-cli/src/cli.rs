@@ -37,6 +37,10 @@ pub enum Command {
     /// Write a trained model's hidden codes of a dataset as sparse rows (svmlight text or a
     /// safetensors CSR triple), for downstream linear models.
     Encode(EncodeArgs),
+    /// Train many networks from one TOML file — `relu train` settings, a [grid] of values to
+    /// combine and/or a list of [[runs]] — and compare them in report.json and table.md; under
+    /// mpirun the ranks share the networks.
+    Sweep(SweepArgs),
     /// Re-run the paper's experiments: Table 1, Figures 3 and 4, and the sentiment study; each
     /// writes report.json, a markdown table and (figures) an SVG next to the paper's numbers.
     Reproduce {
@@ -291,6 +295,26 @@ pub struct EncodeArgs {
     /// Kernel threads; 0 uses every core.
     #[arg(long, value_name = "N", default_value_t = 0, value_parser = parse_threads)]
     pub threads: usize,
+}
+
+/// `relu sweep`.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "FILE: top-level keys are `relu train` settings shared by every network (as in a --config file); [grid] maps setting names to lists of values, every combination trained; [[runs]] entries each override settings for one network (or one grid of networks). Example:\n\n  data = \"mnist\"\n  epochs = 5\n  [grid]\n  l1 = [0.0, 0.0001, 0.001]\n  seed = [1, 2]\n  [[runs]]\n  hidden = [1000]\n  [[runs]]\n  hidden = [1000, 1000, 1000]"
+)]
+pub struct SweepArgs {
+    /// The sweep file (TOML).
+    #[arg(long, value_name = "FILE")]
+    pub config: PathBuf,
+    /// Output folder for report.json and table.md [default: runs/sweep-YYYYMMDD-HHMMSS].
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Kernel threads for every network, replacing the file's `threads` (0: every core).
+    #[arg(long, value_name = "N", value_parser = parse_threads)]
+    pub threads: Option<usize>,
+    /// Only print one line per network and the table.
+    #[arg(long)]
+    pub quiet: bool,
 }
 
 /// The split `relu encode` writes.

@@ -70,6 +70,7 @@
 //! | `training.examples_per_second` | training throughput (training batches only; after a resume, of the resumed part) |
 //! | `training.wall_seconds` | seconds of training, per-epoch validation and the final evaluation, summed over interruptions |
 //! | `training.stop` | `completed` or `early-stopped` |
+//! | `training.processes`, `sync_every` | MPI ranks that trained together (1 without MPI) and, with more than one, batches between synchronisations (1: gradients summed every batch) |
 //! | `valid`, `test` | metrics of the kept parameters: `error` is the misclassified fraction, `loss` the mean negative log-likelihood, `rmse` only for ratings |
 //! | `sparsity` | per hidden layer, the fraction of exact zeros in its outputs on the test set |
 //! | `dead_units` | per hidden layer, the units never active on the test set |
@@ -112,6 +113,7 @@ fn main() -> ExitCode {
         Command::Inspect(args) => cmd::inspect::run(args),
         Command::Predict(args) => cmd::predict::run(args),
         Command::Encode(args) => cmd::encode::run(args),
+        Command::Sweep(args) => cmd::sweep::run(args, &cluster),
         Command::Reproduce { command } => cmd::reproduce::run(command, &cluster),
         Command::Data { command } => cmd::data::run(command),
     };

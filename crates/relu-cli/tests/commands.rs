@@ -8,7 +8,7 @@ use common::*;
 fn help_lists_every_command_and_train_flag() {
     let a = relu().arg("--help").assert().success();
     let help = String::from_utf8_lossy(&a.get_output().stdout).to_string();
-    for c in ["train", "eval", "inspect", "predict", "data"] {
+    for c in ["train", "eval", "inspect", "predict", "encode", "sweep", "reproduce", "data"] {
         assert!(help.contains(c), "{help}");
     }
     let a = relu().args(["train", "--help"]).assert().success();
@@ -35,6 +35,7 @@ fn help_lists_every_command_and_train_flag() {
         "--bow",
         "--target",
         "--folds",
+        "--sync-every",
         "maxout:K",
     ] {
         assert!(help.contains(flag), "train --help lacks {flag}");
@@ -349,4 +350,63 @@ fn encode_writes_the_dense_codes_as_svmlight_and_csr() {
         .assert()
         .failure()
         .stderr(predicates::str::contains("--layer: invalid layer 3: expected 1 to 2"));
+}
+
+#[test]
+fn a_sweep_trains_every_combination_as_relu_train_would() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("sweep.toml");
+    std::fs::write(&file, "data = \"mnist\"\nhidden = [16]\nepochs = 2\nlimit = 300\nthreads = 1\n[grid]\nl1 = [0.0, 0.003]\n[[runs]]\nlr = 0.05\n[[runs]]\nlr = 0.01\n").unwrap();
+    let out = dir.path().join("sweep");
+    relu().args(["sweep", "--quiet", "--config"]).arg(&file).arg("--out").arg(&out).assert().success();
+    let r = json(&out.join("report.json"));
+    let nets = r["networks"].as_array().unwrap();
+    assert_eq!(nets.len(), 4);
+    assert_eq!(nets[1]["label"], "lr = 0.05, l1 = 0.003");
+    assert_eq!(r["missing"], serde_json::json!([]));
+    let best = r["best_by_validation"].as_u64().unwrap() as usize;
+    let min = nets.iter().map(|n| n["valid_error"].as_f64().unwrap()).fold(f64::INFINITY, f64::min);
+    assert_eq!(nets[best - 1]["valid_error"].as_f64().unwrap(), min);
+    assert!(std::fs::read_to_string(out.join("table.md")).unwrap().contains("| 2 | lr = 0.05, l1 = 0.003 |"));
+    // Network 2 is exactly the `relu train` run of its settings.
+    let single = dir.path().join("single");
+    relu()
+        .args([
+            "train",
+            "--data",
+            "mnist",
+            "--hidden",
+            "16",
+            "--epochs",
+            "2",
+            "--limit",
+            "300",
+            "--threads",
+            "1",
+            "--lr",
+            "0.05",
+            "--l1",
+            "0.003",
+            "--quiet",
+            "--out",
+        ])
+        .arg(&single)
+        .assert()
+        .success();
+    let t = json(&single.join("report.json"));
+    assert_eq!(t["test"]["error"], nets[1]["test_error"]);
+    assert_eq!(t["test"]["loss"], nets[1]["test_loss"]);
+    assert_eq!(t["valid"]["error"], nets[1]["valid_error"]);
+}
+
+#[test]
+fn a_bad_sweep_file_names_the_network_and_setting() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("sweep.toml");
+    std::fs::write(&file, "hidden = [16]\n[grid]\nlr = [0.1, -0.5]\n").unwrap();
+    assert_usage_error(
+        relu().args(["sweep", "--config"]).arg(&file).arg("--out").arg(dir.path().join("o")).assert(),
+        &["network 2 (lr = -0.5)", "--lr"],
+    );
+    assert!(!dir.path().join("o").join("report.json").exists());
 }

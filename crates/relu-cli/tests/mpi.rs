@@ -60,6 +60,21 @@ fn a_sweep_over_two_ranks_gives_the_one_process_results() {
     assert!(two.join("fig3.svg").is_file() && two.join("table.md").is_file());
 }
 
+#[test]
+fn relu_sweep_over_two_ranks_gives_the_one_process_results() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("sweep.toml");
+    std::fs::write(&file, "data = \"mnist\"\nhidden = [16]\nepochs = 1\nlimit = 300\nthreads = 1\n[grid]\nl1 = [0.0, 0.001, 0.003]\n")
+        .unwrap();
+    let (one, two) = (dir.path().join("one"), dir.path().join("two"));
+    relu().args(["sweep", "--quiet", "--config"]).arg(&file).arg("--out").arg(&one).assert().success();
+    ok(mpirun(&["sweep", "--quiet", "--config", file.to_str().unwrap(), "--out", two.to_str().unwrap()]));
+    let (a, b) = (report(&one), report(&two));
+    assert_eq!(b["processes"], 2);
+    assert_eq!(networks(&a).len(), 3);
+    assert_eq!(networks(&a), networks(&b));
+}
+
 fn history_losses(r: &Value) -> Vec<f64> {
     r["history"].as_array().unwrap().iter().map(|h| h["train_loss"].as_f64().unwrap()).collect()
 }

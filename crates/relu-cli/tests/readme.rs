@@ -122,6 +122,12 @@ fn fixtures(root: &Path) -> (PathBuf, PathBuf) {
     std::fs::write(work.join("reviews.txt"), "a wonderful superb film\nboring awful plot\n").unwrap();
     std::fs::write(work.join("more_reviews.txt"), "the plot was great\nthe actors were dull\n").unwrap();
     std::fs::write(work.join("run.toml"), "hidden = [32]\nepochs = 1\n").unwrap();
+    // The README's sweep file, made quick (the embedded digits, tiny networks, one epoch).
+    std::fs::write(
+        work.join("sweep.toml"),
+        "data = \"mnist\"\nhidden = [32]\nepochs = 1\nlimit = 200\nthreads = 2\n[grid]\nl1 = [0.0, 0.001]\n",
+    )
+    .unwrap();
     (home, work)
 }
 

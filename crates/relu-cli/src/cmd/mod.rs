@@ -7,6 +7,7 @@ pub mod inspect;
 pub mod predict;
 pub mod pretrain;
 pub mod reproduce;
+pub mod sweep;
 pub mod train;
 
 use std::path::Path;
