@@ -13,12 +13,21 @@
 //! job is reported by name and rank, and the whole MPI job is aborted, so no rank hangs
 //! waiting for one that is gone.
 
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
+
 use anyhow::{Result, bail};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 #[cfg(feature = "mpi")]
 mod mpi_world;
+
+/// How long rank 0 waits for the other ranks after a stop request before it reports without
+/// them: short, because `mpirun` follows the SIGTERM it sends when a rank dies with SIGKILL one
+/// second later (Open MPI's `odls_base_sigkill_timeout`), and the report must be written first.
+/// An interrupted job has no result to wait for anyway.
+pub const GRACE: Duration = Duration::from_millis(100);
 
 /// This process's place among the processes of a run.
 #[derive(Debug)]
@@ -103,11 +112,14 @@ impl Cluster {
     /// Runs jobs `0..jobs` with `work` and gathers the results on rank 0 (on the other ranks,
     /// `None`). `work` returns `Ok(None)` when interrupted: no further jobs are started, and the
     /// unfinished ones are listed in [`Swept::missing`]. One process runs the jobs in order;
-    /// MPI ranks take the next job whenever they finish one.
+    /// MPI ranks take the next job whenever they finish one. `stop` is the Ctrl-C/SIGTERM flag:
+    /// once it is set, rank 0 waits [`GRACE`] for the other ranks' interrupted jobs and then
+    /// reports without them (a rank that died never answers; `mpirun` sends SIGTERM to the rest
+    /// when one dies), so the report lists every unfinished job instead of never being written.
     ///
     /// # Errors
     /// The first job that failed (under MPI, with its rank; the other ranks are told to stop).
-    pub fn run_jobs<T, F>(&self, jobs: usize, work: F) -> Result<Option<Swept<T>>>
+    pub fn run_jobs<T, F>(&self, jobs: usize, stop: &AtomicBool, work: F) -> Result<Option<Swept<T>>>
     where
         T: Serialize + DeserializeOwned + Send,
         F: Fn(usize) -> Result<Option<T>> + Sync,
@@ -116,7 +128,7 @@ impl Cluster {
         if let Some(w) = &self.world
             && w.size() > 1
         {
-            return w.run_jobs(jobs, &work);
+            return w.run_jobs(jobs, stop, &work);
         }
         let mut done = Vec::new();
         for i in 0..jobs {
@@ -128,8 +140,9 @@ impl Cluster {
         Ok(Some(Swept { done, missing: Vec::new() }))
     }
 
-    /// Ends the whole run after an error on this process: under MPI every rank is stopped with
-    /// `code` (a rank left waiting for this one would hang); otherwise nothing happens.
+    /// Ends the whole run after an error or an interruption on this process: under MPI every
+    /// rank is stopped with `code` (a rank left waiting for this one would hang); otherwise
+    /// nothing happens.
     pub fn abort_on_error(&self, code: i32) {
         #[cfg(feature = "mpi")]
         if let Some(w) = &self.world
@@ -159,11 +172,11 @@ mod tests {
     #[test]
     fn one_process_runs_every_job_in_order_and_stops_at_an_interruption() {
         let c = Cluster::single();
-        let all = c.run_jobs(4, |i| Ok(Some(i * 10))).unwrap().unwrap();
+        let all = c.run_jobs(4, &AtomicBool::new(false), |i| Ok(Some(i * 10))).unwrap().unwrap();
         assert_eq!((all.done, all.missing), (vec![0, 10, 20, 30], vec![]));
-        let cut = c.run_jobs(4, |i| Ok((i < 2).then_some(i))).unwrap().unwrap();
+        let cut = c.run_jobs(4, &AtomicBool::new(false), |i| Ok((i < 2).then_some(i))).unwrap().unwrap();
         assert_eq!((cut.done, cut.missing), (vec![0, 1], vec![2, 3]));
-        let failed = c.run_jobs::<usize, _>(3, |i| if i == 1 { bail!("job {i} broke") } else { Ok(Some(i)) });
+        let failed = c.run_jobs::<usize, _>(3, &AtomicBool::new(false), |i| if i == 1 { bail!("job {i} broke") } else { Ok(Some(i)) });
         assert!(failed.unwrap_err().to_string().contains("job 1 broke"));
         assert_eq!((c.rank(), c.size(), Cluster::rounds_of(5, 1), Cluster::rounds_of(5, 2), Cluster::rounds_of(0, 2)), (0, 1, 5, 3, 1));
         assert!(c.group().is_none());

@@ -118,7 +118,13 @@ fn main() -> ExitCode {
         Command::Data { command } => cmd::data::run(command),
     };
     match result {
-        Ok(code) => ExitCode::from(code),
+        Ok(code) => {
+            if code != 0 && cluster.is_root() {
+                // An interrupted MPI run: rank 0 has written what finished; end every rank.
+                cluster.abort_on_error(i32::from(code));
+            }
+            ExitCode::from(code)
+        }
         // The reader of our standard output went away (`relu predict … | head`): stop quietly,
         // as other Unix tools do.
         Err(e) if e.chain().any(|c| c.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)) => {

@@ -49,9 +49,25 @@ fn networks(r: &Value) -> Vec<Value> {
 fn a_sweep_over_two_ranks_gives_the_one_process_results() {
     let dir = tempfile::tempdir().unwrap();
     let (one, two) = (dir.path().join("one"), dir.path().join("two"));
-    let args = ["reproduce", "fig3", "--data", "mnist", "--nets", "4", "--epochs", "1", "--limit", "400", "--threads", "1", "--quiet"];
+    let args = [
+        "reproduce",
+        "fig3",
+        "--data",
+        "mnist",
+        "--nets",
+        "4",
+        "--epochs",
+        "1",
+        "--limit",
+        "400",
+        "--budget-minutes",
+        "2",
+        "--threads",
+        "1",
+        "--quiet",
+    ];
     relu().args(args).arg("--out").arg(&one).assert().success();
-    ok(mpirun(&[&args[..], &["--out", two.to_str().unwrap(), "--budget-minutes", "30"]].concat()));
+    ok(mpirun(&[&args[..], &["--out", two.to_str().unwrap()]].concat()));
     let (a, b) = (report(&one), report(&two));
     assert_eq!(b["machine"]["processes"], 2);
     assert_eq!(b["missing_jobs"], Value::Array(vec![]));
@@ -73,6 +89,58 @@ fn relu_sweep_over_two_ranks_gives_the_one_process_results() {
     assert_eq!(b["processes"], 2);
     assert_eq!(networks(&a).len(), 3);
     assert_eq!(networks(&a), networks(&b));
+}
+
+/// The pid of rank `rank` among `mpirun`'s children (Open MPI puts the rank in each one's
+/// environment).
+fn rank_pid(mpirun: u32, rank: usize) -> Option<u32> {
+    std::fs::read_dir("/proc").ok()?.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok()).find(|pid| {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        // `pid (comm) state ppid …`
+        let ppid = stat.rsplit(')').next().and_then(|rest| rest.split_whitespace().nth(1)).and_then(|p| p.parse::<u32>().ok());
+        let env = std::fs::read(format!("/proc/{pid}/environ")).unwrap_or_default();
+        ppid == Some(mpirun) && env.split(|&b| b == 0).any(|v| v == format!("OMPI_COMM_WORLD_RANK={rank}").as_bytes())
+    })
+}
+
+#[test]
+fn a_rank_killed_mid_sweep_leaves_a_report_that_lists_the_unfinished_networks() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("sweep.toml");
+    // Networks big enough that none finishes in the first seconds.
+    std::fs::write(
+        &file,
+        "data = \"mnist\"\nhidden = [800, 800]\nepochs = 4\nlimit = 20000\nthreads = 1\n[grid]\nl1 = [0.0, 0.0001, 0.001, 0.003]\n",
+    )
+    .unwrap();
+    let out = dir.path().join("out");
+    let mut child = Command::new("mpirun")
+        .args(["--allow-run-as-root", "--oversubscribe", "-np", "2", env!("CARGO_BIN_EXE_relu"), "sweep", "--quiet", "--config"])
+        .arg(&file)
+        .arg("--out")
+        .arg(&out)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("mpirun must be installed for the mpi feature's tests (Debian: openmpi-bin)");
+    let started = std::time::Instant::now();
+    let victim = loop {
+        if let Some(pid) = rank_pid(child.id(), 1) {
+            break pid;
+        }
+        assert!(started.elapsed().as_secs() < 60, "rank 1 never started");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    // Into its first network (each takes several seconds).
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    assert!(Command::new("kill").args(["-9", &victim.to_string()]).status().unwrap().success());
+    let status = child.wait().unwrap();
+    assert!(!status.success(), "a killed rank fails the job");
+    let r = report(&out);
+    assert_eq!(r["interrupted"], true);
+    let (done, missing) = (r["networks"].as_array().unwrap().len(), r["missing"].as_array().unwrap().len());
+    assert!(missing > 0, "the killed rank's network is listed: {r}");
+    assert_eq!(done + missing, 4, "every network is either reported or listed as missing: {r}");
 }
 
 fn history_losses(r: &Value) -> Vec<f64> {

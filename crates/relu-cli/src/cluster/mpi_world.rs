@@ -9,7 +9,7 @@
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use mpi::Threading;
@@ -80,7 +80,7 @@ impl World {
         Group { world: &self.world, f32s: Vec::new(), f64s: Vec::new() }
     }
 
-    pub(super) fn run_jobs<T, F>(&self, jobs: usize, work: &F) -> Result<Option<Swept<T>>>
+    pub(super) fn run_jobs<T, F>(&self, jobs: usize, stop: &AtomicBool, work: &F) -> Result<Option<Swept<T>>>
     where
         T: Serialize + DeserializeOwned + Send,
         F: Fn(usize) -> Result<Option<T>> + Sync,
@@ -106,7 +106,17 @@ impl World {
                 }
             });
             let mut serving = self.size() - 1;
+            let mut stopping: Option<Instant> = None;
             while serving > 0 {
+                if stop.load(Ordering::SeqCst) {
+                    halt.store(true, Ordering::SeqCst);
+                    let since = *stopping.get_or_insert_with(Instant::now);
+                    if local.is_finished() && since.elapsed() >= super::GRACE {
+                        // The ranks still running did not answer in time (one may be dead):
+                        // report without them; `main` then aborts the MPI job.
+                        break;
+                    }
+                }
                 let Some(probed) = self.world.any_process().immediate_matched_probe() else {
                     std::thread::sleep(Duration::from_millis(5));
                     continue;

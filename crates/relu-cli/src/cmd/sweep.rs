@@ -168,7 +168,7 @@ pub fn run(args: &SweepArgs, cluster: &Cluster) -> Result<u8> {
     ));
     let stop = progress::install_ctrlc();
     let started = std::time::Instant::now();
-    let swept = cluster.run_jobs(planned.len(), |i| train_one(i, &planned[i], display, &stop))?;
+    let swept = cluster.run_jobs(planned.len(), &stop, |i| train_one(i, &planned[i], display, &stop))?;
     let Some(Swept { done, missing }) = swept else { return Ok(0) };
     let score = |n: &SweepNet| n.valid_error.or(n.valid_rmse);
     let best = done.iter().filter(|n| score(n).is_some()).min_by(|a, b| score(a).unwrap().total_cmp(&score(b).unwrap())).map(|n| n.network);

@@ -190,7 +190,7 @@ impl Runner {
             self.say(&format!("{jobs} networks shared by {} MPI processes", cluster.size()));
         }
         let processes = cluster.size();
-        cluster.run_jobs(jobs, |i| work(i, self.budget.share(Cluster::rounds_of(jobs - i, processes))))
+        cluster.run_jobs(jobs, &self.stop, |i| work(i, self.budget.share(Cluster::rounds_of(jobs - i, processes))))
     }
 
     /// The base settings of every network: the paper's protocol with this run's seed, threads,
