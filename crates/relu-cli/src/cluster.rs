@@ -14,7 +14,6 @@
 //! waiting for one that is gone.
 
 use std::sync::atomic::AtomicBool;
-use std::time::Duration;
 
 use anyhow::{Result, bail};
 use serde::Serialize;
@@ -27,7 +26,8 @@ mod mpi_world;
 /// them: short, because `mpirun` follows the SIGTERM it sends when a rank dies with SIGKILL one
 /// second later (Open MPI's `odls_base_sigkill_timeout`), and the report must be written first.
 /// An interrupted job has no result to wait for anyway.
-pub const GRACE: Duration = Duration::from_millis(100);
+#[cfg(feature = "mpi")]
+pub const GRACE: std::time::Duration = std::time::Duration::from_millis(100);
 
 /// This process's place among the processes of a run.
 #[derive(Debug)]
@@ -113,7 +113,7 @@ impl Cluster {
     /// `None`). `work` returns `Ok(None)` when interrupted: no further jobs are started, and the
     /// unfinished ones are listed in [`Swept::missing`]. One process runs the jobs in order;
     /// MPI ranks take the next job whenever they finish one. `stop` is the Ctrl-C/SIGTERM flag:
-    /// once it is set, rank 0 waits [`GRACE`] for the other ranks' interrupted jobs and then
+    /// once it is set, rank 0 waits `GRACE` (100 ms) for the other ranks' interrupted jobs and then
     /// reports without them (a rank that died never answers; `mpirun` sends SIGTERM to the rest
     /// when one dies), so the report lists every unfinished job instead of never being written.
     ///
@@ -130,6 +130,8 @@ impl Cluster {
         {
             return w.run_jobs(jobs, stop, &work);
         }
+        // One process: each job watches the flag itself and returns `Ok(None)`.
+        let _ = stop;
         let mut done = Vec::new();
         for i in 0..jobs {
             match work(i)? {

@@ -11,13 +11,13 @@
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
-use relu_experiment::search::{self, JobResult, LrSearch, Start};
-use relu_experiment::stats;
+use relu_experiment::search::{self, LrSearch, Start};
 use relu_nn::NetworkSpec;
 use serde::{Deserialize, Serialize};
 
 use crate::cli::SweepArgs;
 use crate::cluster::{Cluster, Swept};
+use crate::cmd::reproduce::NetResult;
 use crate::data;
 use crate::progress::{self, Display};
 use crate::settings::Settings;
@@ -105,27 +105,16 @@ fn expand(text: &str, file: &Path, threads: Option<usize>) -> Result<Vec<Planned
     Ok(planned)
 }
 
-/// One trained network of the sweep.
+/// One trained network of the sweep: its place, what varies, its settings and its results (the
+/// fields `relu reproduce` reports for a network).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct SweepNet {
     /// 1-based, in the file's order.
     network: usize,
     label: String,
     settings: Settings,
-    epochs_run: usize,
-    best_epoch: Option<usize>,
-    stop: String,
-    valid_error: Option<f64>,
-    valid_rmse: Option<f64>,
-    test_error: Option<f64>,
-    test_rmse: Option<f64>,
-    test_loss: f64,
-    /// Per hidden layer: fraction of exact zeros on the test split.
-    sparsity: Vec<f64>,
-    mean_sparsity: f64,
-    dead_units: Vec<usize>,
-    examples_per_second: f64,
-    seconds: f64,
+    #[serde(flatten)]
+    result: NetResult,
 }
 
 #[derive(Serialize)]
@@ -170,8 +159,8 @@ pub fn run(args: &SweepArgs, cluster: &Cluster) -> Result<u8> {
     let started = std::time::Instant::now();
     let swept = cluster.run_jobs(planned.len(), &stop, |i| train_one(i, &planned[i], display, &stop))?;
     let Some(Swept { done, missing }) = swept else { return Ok(0) };
-    let score = |n: &SweepNet| n.valid_error.or(n.valid_rmse);
-    let best = done.iter().filter(|n| score(n).is_some()).min_by(|a, b| score(a).unwrap().total_cmp(&score(b).unwrap())).map(|n| n.network);
+    let best =
+        done.iter().filter_map(|n| Some((n.network, n.result.valid_error?))).min_by(|a, b| a.1.total_cmp(&b.1)).map(|(network, _)| network);
     let report = SweepReport {
         relu_version: env!("CARGO_PKG_VERSION"),
         command: std::env::args().collect::<Vec<_>>().join(" "),
@@ -229,39 +218,21 @@ fn train_one(i: usize, p: &Planned, display: Display, stop: &std::sync::Arc<std:
     // The network's own learning rate; the sweep is the search.
     let job = search::Job { name, start, config: s.train_config(), search: LrSearch { grid: vec![s.lr], select_epochs: s.epochs } };
     let mut monitor = progress::Runs { display, stop: stop.clone(), stop_after: None, name: &job.name };
-    let Some(JobResult { fitted, valid, test, seconds }) =
+    let Some(done) =
         search::run_job(&job, &loaded.train, Some(&loaded.valid), &loaded.test, None, &mut monitor).with_context(|| job.name.clone())?
     else {
         return Ok(None);
     };
-    let report = fitted.report;
-    let net = SweepNet {
-        network: i + 1,
-        label: p.label.clone(),
-        settings: s.clone(),
-        epochs_run: report.history.len(),
-        best_epoch: report.best_epoch,
-        stop: serde_json::to_value(report.stop).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default(),
-        valid_error: valid.as_ref().and_then(|v| v.error),
-        valid_rmse: valid.as_ref().and_then(|v| v.rmse),
-        test_error: test.error,
-        test_rmse: test.rmse,
-        test_loss: test.loss,
-        mean_sparsity: stats::mean_or_zero(&test.sparsity),
-        sparsity: test.sparsity,
-        dead_units: test.dead_units,
-        examples_per_second: report.examples_per_second,
-        seconds,
-    };
+    let result = NetResult::new(job.name, s, s.pretrain.is_some() || s.init.is_some(), loaded.train.len(), done);
     display.say(&format!(
         "{}: valid {}, test {}, sparsity {:.1} %, {:.0} s",
-        job.name,
-        score(net.valid_error, net.valid_rmse),
-        score(net.test_error, net.test_rmse),
-        100.0 * net.mean_sparsity,
-        net.seconds
+        result.name,
+        score(result.valid_error, None),
+        score(result.test_error, result.test_rmse),
+        100.0 * result.mean_sparsity,
+        result.seconds
     ));
-    Ok(Some(net))
+    Ok(Some(SweepNet { network: i + 1, label: p.label.clone(), settings: s.clone(), result }))
 }
 
 /// `1.43 %` for an error, `rmse 0.812` for ratings.
@@ -281,15 +252,16 @@ fn markdown(file: &Path, nets: &[SweepNet], best: Option<usize>, missing: &[usiz
     );
     for n in nets {
         let mark = if Some(n.network) == best { " **(best valid)**" } else { "" };
+        let r = &n.result;
         s += &format!(
             "| {}{mark} | {} | {} | {} | {:.1}% | {} of {} |\n",
             n.network,
             n.label,
-            score(n.valid_error, n.valid_rmse),
-            score(n.test_error, n.test_rmse),
-            100.0 * n.mean_sparsity,
-            n.best_epoch.map_or("-".into(), |e| e.to_string()),
-            n.epochs_run
+            score(r.valid_error, None),
+            score(r.test_error, r.test_rmse),
+            100.0 * r.mean_sparsity,
+            r.best_epoch.map_or("-".into(), |e| e.to_string()),
+            r.epochs_run
         );
     }
     if !missing.is_empty() {

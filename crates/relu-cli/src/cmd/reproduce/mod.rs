@@ -381,44 +381,76 @@ struct Splits<'a> {
 
 /// A trained network's results.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-struct NetResult {
-    name: String,
-    activation: String,
-    hidden: Vec<usize>,
+pub(crate) struct NetResult {
+    pub(crate) name: String,
+    pub(crate) activation: String,
+    pub(crate) hidden: Vec<usize>,
     /// The first hidden layer's L1 weight after training (with a target sparsity, where the
     /// controller left it).
     l1: f32,
     /// `--target-sparsity` of this network, if any.
-    target_sparsity: Option<f32>,
-    sign_flip: bool,
-    input_dropout: f32,
+    pub(crate) target_sparsity: Option<f32>,
+    pub(crate) sign_flip: bool,
+    pub(crate) input_dropout: f32,
     /// `report` or `revive`.
-    dead_unit_policy: String,
-    pretrained: bool,
+    pub(crate) dead_unit_policy: String,
+    pub(crate) pretrained: bool,
     /// The learning rate chosen by the trials.
-    lr: f32,
-    lr_trials: Vec<LrTrial>,
-    epochs_run: usize,
-    best_epoch: Option<usize>,
-    stop: String,
-    train_examples: usize,
-    valid_error: Option<f64>,
-    test_error: Option<f64>,
-    test_rmse: Option<f64>,
-    test_loss: f64,
+    pub(crate) lr: f32,
+    pub(crate) lr_trials: Vec<LrTrial>,
+    pub(crate) epochs_run: usize,
+    pub(crate) best_epoch: Option<usize>,
+    pub(crate) stop: String,
+    pub(crate) train_examples: usize,
+    pub(crate) valid_error: Option<f64>,
+    pub(crate) test_error: Option<f64>,
+    pub(crate) test_rmse: Option<f64>,
+    pub(crate) test_loss: f64,
     /// Per hidden layer: fraction of exact zeros on the test split.
-    sparsity: Vec<f64>,
+    pub(crate) sparsity: Vec<f64>,
     /// The mean of `sparsity` over the hidden layers (the paper's "average sparsity").
-    mean_sparsity: f64,
-    dead_units: Vec<usize>,
-    examples_per_second: f64,
+    pub(crate) mean_sparsity: f64,
+    pub(crate) dead_units: Vec<usize>,
+    pub(crate) examples_per_second: f64,
     /// Seconds of learning-rate trials and training (pre-training excluded).
-    seconds: f64,
+    pub(crate) seconds: f64,
 }
 
 impl NetResult {
+    /// The results of a finished job `name` trained with `settings` (`pretrained`: it started
+    /// from pre-trained layers) on `train_examples` examples.
+    pub(crate) fn new(name: String, settings: &Settings, pretrained: bool, train_examples: usize, done: JobResult) -> NetResult {
+        let JobResult { fitted: Fitted { net, report, lr, trials }, valid, test, seconds } = done;
+        NetResult {
+            name,
+            activation: settings.activation.to_string(),
+            hidden: net.spec().hidden.iter().map(|l| l.units).collect(),
+            l1: net.spec().hidden.first().map_or(0.0, |l| l.l1),
+            target_sparsity: settings.target_sparsity.map(|t| t.target(0)),
+            sign_flip: settings.sign_flip,
+            input_dropout: settings.input_dropout,
+            dead_unit_policy: settings.dead_units.to_string(),
+            pretrained,
+            lr,
+            lr_trials: trials,
+            epochs_run: report.history.len(),
+            best_epoch: report.best_epoch,
+            stop: serde_json::to_value(report.stop).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default(),
+            train_examples,
+            valid_error: valid.and_then(|v| v.error.or(v.rmse)),
+            test_error: test.error,
+            test_rmse: test.rmse,
+            test_loss: test.loss,
+            mean_sparsity: stats::mean_or_zero(&test.sparsity),
+            sparsity: test.sparsity,
+            dead_units: test.dead_units,
+            examples_per_second: report.examples_per_second,
+            seconds,
+        }
+    }
+
     /// Test error, or RMSE for ratings.
-    fn score(&self) -> f64 {
+    pub(crate) fn score(&self) -> f64 {
         self.test_error.or(self.test_rmse).unwrap_or(f64::NAN)
     }
 }
@@ -448,33 +480,8 @@ fn train_job(r: &Runner, job: Job, data: &Splits<'_>, budget: Option<f64>) -> Re
         }
         Err(e) => return Err(e).with_context(|| job.name.clone()),
     };
-    let JobResult { fitted: Fitted { net, report, lr, trials }, valid, test, seconds } = done;
-    let result = NetResult {
-        name: job.name,
-        activation: settings.activation.to_string(),
-        hidden: net.spec().hidden.iter().map(|l| l.units).collect(),
-        l1: net.spec().hidden.first().map_or(0.0, |l| l.l1),
-        target_sparsity: settings.target_sparsity.map(|t| t.target(0)),
-        sign_flip: settings.sign_flip,
-        input_dropout: settings.input_dropout,
-        dead_unit_policy: settings.dead_units.to_string(),
-        pretrained,
-        lr,
-        lr_trials: trials,
-        epochs_run: report.history.len(),
-        best_epoch: report.best_epoch,
-        stop: serde_json::to_value(report.stop).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default(),
-        train_examples: data.train.len(),
-        valid_error: valid.and_then(|v| v.error.or(v.rmse)),
-        test_error: test.error,
-        test_rmse: test.rmse,
-        test_loss: test.loss,
-        mean_sparsity: stats::mean_or_zero(&test.sparsity),
-        sparsity: test.sparsity,
-        dead_units: test.dead_units,
-        examples_per_second: report.examples_per_second,
-        seconds,
-    };
+    let result = NetResult::new(job.name, &settings, pretrained, data.train.len(), done);
+    let lr = result.lr;
     r.say(&format!(
         "{}: lr {lr}, kept epoch {} of {}: test {}, sparsity {:.1} %, {:.0} s",
         result.name,
