@@ -258,11 +258,16 @@ fn temp_file_pid(name: &str) -> Option<u32> {
     pid.parse().ok()
 }
 
-/// Whether process `pid` (the writer of `file`) still runs: on Linux from `/proc`; elsewhere a
-/// file younger than a day counts as live.
+/// Whether process `pid` (the writer of `file`) still runs: on Linux from `/proc`, where a
+/// zombie (exited, not yet reaped by its parent — e.g. an MPI rank whose launcher returned
+/// first) or dead process does not count; elsewhere a file younger than a day counts as live.
 fn process_alive(pid: u32, file: &Path) -> bool {
     if cfg!(target_os = "linux") {
-        Path::new("/proc").join(pid.to_string()).exists()
+        match std::fs::read_to_string(Path::new("/proc").join(pid.to_string()).join("stat")) {
+            // `pid (comm) STATE …`: the state follows the last `)`.
+            Ok(stat) => !matches!(stat.rsplit(')').next().and_then(|rest| rest.split_whitespace().next()), Some("Z" | "X" | "x")),
+            Err(_) => false,
+        }
     } else {
         let day = std::time::Duration::from_secs(24 * 3600);
         std::fs::metadata(file).and_then(|m| m.modified()).ok().and_then(|t| t.elapsed().ok()).is_none_or(|age| age < day)
@@ -672,4 +677,25 @@ pub fn load_training(path: &Path) -> Result<(Network, TrainState, TrainConfig)> 
         },
     };
     Ok((net, state, m.config))
+}
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    #[test]
+    fn an_exited_but_unreaped_writer_is_not_alive() {
+        let me = std::process::id();
+        assert!(super::process_alive(me, std::path::Path::new("unused")), "this process runs");
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let pid = child.id();
+        // Not waited for: once it has exited it stays a zombie until `wait`.
+        let start = std::time::Instant::now();
+        while super::process_alive(pid, std::path::Path::new("unused")) {
+            assert!(start.elapsed().as_secs() < 10, "a finished child still counts as running");
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+        assert!(stat.contains(") Z"), "the child is a zombie: {stat}");
+        child.wait().unwrap();
+        assert!(!super::process_alive(pid, std::path::Path::new("unused")));
+    }
 }
