@@ -22,12 +22,13 @@
 //! see the whole batch). After every epoch all members hold identical parameters, so member 0's
 //! checkpoint resumes the whole group.
 
-use relu_core::kernels::apply_gradient;
-use relu_core::{Dataset, StepRule};
+use nalgebra::DMatrix;
+use relu_core::kernels::{apply_gradient, dense_weight_grad};
+use relu_core::{Dataset, Dispatch, Features, StepRule, UnitMajor};
 
-use crate::backward::{BatchLoss, Gradients, backward};
+use crate::backward::{BatchLoss, Gradients, Update, add_outer, backward};
 use crate::dead::Fired;
-use crate::network::{ForwardCache, Network, Workspace};
+use crate::network::{ForwardCache, Layer, Network, Workspace};
 use crate::optim::{Sgd, SgdState};
 
 /// A fixed group of members that can sum numbers across all of them: all that data-parallel
@@ -45,6 +46,13 @@ pub trait Collective: Send {
     fn size(&self) -> usize;
     /// Replaces `values` on every member with the element-wise sum over the members.
     fn sum_f32(&mut self, values: &mut [f32]);
+    /// Writes into `sum` the element-wise sum over the members of their `values` (same
+    /// lengths). The default copies and calls [`Collective::sum_f32`]; an implementation with a
+    /// two-buffer reduction (MPI's allreduce) saves that pass over the parameters.
+    fn sum_f32_into(&mut self, values: &[f32], sum: &mut [f32]) {
+        sum.copy_from_slice(values);
+        self.sum_f32(sum);
+    }
     /// As [`Collective::sum_f32`], for `f64`.
     fn sum_f64(&mut self, values: &mut [f64]);
 }
@@ -98,13 +106,18 @@ pub(crate) struct SharedStep {
 /// One member's side of a data-parallel run: the group and the gradient buffers.
 pub(crate) struct Member<'p, 'a> {
     par: &'p mut DataParallel<'a>,
+    /// This member's weighted gradients, and their sum over the group (synchronous SGD only).
     grads: Gradients,
+    summed: Gradients,
 }
 
 impl<'p, 'a> Member<'p, 'a> {
     pub(crate) fn new(par: &'p mut DataParallel<'a>, net: &Network) -> Self {
-        let grads = if par.sync_every == 1 { Gradients::zeros_like(net) } else { Gradients::new(0) };
-        Self { par, grads }
+        let (grads, summed) = match par.sync_every {
+            1 => (Gradients::zeros_like(net), Gradients::zeros_like(net)),
+            _ => (Gradients::new(0), Gradients::new(0)),
+        };
+        Self { par, grads, summed }
     }
 
     /// This member's slice of a batch of `m` examples.
@@ -138,7 +151,8 @@ impl<'p, 'a> Member<'p, 'a> {
             }
             (false, true) => {
                 let cache = net.forward(&local.inputs, ws);
-                let loss = backward(net, &local.inputs, &cache, &local.targets, ws, &mut self.grads);
+                let share = local.len() as f32 / m as f32;
+                let loss = backward(net, &local.inputs, &cache, &local.targets, ws, &mut Weighted { grads: &mut self.grads, share });
                 (loss, Some(cache))
             }
             (false, false) => {
@@ -175,7 +189,7 @@ impl<'p, 'a> Member<'p, 'a> {
         let stop_flag = totals[5] > 0.0;
         let active = totals[6..].iter().map(|&a| a.round() as usize).collect();
         let stop = if synchronous {
-            self.apply_summed(net, local.len() as f32 / m.max(1) as f32, sgd, lr, state);
+            self.apply_summed(net, sgd, lr, state);
             stop_flag
         } else {
             // A stop waits for the next synchronisation point, so the members' networks agree
@@ -189,9 +203,9 @@ impl<'p, 'a> Member<'p, 'a> {
         SharedStep { loss: group_loss, active, cache, stop }
     }
 
-    /// Synchronous SGD: weights this member's gradient by its `share` of the batch, sums the
-    /// gradients over the group, and applies the step (the one every member applies).
-    fn apply_summed(&mut self, net: &mut Network, share: f32, sgd: Sgd, lr: f32, state: &mut SgdState) {
+    /// Synchronous SGD: sums the members' weighted gradients over the group and applies the
+    /// step (the one every member applies).
+    fn apply_summed(&mut self, net: &mut Network, sgd: Sgd, lr: f32, state: &mut SgdState) {
         // Biases are not decayed, as in the one-process step.
         let (rule, bias_rule) = (sgd.rule(lr), StepRule::sgd(lr, 0.0, sgd.momentum));
         if sgd.momentum > 0.0 && state.velocity.len() != net.layers().len() {
@@ -199,13 +213,9 @@ impl<'p, 'a> Member<'p, 'a> {
         }
         let (_, layers) = net.parts_mut();
         for (i, layer) in layers.iter_mut().enumerate() {
-            let (g, gb) = (&mut self.grads.weights[i], &mut self.grads.biases[i]);
-            if share != 1.0 {
-                *g *= share;
-                *gb *= share;
-            }
-            self.par.group.sum_f32(g.as_mut_slice());
-            self.par.group.sum_f32(gb.as_mut_slice());
+            let (g, gb) = (&mut self.summed.weights[i], &mut self.summed.biases[i]);
+            self.par.group.sum_f32_into(self.grads.weights[i].as_slice(), g.as_mut_slice());
+            self.par.group.sum_f32_into(self.grads.biases[i].as_slice(), gb.as_mut_slice());
             let (v, vb) = match state.velocity.get_mut(i) {
                 Some((v, vb)) => (Some(v.as_mut_slice()), Some(vb.as_mut_slice())),
                 None => (None, None),
@@ -243,6 +253,40 @@ impl<'p, 'a> Member<'p, 'a> {
         let (bits, rest) = v.split_at(v.len() - N);
         fired.merge_flags(bits, units);
         std::array::from_fn(|k| rest[k] > 0.0)
+    }
+}
+
+/// The gradient sink of a synchronous step: this member's gradients weighted by its `share` of
+/// the global batch (so the group's sum is the batch's gradient), written over the previous
+/// step's buffers — a dense input's in one pass (β = 0), a sparse input's active columns into a
+/// zeroed buffer.
+struct Weighted<'g> {
+    grads: &'g mut Gradients,
+    share: f32,
+}
+
+impl Update for Weighted<'_> {
+    fn layer(
+        &mut self,
+        index: usize,
+        layer: &mut Layer,
+        delta: &DMatrix<f32>,
+        input: &Features,
+        input_units: Option<&UnitMajor>,
+        dispatch: &mut Dispatch,
+    ) {
+        let g = &mut self.grads.weights[index];
+        debug_assert_eq!(g.shape(), layer.weight.shape(), "gradient buffers are shaped like the network");
+        match input {
+            Features::Dense(h) => dense_weight_grad(self.share, delta, h, 0.0, g),
+            Features::Sparse(_) => {
+                g.fill(0.0);
+                add_outer(self.share, delta, input, input_units, g, dispatch);
+            }
+        }
+        let gb = &mut self.grads.biases[index];
+        gb.copy_from(&delta.column_sum());
+        *gb *= self.share;
     }
 }
 

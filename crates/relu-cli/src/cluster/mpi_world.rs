@@ -203,6 +203,10 @@ impl relu_nn::parallel::Collective for Group<'_> {
         self.world.all_reduce_into(&self.f32s[..], values, SystemOperation::sum());
     }
 
+    fn sum_f32_into(&mut self, values: &[f32], sum: &mut [f32]) {
+        self.world.all_reduce_into(values, sum, SystemOperation::sum());
+    }
+
     fn sum_f64(&mut self, values: &mut [f64]) {
         self.f64s.clear();
         self.f64s.extend_from_slice(values);
