@@ -29,6 +29,7 @@ const FLAGS: &[(&str, &str)] = &[
     ("maxout pieces", "--activation"),
     ("target sparsity", "--target-sparsity"),
     ("target-sparsity gain", "--sparsity-gain"),
+    ("target-sparsity damping", "--sparsity-damping"),
     ("dead-unit policy", "--dead-units"),
     // relu-pretrain: PretrainConfig, Corruption.
     ("pre-training epochs", "--pretrain-epochs"),

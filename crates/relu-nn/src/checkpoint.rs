@@ -519,6 +519,9 @@ struct StateMeta {
     /// weight decay): steps since the last flush, their rule, and each layer's per-column counts.
     #[serde(default)]
     pending: Option<Pending>,
+    /// The target-sparsity controller's smoothed sparsity per hidden layer (absent: none yet).
+    #[serde(default)]
+    smoothed_sparsity: Vec<Option<f64>>,
 }
 
 /// The relations every state [`save_training`] writes satisfies, so an edited or damaged state is
@@ -550,6 +553,12 @@ fn check_state(m: &StateMeta, hidden: usize) -> std::result::Result<(), String> 
         }
         None if m.bad_epochs != 0 => return Err(format!("{} epochs without improvement but no best epoch", m.bad_epochs)),
         None => {}
+    }
+    if m.smoothed_sparsity.len() > hidden || m.smoothed_sparsity.iter().flatten().any(|s| !(0.0..=1.0).contains(s)) {
+        return Err(format!(
+            "smoothed sparsity {:?} for {hidden} hidden layers: expected fractions in [0, 1], one per layer",
+            m.smoothed_sparsity
+        ));
     }
     let p = &m.partial;
     let totals = [p.data, p.penalty, p.squared_error, p.seconds, p.train_seconds];
@@ -610,6 +619,7 @@ pub fn save_training(path: &Path, net: &Network, state: &TrainState, config: &Tr
         history: state.history.clone(),
         config: *config,
         momentum: !state.sgd.velocity.is_empty(),
+        smoothed_sparsity: state.smoothed_sparsity.clone(),
         pending: state.sgd.pending().map(|(steps, r, columns)| Pending {
             steps,
             scale: r.scale,
@@ -667,6 +677,7 @@ pub fn load_training(path: &Path) -> Result<(Network, TrainState, TrainConfig)> 
         best,
         bad_epochs: m.bad_epochs,
         history: m.history,
+        smoothed_sparsity: m.smoothed_sparsity,
         sgd: match m.pending {
             None => SgdState::from_velocity(velocity),
             Some(p) => {

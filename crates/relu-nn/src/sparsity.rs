@@ -10,7 +10,10 @@
 //! with `s*` the target, `s` the layer's zero fraction on the batch, `b` the batch's examples and
 //! `N` the training examples, so `ln λ` integrates the error at a rate of `g` per epoch whatever
 //! the batch size (default `g` = [`TargetSparsity::DEFAULT_GAIN`]). λ is part of the network
-//! (its [`crate::LayerSpec::l1`]), so it is saved and resumed with it.
+//! (its [`crate::LayerSpec::l1`]), so it is saved and resumed with it. With a damping `d > 0`,
+//! `ln λ` also moves by `−d · Δs̄`, each change of the layer's smoothed sparsity `s̄` (an
+//! exponential average over about 2% of an epoch, kept in the resumable training state): a
+//! velocity-form PI controller whose proportional part acts on the measurement.
 //!
 //! Limits, measured (docs/results.md): sparsity follows λ with a lag of epochs, and zeros are
 //! slow to undo — a unit pushed off on most inputs gets no gradient there — so the controller
@@ -40,6 +43,9 @@ pub struct TargetSparsity {
     layers: u8,
     /// Controller gain `g`: the rate, per epoch, at which `ln λ` follows the sparsity error.
     pub gain: f32,
+    /// Damping `d`: `ln λ` also moves by `−d` times each change of the layer's smoothed sparsity,
+    /// so λ eases off as soon as sparsity climbs (and before it overshoots); 0 for none.
+    pub damping: f32,
 }
 
 impl TargetSparsity {
@@ -47,6 +53,11 @@ impl TargetSparsity {
     pub const MAX_LAYERS: usize = 16;
     /// The default controller gain, per epoch.
     pub const DEFAULT_GAIN: f32 = 3.0;
+    /// The default damping.
+    pub const DEFAULT_DAMPING: f32 = 0.0;
+    /// The smoothed sparsity follows each batch's by this fraction of the epoch's share: an
+    /// exponential average over about 2% of an epoch, whatever the batch size.
+    const SMOOTHING_PER_EPOCH: f64 = 50.0;
 
     /// The same target for every hidden layer.
     ///
@@ -70,7 +81,12 @@ impl TargetSparsity {
         }
         let mut a = [0.0; Self::MAX_LAYERS];
         a[..targets.len()].copy_from_slice(targets);
-        Ok(Self { targets: a, layers: if targets.len() == 1 { 0 } else { targets.len() as u8 }, gain: Self::DEFAULT_GAIN })
+        Ok(Self {
+            targets: a,
+            layers: if targets.len() == 1 { 0 } else { targets.len() as u8 },
+            gain: Self::DEFAULT_GAIN,
+            damping: Self::DEFAULT_DAMPING,
+        })
     }
 
     /// The targets as given.
@@ -95,6 +111,9 @@ impl TargetSparsity {
         if !(self.gain.is_finite() && self.gain > 0.0) {
             return Err(invalid("target-sparsity gain", self.gain, "a finite number > 0"));
         }
+        if !(self.damping.is_finite() && self.damping >= 0.0) {
+            return Err(invalid("target-sparsity damping", self.damping, "a finite number >= 0"));
+        }
         Ok(())
     }
 
@@ -116,10 +135,15 @@ impl TargetSparsity {
     }
 
     /// λ after a batch on which the layer's zero fraction was `sparsity`; `fraction` is the
-    /// batch's share of the epoch's examples.
-    pub fn step(&self, layer: usize, l1: f32, sparsity: f64, fraction: f64) -> f32 {
+    /// batch's share of the epoch's examples; `smoothed` is the layer's smoothed sparsity, which
+    /// this step updates (`None` before the first batch).
+    pub fn step(&self, layer: usize, l1: f32, sparsity: f64, fraction: f64, smoothed: &mut Option<f64>) -> f32 {
         let error = f64::from(self.target(layer)) - sparsity;
-        let next = f64::from(l1.max(L1_FLOOR)) * (f64::from(self.gain) * error * fraction).exp();
+        let before = smoothed.unwrap_or(sparsity);
+        let after = before + (Self::SMOOTHING_PER_EPOCH * fraction).min(1.0) * (sparsity - before);
+        *smoothed = Some(after);
+        let log_step = f64::from(self.gain) * error * fraction - f64::from(self.damping) * (after - before);
+        let next = f64::from(l1.max(L1_FLOOR)) * log_step.exp();
         (next as f32).clamp(L1_FLOOR, L1_CEIL)
     }
 }
@@ -130,11 +154,17 @@ impl TargetSparsity {
 struct Repr {
     targets: Vec<f32>,
     gain: f32,
+    #[serde(default = "default_damping")]
+    damping: f32,
+}
+
+fn default_damping() -> f32 {
+    TargetSparsity::DEFAULT_DAMPING
 }
 
 impl From<TargetSparsity> for Repr {
     fn from(t: TargetSparsity) -> Repr {
-        Repr { targets: t.targets().to_vec(), gain: t.gain }
+        Repr { targets: t.targets().to_vec(), gain: t.gain, damping: t.damping }
     }
 }
 
@@ -142,7 +172,7 @@ impl TryFrom<Repr> for TargetSparsity {
     type Error = crate::NnError;
 
     fn try_from(r: Repr) -> Result<Self> {
-        let t = Self { gain: r.gain, ..Self::new(&r.targets)? };
+        let t = Self { gain: r.gain, damping: r.damping, ..Self::new(&r.targets)? };
         t.check_values()?;
         Ok(t)
     }
@@ -184,13 +214,21 @@ mod tests {
             assert!(bad.parse::<TargetSparsity>().is_err(), "{bad}");
         }
         // Too dense → λ grows; too sparse → λ shrinks; on target → unchanged.
-        assert!(u.step(0, 1e-3, 0.5, 0.01) > 1e-3);
-        assert!(u.step(0, 1e-3, 0.95, 0.01) < 1e-3);
-        assert_eq!(u.step(0, 1e-3, 0.85f32 as f64, 0.01), 1e-3);
+        assert!(u.step(0, 1e-3, 0.5, 0.01, &mut None) > 1e-3);
+        assert!(u.step(0, 1e-3, 0.95, 0.01, &mut None) < 1e-3);
+        assert_eq!(u.step(0, 1e-3, 0.85f32 as f64, 0.01, &mut None), 1e-3);
         // A whole epoch at error 1/g multiplies λ by e.
         let g = f64::from(TargetSparsity::DEFAULT_GAIN);
-        assert!((u.step(0, 1e-3, 0.85 - 1.0 / g, 1.0) / 1e-3 - std::f32::consts::E).abs() < 1e-3);
-        assert_eq!(u.step(0, 0.0, 0.5, 0.01), u.step(0, L1_FLOOR, 0.5, 0.01), "0 starts from the floor");
-        assert_eq!(u.step(0, 0.9, 0.0, 1.0), L1_CEIL);
+        assert!((u.step(0, 1e-3, 0.85 - 1.0 / g, 1.0, &mut None) / 1e-3 - std::f32::consts::E).abs() < 1e-3);
+        assert_eq!(u.step(0, 0.0, 0.5, 0.01, &mut None), u.step(0, L1_FLOOR, 0.5, 0.01, &mut None), "0 starts from the floor");
+        assert_eq!(u.step(0, 0.9, 0.0, 1.0, &mut None), L1_CEIL);
+        // Damping: a rise of the smoothed sparsity lowers λ by exp(−d·rise); the smoothing
+        // follows a batch by 50 × its share of the epoch.
+        let d = TargetSparsity { damping: 4.0, ..u };
+        let mut smoothed = Some(0.5);
+        let (plain, damped) = (u.step(0, 1e-3, 0.7, 0.01, &mut Some(0.5)), d.step(0, 1e-3, 0.7, 0.01, &mut smoothed));
+        assert!((smoothed.unwrap() - 0.6).abs() < 1e-12, "{smoothed:?}");
+        assert!(((damped / plain) as f64 - (-4.0f64 * 0.1).exp()).abs() < 1e-4, "{damped} vs {plain}");
+        assert!("0.85".parse::<TargetSparsity>().map(|t| TargetSparsity { damping: -1.0, ..t }).unwrap().check_values().is_err());
     }
 }

@@ -283,6 +283,9 @@ pub struct TrainState {
     pub history: Vec<EpochMetrics>,
     /// Momentum buffers.
     pub sgd: SgdState,
+    /// Per hidden layer: the target-sparsity controller's smoothed sparsity (`None` before its
+    /// first batch).
+    pub(crate) smoothed_sparsity: Vec<Option<f64>>,
 }
 
 /// Running totals of an epoch in progress.
@@ -325,6 +328,7 @@ impl TrainState {
             bad_epochs: 0,
             history: Vec::new(),
             sgd: SgdState::new(net, config.sgd),
+            smoothed_sparsity: Vec::new(),
         }
     }
 }
@@ -562,7 +566,11 @@ impl Trainer {
                     }
                     if let Some(t) = cfg.target_sparsity {
                         let zeros = 1.0 - active as f64 / (units[l] * loss.examples).max(1) as f64;
-                        let l1 = t.step(l, net.spec().hidden[l].l1, zeros, loss.examples as f64 / n as f64);
+                        if st.smoothed_sparsity.len() != units.len() {
+                            st.smoothed_sparsity = vec![None; units.len()];
+                        }
+                        let fraction = loss.examples as f64 / n as f64;
+                        let l1 = t.step(l, net.spec().hidden[l].l1, zeros, fraction, &mut st.smoothed_sparsity[l]);
                         net.set_l1(l, l1);
                     }
                 }

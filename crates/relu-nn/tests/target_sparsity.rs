@@ -87,18 +87,33 @@ fn per_layer_targets_must_match_the_layers() {
 
 #[test]
 fn the_controller_resumes_exactly() {
-    let cfg = config(3, "0.85");
-    let (straight, _) = fit(net(1e-3), cfg);
-    let (tr, va) = (blobs(800, 1), blobs(200, 2));
-    let mut n = net(1e-3);
-    let mut t = Trainer::new(cfg).unwrap();
-    // 80 batches per epoch: stop inside epoch 3, after a best epoch with another λ was kept.
-    assert_eq!(t.fit(&mut n, &tr, Some(&va), &mut StopAfter(200, 0)).unwrap().stop, StopReason::Interrupted);
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("state.safetensors");
-    save_training(&path, &n, t.state().unwrap(), t.config()).unwrap();
-    let (mut n2, state, cfg2) = load_training(&path).unwrap();
-    assert_eq!(n2.spec(), n.spec(), "λ travels with the network");
-    Trainer::resume(cfg2, state).unwrap().fit(&mut n2, &tr, Some(&va), &mut Silent).unwrap();
-    assert_eq!(n2, straight, "the resumed run differs (weights or λ)");
+    // With damping the controller's smoothed sparsity is state too, saved with the run.
+    for damping in [0.0, 3.0] {
+        let mut cfg = config(3, "0.85");
+        cfg.target_sparsity.as_mut().unwrap().damping = damping;
+        let (straight, _) = fit(net(1e-3), cfg);
+        let (tr, va) = (blobs(800, 1), blobs(200, 2));
+        let mut n = net(1e-3);
+        let mut t = Trainer::new(cfg).unwrap();
+        // 80 batches per epoch: stop inside epoch 3, after a best epoch with another λ was kept.
+        assert_eq!(t.fit(&mut n, &tr, Some(&va), &mut StopAfter(200, 0)).unwrap().stop, StopReason::Interrupted);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.safetensors");
+        save_training(&path, &n, t.state().unwrap(), t.config()).unwrap();
+        let (mut n2, state, cfg2) = load_training(&path).unwrap();
+        assert_eq!(n2.spec(), n.spec(), "λ travels with the network");
+        Trainer::resume(cfg2, state).unwrap().fit(&mut n2, &tr, Some(&va), &mut Silent).unwrap();
+        assert_eq!(n2, straight, "damping {damping}: the resumed run differs (weights or λ)");
+    }
+}
+
+#[test]
+fn damping_eases_lambda_off_while_sparsity_climbs() {
+    let (_, plain) = fit(net_of(&[60], 1e-3), config(4, "0.85"));
+    let mut cfg = config(4, "0.85");
+    cfg.target_sparsity.as_mut().unwrap().damping = 5.0;
+    let (_, damped) = fit(net_of(&[60], 1e-3), cfg);
+    let (l_plain, l_damped) = (plain.history[0].l1[0], damped.history[0].l1[0]);
+    assert!(damped.history[0].sparsity[0] > 0.0);
+    assert!(l_damped < l_plain, "after epoch 1 the damped λ is lower: {l_damped} vs {l_plain}");
 }

@@ -370,7 +370,7 @@ fn recipe_line(s: &Settings) -> String {
 /// Settings, output folder and whether this is a resume.
 pub(crate) fn resolve(args: &TrainArgs) -> Result<(Settings, PathBuf, bool)> {
     if let Some(dir) = &args.resume {
-        let fixed: [(&str, bool); 28] = [
+        let fixed: [(&str, bool); 29] = [
             ("--data", args.data.is_some()),
             ("--hidden", args.net.hidden.is_some()),
             ("--activation", args.net.activation.is_some()),
@@ -384,6 +384,7 @@ pub(crate) fn resolve(args: &TrainArgs) -> Result<(Settings, PathBuf, bool)> {
             ("--dead-units", args.dead_units.is_some()),
             ("--target-sparsity", args.target_sparsity.is_some()),
             ("--sparsity-gain", args.sparsity_gain.is_some()),
+            ("--sparsity-damping", args.sparsity_damping.is_some()),
             ("--batch", args.batch.is_some()),
             ("--seed", args.seed.is_some()),
             ("--limit", args.limit.is_some()),
@@ -428,6 +429,9 @@ pub(crate) fn resolve(args: &TrainArgs) -> Result<(Settings, PathBuf, bool)> {
     s.target_sparsity = args.target_sparsity.or(s.target_sparsity);
     if let (Some(g), Some(t)) = (args.sparsity_gain, s.target_sparsity.as_mut()) {
         t.gain = g;
+    }
+    if let (Some(d), Some(t)) = (args.sparsity_damping, s.target_sparsity.as_mut()) {
+        t.damping = d;
     }
     set!(args.net => activation, l1);
     set!(args.text => vocab, bow, target);
