@@ -113,6 +113,40 @@ impl Gradients {
     }
 }
 
+impl Gradients {
+    /// Stores `scale` times layer `index`'s gradient over its previous buffers (reused when
+    /// shaped like the layer, as a data-parallel step does every batch): a dense input's in one
+    /// pass (β = 0), a sparse input's active columns into a zeroed buffer.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn store(
+        &mut self,
+        scale: f32,
+        index: usize,
+        layer: &Layer,
+        delta: &DMatrix<f32>,
+        input: &Features,
+        input_units: Option<&UnitMajor>,
+        dispatch: &mut Dispatch,
+    ) {
+        let g = &mut self.weights[index];
+        if g.shape() != layer.weight.shape() {
+            *g = DMatrix::zeros(layer.weight.nrows(), layer.weight.ncols());
+        }
+        match input {
+            Features::Dense(h) => dense_weight_grad(scale, delta, h, 0.0, g),
+            Features::Sparse(_) => {
+                g.fill(0.0);
+                add_outer(scale, delta, input, input_units, g, dispatch);
+            }
+        }
+        let gb = &mut self.biases[index];
+        *gb = delta.column_sum();
+        if scale != 1.0 {
+            *gb *= scale;
+        }
+    }
+}
+
 impl Update for Gradients {
     fn layer(
         &mut self,
@@ -123,16 +157,7 @@ impl Update for Gradients {
         input_units: Option<&UnitMajor>,
         dispatch: &mut Dispatch,
     ) {
-        // The buffers of a previous call are reused (a data-parallel step computes gradients
-        // into the same ones every batch).
-        let g = &mut self.weights[index];
-        if g.shape() == layer.weight.shape() {
-            g.fill(0.0);
-        } else {
-            *g = DMatrix::zeros(layer.weight.nrows(), layer.weight.ncols());
-        }
-        add_outer(1.0, delta, input, input_units, g, dispatch);
-        self.biases[index] = delta.column_sum();
+        self.store(1.0, index, layer, delta, input, input_units, dispatch);
     }
 }
 

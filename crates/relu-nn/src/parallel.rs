@@ -23,10 +23,10 @@
 //! checkpoint resumes the whole group.
 
 use nalgebra::DMatrix;
-use relu_core::kernels::{apply_gradient, dense_weight_grad};
+use relu_core::kernels::apply_gradient;
 use relu_core::{Dataset, Dispatch, Features, StepRule, UnitMajor};
 
-use crate::backward::{BatchLoss, Gradients, Update, add_outer, backward};
+use crate::backward::{BatchLoss, Gradients, Update, backward};
 use crate::dead::Fired;
 use crate::network::{ForwardCache, Layer, Network, Workspace};
 use crate::optim::{Sgd, SgdState};
@@ -257,9 +257,7 @@ impl<'p, 'a> Member<'p, 'a> {
 }
 
 /// The gradient sink of a synchronous step: this member's gradients weighted by its `share` of
-/// the global batch (so the group's sum is the batch's gradient), written over the previous
-/// step's buffers — a dense input's in one pass (β = 0), a sparse input's active columns into a
-/// zeroed buffer.
+/// the global batch, so the group's sum is the batch's gradient ([`Gradients::store`]).
 struct Weighted<'g> {
     grads: &'g mut Gradients,
     share: f32,
@@ -275,25 +273,24 @@ impl Update for Weighted<'_> {
         input_units: Option<&UnitMajor>,
         dispatch: &mut Dispatch,
     ) {
-        let g = &mut self.grads.weights[index];
-        debug_assert_eq!(g.shape(), layer.weight.shape(), "gradient buffers are shaped like the network");
-        match input {
-            Features::Dense(h) => dense_weight_grad(self.share, delta, h, 0.0, g),
-            Features::Sparse(_) => {
-                g.fill(0.0);
-                add_outer(self.share, delta, input, input_units, g, dispatch);
-            }
-        }
-        let gb = &mut self.grads.biases[index];
-        gb.copy_from(&delta.column_sum());
-        *gb *= self.share;
+        self.grads.store(self.share, index, layer, delta, input, input_units, dispatch);
     }
 }
 
-/// Bytes one member sends per synchronisation: every parameter (and, for local SGD with
-/// momentum, every velocity) as `f32`.
-pub fn bytes_per_sync(net: &Network, sgd: Sgd, sync_every: usize) -> usize {
-    let params: usize = net.layers().iter().map(|l| l.weight.len() + l.bias.len()).sum();
-    let copies = if sync_every > 1 && sgd.momentum > 0.0 { 2 } else { 1 };
-    4 * params * copies
+/// Bytes one member sends per synchronisation of a network of `parameters` parameters: every
+/// parameter as `f32`, and for local SGD (`sync_every > 1`) with momentum every velocity too.
+pub fn bytes_per_sync(parameters: usize, momentum: f32, sync_every: usize) -> usize {
+    let copies = if sync_every > 1 && momentum > 0.0 { 2 } else { 1 };
+    4 * parameters * copies
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn bytes_per_sync_counts_parameters_and_averaged_velocities() {
+        // The paper's MNIST network: 2,797,010 parameters.
+        assert_eq!(super::bytes_per_sync(2_797_010, 0.9, 1), 11_188_040);
+        assert_eq!(super::bytes_per_sync(2_797_010, 0.0, 8), 11_188_040);
+        assert_eq!(super::bytes_per_sync(2_797_010, 0.9, 8), 22_376_080);
+    }
 }

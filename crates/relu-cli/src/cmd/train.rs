@@ -85,14 +85,15 @@ pub fn run(args: &TrainArgs, cluster: &Cluster) -> Result<u8> {
     say(&recipe_line(&settings));
     if cluster.size() > 1 {
         say(&format!(
-            "data-parallel over {} MPI processes: each takes 1/{} of every batch of {}; {}",
+            "data-parallel over {} MPI processes: each takes 1/{} of every batch of {}; {}, {:.1} MB sent per process each time",
             cluster.size(),
             cluster.size(),
             settings.batch,
             match settings.sync_every {
                 1 => "gradients summed every batch (synchronous SGD)".to_owned(),
                 k => format!("networks averaged every {k} batches and after every epoch (local SGD)"),
-            }
+            },
+            relu_nn::parallel::bytes_per_sync(net_spec.parameter_count(), settings.momentum, settings.sync_every) as f64 / 1e6
         ));
     }
     let stop = progress::install_ctrlc();
