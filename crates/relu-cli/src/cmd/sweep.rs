@@ -9,6 +9,7 @@
 //! varying fastest last-listed first (like nested loops in file order).
 
 use std::path::Path;
+use std::sync::{Arc, Mutex};
 
 use anyhow::{Context, Result, bail};
 use relu_experiment::search::{self, LrSearch, Start};
@@ -157,7 +158,8 @@ pub fn run(args: &SweepArgs, cluster: &Cluster) -> Result<u8> {
     ));
     let stop = progress::install_ctrlc();
     let started = std::time::Instant::now();
-    let swept = cluster.run_jobs(planned.len(), &stop, |i| train_one(i, &planned[i], display, &stop))?;
+    let cache = DataCache::default();
+    let swept = cluster.run_jobs(planned.len(), &stop, |i| train_one(i, &planned[i], display, &stop, &cache))?;
     let Some(Swept { done, missing }) = swept else { return Ok(0) };
     let best =
         done.iter().filter_map(|n| Some((n.network, n.result.valid_error?))).min_by(|a, b| a.1.total_cmp(&b.1)).map(|(network, _)| network);
@@ -189,18 +191,53 @@ pub fn run(args: &SweepArgs, cluster: &Cluster) -> Result<u8> {
     Ok(0)
 }
 
+/// The data sets loaded last, so that consecutive networks on the same data (a grid over
+/// training settings) do not read and decode it again. Two entries: a network's training data,
+/// and the whole set its pre-training reads.
+#[derive(Debug, Default)]
+struct DataCache {
+    entries: Mutex<Vec<(DataKey, Arc<data::Loaded>)>>,
+}
+
+type DataKey = (data::DataSpec, data::TextOptions, Option<usize>);
+
+impl DataCache {
+    const ENTRIES: usize = 2;
+
+    /// `data::load(spec, text, limit)`, or the copy loaded for the same arguments.
+    fn load(&self, spec: &data::DataSpec, text: data::TextOptions, limit: Option<usize>) -> Result<Arc<data::Loaded>> {
+        let key = (spec.clone(), text, limit);
+        let mut entries = self.entries.lock().map_err(|_| anyhow::anyhow!("a network panicked while loading data"))?;
+        if let Some((_, loaded)) = entries.iter().find(|(k, _)| *k == key) {
+            return Ok(loaded.clone());
+        }
+        let loaded = Arc::new(data::load(spec, text, limit)?);
+        if entries.len() == Self::ENTRIES {
+            entries.remove(0);
+        }
+        entries.push((key, loaded.clone()));
+        Ok(loaded)
+    }
+}
+
 /// Trains and evaluates network `i`; `None` when interrupted.
-fn train_one(i: usize, p: &Planned, display: Display, stop: &std::sync::Arc<std::sync::atomic::AtomicBool>) -> Result<Option<SweepNet>> {
+fn train_one(
+    i: usize,
+    p: &Planned,
+    display: Display,
+    stop: &std::sync::Arc<std::sync::atomic::AtomicBool>,
+    cache: &DataCache,
+) -> Result<Option<SweepNet>> {
     let s = &p.settings;
     let name = format!("network {} ({})", i + 1, p.label);
     let spec = s.data_spec()?;
     let text = s.text_options();
-    let loaded = data::load(&spec, text, s.limit).with_context(|| name.clone())?;
+    let loaded = cache.load(&spec, text, s.limit).with_context(|| name.clone())?;
     let net_spec = NetworkSpec { inputs: loaded.dim(), hidden: s.layers(), output: loaded.output };
     net_spec.check().with_context(|| format!("{name}: the network architecture"))?;
     let threads = crate::settings::resolve_threads(s.threads);
     let start = if let Some(cfg) = s.pretrain_config() {
-        let all = data::load(&spec, text, None)?;
+        let all = cache.load(&spec, text, None).with_context(|| name.clone())?;
         let inputs = crate::cmd::train::pretraining_inputs(s, &all, text)?;
         let prefix = name.clone();
         let say = move |line: &str| display.say(&format!("{prefix}: {line}"));
