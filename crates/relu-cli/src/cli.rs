@@ -110,14 +110,17 @@ pub struct TrainArgs {
     /// [default: off, λ fixed].
     #[arg(long, value_name = "S")]
     pub target_sparsity: Option<relu_nn::TargetSparsity>,
-    /// The target-sparsity controller's gain: how fast ln λ follows the sparsity error, per
-    /// epoch [default: 3].
-    #[arg(long, value_name = "G", requires = "target_sparsity")]
+    #[arg(long, value_name = "G", requires = "target_sparsity", help = format!(
+        "The target-sparsity controller's gain: how fast ln λ follows the sparsity error, per epoch [default: {}]",
+        relu_nn::TargetSparsity::DEFAULT_GAIN
+    ))]
     pub sparsity_gain: Option<f32>,
-    /// The target-sparsity controller's damping: ln λ also drops by this much per unit rise of
-    /// the layer's smoothed sparsity, easing λ off before sparsity overshoots (docs/results.md:
-    /// 3 brought MNIST's layers nearer 85 % in 5 epochs than none) [default: 0].
-    #[arg(long, value_name = "D")]
+    #[arg(long, value_name = "D", help = format!(
+        "The target-sparsity controller's damping: ln λ also drops by this much per unit rise of the layer's \
+         smoothed sparsity, easing λ off before sparsity overshoots; 0 for a pure integral controller \
+         [default: {}]",
+        relu_nn::TargetSparsity::DEFAULT_DAMPING
+    ))]
     pub sparsity_damping: Option<f32>,
     /// Minibatch size [default: 10].
     #[arg(long, value_name = "N")]

@@ -545,6 +545,18 @@ mod tests {
     /// The defaults come from the libraries; `relu train`'s documented defaults (its --help and
     /// the paper's protocol) must not move with them unnoticed.
     #[test]
+    fn target_sparsity_files_without_damping_resume_undamped() {
+        // config.toml files written before the damping term existed keep their controller.
+        let old = Settings::from_toml("[target_sparsity]\ntargets = [0.85]\ngain = 3.0\n").unwrap();
+        let t = old.target_sparsity.unwrap();
+        assert_eq!((t.targets(), t.gain, t.damping), (&[0.85f32][..], 3.0, 0.0));
+        // A fresh target carries the defaults, and they are written out.
+        let fresh = Settings { target_sparsity: Some("0.85".parse().unwrap()), ..Default::default() };
+        let t = Settings::from_toml(&fresh.to_toml()).unwrap().target_sparsity.unwrap();
+        assert_eq!((t.gain, t.damping), (relu_nn::TargetSparsity::DEFAULT_GAIN, relu_nn::TargetSparsity::DEFAULT_DAMPING));
+    }
+
+    #[test]
     fn defaults_are_the_documented_ones() {
         let s = Settings::default();
         assert_eq!((s.lr, s.momentum, s.weight_decay, s.input_dropout), (0.01, 0.0, 0.0, 0.0));

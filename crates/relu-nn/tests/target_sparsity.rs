@@ -39,8 +39,11 @@ fn lambda_moves_towards_the_target_and_the_layer_ends_nearer_it() {
         let trace = r.history.iter().map(|h| (h.sparsity[0], h.l1[0])).collect::<Vec<_>>();
         assert!((s - target).abs() < (s_fixed - target).abs(), "start {start}, target {target}: {s} vs fixed λ {s_fixed}: {trace:?}");
         let l1_end = r.history.last().unwrap().l1[0];
+        let l1_peak = r.history.iter().map(|h| h.l1[0]).fold(0.0, f32::max);
         if s_fixed < target {
-            assert!(l1_end > 10.0 * start, "λ should rise: {trace:?}");
+            // The damping term eases λ back from its peak as sparsity climbs, so the end value
+            // sits between the start and the peak.
+            assert!(l1_peak > 10.0 * start && l1_end > start, "λ should rise: {trace:?}");
         } else {
             assert!(l1_end < start / 2.0, "λ should fall: {trace:?}");
         }
@@ -109,7 +112,9 @@ fn the_controller_resumes_exactly() {
 
 #[test]
 fn damping_eases_lambda_off_while_sparsity_climbs() {
-    let (_, plain) = fit(net_of(&[60], 1e-3), config(4, "0.85"));
+    let mut cfg = config(4, "0.85");
+    cfg.target_sparsity.as_mut().unwrap().damping = 0.0;
+    let (_, plain) = fit(net_of(&[60], 1e-3), cfg);
     let mut cfg = config(4, "0.85");
     cfg.target_sparsity.as_mut().unwrap().damping = 5.0;
     let (_, damped) = fit(net_of(&[60], 1e-3), cfg);
