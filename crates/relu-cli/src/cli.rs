@@ -81,29 +81,8 @@ pub struct TrainArgs {
     /// SGD learning rate [default: 0.01; 0.03 for review data, the text recipe].
     #[arg(long, value_name = "RATE")]
     pub lr: Option<f32>,
-    /// SGD momentum in [0, 1) [default: 0].
-    #[arg(long, value_name = "MU")]
-    pub momentum: Option<f32>,
-    /// Learning rate per epoch t of T (--epochs): constant, inverse:D (lr/(1+D·(t−1))),
-    /// step:E:F (times F every E epochs) or cosine[:FLOOR] (half a cosine from lr down to
-    /// FLOOR·lr over the T epochs) [default: constant; cosine for review data].
-    #[arg(long, value_name = "SCHEDULE")]
-    pub lr_schedule: Option<relu_nn::LrSchedule>,
-    /// L2 weight decay on the weights (not the biases) [default: 0].
-    #[arg(long, value_name = "DECAY")]
-    pub weight_decay: Option<f32>,
-    /// Inverted dropout on the inputs while training: each non-zero input of every training
-    /// batch is zeroed with this probability, the rest scaled by 1/(1−P) [default: 0; 0.3 for
-    /// review data]. A regulariser for small data such as bag-of-words reviews; evaluation sees
-    /// clean inputs.
-    #[arg(long, value_name = "P")]
-    pub input_dropout: Option<f32>,
-    /// Units that were zero on every training example of an epoch: `report` counts them per
-    /// epoch in report.json; `revive` also gives each new Glorot-uniform incoming weights (seeded)
-    /// and a zero bias and zeroes its outgoing weights, so the network computes the same function
-    /// and the unit can learn again [default: report].
-    #[arg(long, value_name = "POLICY")]
-    pub dead_units: Option<relu_nn::DeadUnits>,
+    #[command(flatten)]
+    pub recipe: RecipeFlags,
     /// Adapt each hidden layer's L1 weight during training, starting from --l1, so that its
     /// fraction of exact zeros settles at this target: one fraction (e.g. 0.85) or one per
     /// hidden layer (0.9,0.85,0.8). λ per layer and epoch goes to report.json and l1.svg
@@ -189,6 +168,38 @@ pub struct TrainArgs {
     /// `kill -9` does at that point).
     #[arg(long, value_name = "N", hide = true)]
     pub kill_after_batches: Option<usize>,
+}
+
+/// Optimiser and regularisation flags: the same in `relu train` and every `relu reproduce`
+/// experiment (the defaults that differ per command or data are listed in each help line).
+#[derive(Debug, Clone, Default, Args)]
+pub struct RecipeFlags {
+    /// SGD momentum in [0, 1) [default: 0].
+    #[arg(long, value_name = "MU")]
+    pub momentum: Option<f32>,
+    /// Learning rate per epoch t of T (--epochs): constant, inverse:D (lr/(1+D·(t−1))),
+    /// step:E:F (times F every E epochs) or cosine[:FLOOR] (half a cosine from lr down to
+    /// FLOOR·lr over the T epochs); `relu reproduce`'s learning-rate trials use it over
+    /// --select-epochs [default: constant, the paper's; cosine for review data and for
+    /// `reproduce table1` and `reproduce sentiment`].
+    #[arg(long, value_name = "SCHEDULE")]
+    pub lr_schedule: Option<relu_nn::LrSchedule>,
+    /// L2 weight decay on the weights (not the biases) [default: 0].
+    #[arg(long, value_name = "DECAY")]
+    pub weight_decay: Option<f32>,
+    /// Inverted dropout on the inputs while training: each non-zero input of every training
+    /// batch is zeroed with this probability, the rest scaled by 1/(1−P); evaluation sees clean
+    /// inputs. A regulariser for small data such as bag-of-words reviews [default: 0; 0.3 for
+    /// review data; `reproduce sentiment`: 0.3, and 0.5 for rectifier stacks of 2+ layers].
+    #[arg(long, value_name = "P")]
+    pub input_dropout: Option<f32>,
+    /// Units that were zero on every training example of an epoch: `report` counts them per
+    /// epoch in report.json; `revive` also gives each new Glorot-uniform incoming weights (seeded)
+    /// and a zero bias and zeroes its outgoing weights, so the network computes the same function
+    /// and the unit can learn again [default: report; `reproduce sentiment`: revive for
+    /// pre-trained rectifier stacks of 2+ layers].
+    #[arg(long, value_name = "POLICY")]
+    pub dead_units: Option<relu_nn::DeadUnits>,
 }
 
 /// The network flags of `relu train` and `relu pretrain`.
@@ -540,25 +551,8 @@ pub struct ReproduceCommon {
     /// large rates, which learn fastest at first.
     #[arg(long, value_name = "N")]
     pub select_epochs: Option<usize>,
-    /// Every network's learning-rate schedule over its --epochs (as `relu train --lr-schedule`:
-    /// constant, inverse:D, step:E:F or cosine[:FLOOR]); learning-rate trials use it over
-    /// --select-epochs [default: constant, the paper's].
-    #[arg(long, value_name = "SCHEDULE")]
-    pub lr_schedule: Option<relu_nn::LrSchedule>,
-    /// SGD momentum of every network, in [0, 1) [default: 0, the paper's].
-    #[arg(long, value_name = "MU")]
-    pub momentum: Option<f32>,
-    /// L2 weight decay of every network's weights (as `relu train --weight-decay`) [default: 0].
-    #[arg(long, value_name = "DECAY")]
-    pub weight_decay: Option<f32>,
-    /// Inverted dropout on every network's training inputs (as `relu train --input-dropout`)
-    /// [default: 0.3 for sentiment, 0 for the image experiments].
-    #[arg(long, value_name = "P")]
-    pub input_dropout: Option<f32>,
-    /// Every network's policy for units dead for a whole epoch (as `relu train --dead-units`:
-    /// report or revive) [default: report].
-    #[arg(long, value_name = "POLICY")]
-    pub dead_units: Option<relu_nn::DeadUnits>,
+    #[command(flatten)]
+    pub recipe: RecipeFlags,
     /// Pre-training epochs per hidden layer (networks with pre-training).
     #[arg(long, value_name = "N")]
     pub pretrain_epochs: Option<usize>,

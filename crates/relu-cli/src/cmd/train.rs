@@ -378,11 +378,11 @@ pub(crate) fn resolve(args: &TrainArgs) -> Result<(Settings, PathBuf, bool)> {
             ("--l1", args.net.l1.is_some()),
             ("--sign-flip", args.net.sign_flip),
             ("--lr", args.lr.is_some()),
-            ("--momentum", args.momentum.is_some()),
-            ("--lr-schedule", args.lr_schedule.is_some()),
-            ("--weight-decay", args.weight_decay.is_some()),
-            ("--input-dropout", args.input_dropout.is_some()),
-            ("--dead-units", args.dead_units.is_some()),
+            ("--momentum", args.recipe.momentum.is_some()),
+            ("--lr-schedule", args.recipe.lr_schedule.is_some()),
+            ("--weight-decay", args.recipe.weight_decay.is_some()),
+            ("--input-dropout", args.recipe.input_dropout.is_some()),
+            ("--dead-units", args.recipe.dead_units.is_some()),
             ("--target-sparsity", args.target_sparsity.is_some()),
             ("--sparsity-gain", args.sparsity_gain.is_some()),
             ("--sparsity-damping", args.sparsity_damping.is_some()),
@@ -426,7 +426,8 @@ pub(crate) fn resolve(args: &TrainArgs) -> Result<(Settings, PathBuf, bool)> {
     macro_rules! set {
         ($group:expr => $($field:ident),*) => { $( if let Some(v) = &$group.$field { s.$field = v.clone(); } )* };
     }
-    set!(args => data, lr, momentum, lr_schedule, weight_decay, input_dropout, dead_units, batch, epochs, seed, threads, sync_every);
+    set!(args => data, lr, batch, epochs, seed, threads, sync_every);
+    set!(args.recipe => momentum, lr_schedule, weight_decay, input_dropout, dead_units);
     s.target_sparsity = args.target_sparsity.or(s.target_sparsity);
     if let (Some(g), Some(t)) = (args.sparsity_gain, s.target_sparsity.as_mut()) {
         t.gain = g;
@@ -451,8 +452,8 @@ pub(crate) fn resolve(args: &TrainArgs) -> Result<(Settings, PathBuf, bool)> {
     s.folds = args.folds.or(s.folds);
     let flagged = |key: &str| match key {
         "lr" => args.lr.is_some(),
-        "lr_schedule" => args.lr_schedule.is_some(),
-        "input_dropout" => args.input_dropout.is_some(),
+        "lr_schedule" => args.recipe.lr_schedule.is_some(),
+        "input_dropout" => args.recipe.input_dropout.is_some(),
         _ => false,
     };
     s.apply_text_recipe(|key| flagged(key) || config_keys.iter().any(|k| k == key));

@@ -109,10 +109,11 @@ struct Runner {
 impl Runner {
     fn new(experiment: &'static str, c: &ReproduceCommon, d: &Defaults, cluster: &Cluster) -> Result<Self> {
         let epochs = c.epochs.unwrap_or(d.epochs);
-        let momentum = c.momentum.unwrap_or(0.0);
-        let weight_decay = c.weight_decay.unwrap_or(0.0);
-        let input_dropout = c.input_dropout.unwrap_or(d.input_dropout);
-        let lr_schedule = c.lr_schedule.unwrap_or(d.lr_schedule);
+        let sgd_defaults = relu_nn::Sgd::default();
+        let momentum = c.recipe.momentum.unwrap_or(sgd_defaults.momentum);
+        let weight_decay = c.recipe.weight_decay.unwrap_or(sgd_defaults.weight_decay);
+        let input_dropout = c.recipe.input_dropout.unwrap_or(d.input_dropout);
+        let lr_schedule = c.recipe.lr_schedule.unwrap_or(d.lr_schedule);
         let pretrain_epochs = c.pretrain_epochs.unwrap_or(d.pretrain_epochs);
         // The libraries' rules, reported with the flags (the learning rate comes from the grid).
         let sgd = relu_nn::Sgd { lr: 0.01, momentum, weight_decay, schedule: lr_schedule };
@@ -146,7 +147,7 @@ impl Runner {
             momentum,
             weight_decay,
             input_dropout,
-            dead_units: c.dead_units.unwrap_or_default(),
+            dead_units: c.recipe.dead_units.unwrap_or_default(),
             stop_on_dead_layer: d.stop_on_dead_layer,
             pretrain_epochs,
             limit: c.limit,

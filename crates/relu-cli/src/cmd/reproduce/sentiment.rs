@@ -188,7 +188,7 @@ pub(super) fn run(args: &SentimentArgs, cluster: &Cluster) -> Result<u8> {
             &args.data,
             m,
             args.units,
-            Given { l1: args.l1, input_dropout: args.common.input_dropout, dead_units: args.common.dead_units },
+            Given { l1: args.l1, input_dropout: args.common.recipe.input_dropout, dead_units: args.common.recipe.dead_units },
         );
         let net_spec = NetworkSpec { inputs: fold.train.inputs.dim(), hidden: settings.layers(), output };
         net_spec.check()?;
