@@ -46,7 +46,7 @@ pub enum Command {
     Reproduce {
         /// Which experiment.
         #[command(subcommand)]
-        command: ReproduceCommand,
+        command: Box<ReproduceCommand>,
     },
     /// Describe or download datasets.
     Data {
