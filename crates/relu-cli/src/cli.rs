@@ -200,6 +200,11 @@ pub struct RecipeFlags {
     /// pre-trained rectifier stacks of 2+ layers].
     #[arg(long, value_name = "POLICY")]
     pub dead_units: Option<relu_nn::DeadUnits>,
+    /// Weight averaging: from epoch N on, keep the running mean of the parameters at every
+    /// epoch's end and validate, early-stop on and keep that averaged network (SGD continues from
+    /// the current parameters) [default: off].
+    #[arg(long, value_name = "N")]
+    pub average_from: Option<usize>,
 }
 
 /// The network flags of `relu train` and `relu pretrain`.

@@ -31,6 +31,7 @@ const FLAGS: &[(&str, &str)] = &[
     ("target-sparsity gain", "--sparsity-gain"),
     ("target-sparsity damping", "--sparsity-damping"),
     ("dead-unit policy", "--dead-units"),
+    ("weight-averaging start epoch", "--average-from"),
     // relu-pretrain: PretrainConfig, Corruption.
     ("pre-training epochs", "--pretrain-epochs"),
     ("pre-training batch size", "--batch"),

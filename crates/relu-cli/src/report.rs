@@ -102,6 +102,8 @@ pub struct TrainingInfo {
     pub input_dropout: f32,
     /// `report` or `revive` (`--dead-units`).
     pub dead_units: String,
+    /// `--average-from`: the first epoch of the weight average; null without averaging.
+    pub average_from: Option<usize>,
     /// `--target-sparsity` per hidden layer (one value: every layer); null when λ is fixed.
     pub target_sparsity: Option<Vec<f32>>,
     /// Kernel threads used (per process).
@@ -159,6 +161,9 @@ pub struct HistoryEntry {
     pub revived: Vec<usize>,
     /// Per hidden layer: the L1 weight λ at the epoch's end (moved by --target-sparsity).
     pub l1: Vec<f32>,
+    /// Epochs in the weight average whose validation error `valid_error` is (0: the current
+    /// parameters' own; `--average-from`).
+    pub averaged_epochs: usize,
     /// Wall-clock seconds of the epoch.
     pub seconds: f64,
 }
@@ -219,6 +224,7 @@ impl Report {
                 weight_decay: settings.weight_decay,
                 input_dropout: settings.input_dropout,
                 dead_units: settings.dead_units.to_string(),
+                average_from: settings.average_from,
                 target_sparsity: settings.target_sparsity.map(|t| t.targets().to_vec()),
                 threads: facts.threads,
                 processes: facts.processes,
@@ -244,6 +250,7 @@ impl Report {
                     dead_units: m.dead_units.clone(),
                     revived: m.revived.clone(),
                     l1: m.l1.clone(),
+                    averaged_epochs: m.averaged_epochs,
                     seconds: m.seconds,
                 })
                 .collect(),

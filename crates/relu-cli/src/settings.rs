@@ -157,6 +157,8 @@ pub struct Settings {
     pub input_dropout: f32,
     /// What to do with units dead for a whole epoch: report them or revive them.
     pub dead_units: relu_nn::DeadUnits,
+    /// Average the epoch-end parameters from this epoch on, and validate and keep the average.
+    pub average_from: Option<usize>,
     /// Target fraction of zeros per hidden layer (absent: λ stays at `l1`).
     pub target_sparsity: Option<relu_nn::TargetSparsity>,
     /// Minibatch size.
@@ -269,6 +271,7 @@ impl Default for Settings {
             weight_decay: t.sgd.weight_decay,
             input_dropout: t.input_dropout,
             dead_units: t.dead_units,
+            average_from: t.average_from,
             target_sparsity: t.target_sparsity,
             batch: t.batch_size,
             epochs: DEFAULT_EPOCHS,
@@ -474,6 +477,7 @@ impl Settings {
             threads: self.threads,
             input_dropout: self.input_dropout,
             dead_units: self.dead_units,
+            average_from: self.average_from,
             target_sparsity: self.target_sparsity,
             ..Default::default()
         }

@@ -839,3 +839,27 @@ fn target_sparsity_moves_lambda_and_records_it() {
     assert!(!plain.join("l1.svg").exists());
     relu().args(["train", "--target-sparsity", "1.5"]).assert().failure().stderr(predicates::str::contains("--target-sparsity"));
 }
+
+/// `--average-from N`: validation from epoch N on scores the running mean of the epoch-end
+/// parameters, report.json says how many epochs each score averaged, and a bad N names the flag.
+#[test]
+fn weight_averaging_is_recorded_and_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    let (plain, avg) = (dir.path().join("plain"), dir.path().join("avg"));
+    quick_train(&plain, &["--epochs", "3"]).success();
+    quick_train(&avg, &["--epochs", "3", "--average-from", "2"]).success();
+    let (p, a) = (json(&plain.join("report.json")), json(&avg.join("report.json")));
+    assert_eq!(a["training"]["average_from"], 2);
+    assert!(p["training"]["average_from"].is_null());
+    let averaged: Vec<u64> = a["history"].as_array().unwrap().iter().map(|h| h["averaged_epochs"].as_u64().unwrap()).collect();
+    assert_eq!(averaged, [0, 1, 2]);
+    // Epoch 1 is the same run; epoch 3 is scored on the mean of epochs 2 and 3.
+    assert_eq!(a["history"][0]["valid_error"], p["history"][0]["valid_error"]);
+    assert_eq!(a["history"][2]["train_loss"], p["history"][2]["train_loss"], "SGD itself is unchanged");
+    assert!(std::fs::read_to_string(avg.join("config.toml")).unwrap().contains("average_from = 2"));
+    relu()
+        .args(["train", "--epochs", "3", "--average-from", "4"])
+        .assert()
+        .failure()
+        .stderr(predicates::str::contains("--average-from: invalid weight-averaging start epoch 4"));
+}

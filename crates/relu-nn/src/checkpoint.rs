@@ -51,7 +51,7 @@
 //!
 //! # Training state
 //! [`save_training`] writes the current parameters under the same names, the best-validation
-//! parameters under `best.layers.…`, momentum buffers under `velocity.layers.…`, and the epoch,
+//! parameters under `best.layers.…`, momentum buffers under `velocity.layers.…`, a weight average under `average.layers.…`, and the epoch,
 //! batch, RNG position, history and configuration as JSON metadata, so [`load_training`] and
 //! [`crate::Trainer::resume`] continue a run exactly.
 //!
@@ -522,6 +522,10 @@ struct StateMeta {
     /// The target-sparsity controller's smoothed sparsity per hidden layer (absent: none yet).
     #[serde(default)]
     smoothed_sparsity: Vec<Option<f64>>,
+    /// The weight average's epochs and L1 weights (absent: no average yet); its parameters are
+    /// the `average.layers.…` tensors.
+    #[serde(default)]
+    average: Option<(usize, Vec<f32>)>,
 }
 
 /// The relations every state [`save_training`] writes satisfies, so an edited or damaged state is
@@ -559,6 +563,20 @@ fn check_state(m: &StateMeta, hidden: usize) -> std::result::Result<(), String> 
             "smoothed sparsity {:?} for {hidden} hidden layers: expected fractions in [0, 1], one per layer",
             m.smoothed_sparsity
         ));
+    }
+    let averaged = m.config.average_from.map_or(0, |a| (m.completed_epochs + 1).saturating_sub(a));
+    if m.average.as_ref().map_or(0, |a| a.0) != averaged {
+        return Err(format!(
+            "a weight average of {:?} epochs after {} completed epochs, averaging from epoch {:?}",
+            m.average.as_ref().map(|a| a.0),
+            m.completed_epochs,
+            m.config.average_from
+        ));
+    }
+    if let Some((_, l1)) = &m.average
+        && (l1.len() != hidden || l1.iter().any(|v| !(v.is_finite() && *v >= 0.0)))
+    {
+        return Err(format!("weight-average L1 weights {l1:?}: expected one finite weight >= 0 per hidden layer"));
     }
     let p = &m.partial;
     let totals = [p.data, p.penalty, p.squared_error, p.seconds, p.train_seconds];
@@ -602,6 +620,9 @@ pub fn save_training(path: &Path, net: &Network, state: &TrainState, config: &Tr
     if let Some((_, _, best)) = &state.best {
         layer_tensors("best.", best.layers(), &mut tensors);
     }
+    if let Some(avg) = &state.average {
+        layer_tensors("average.", avg.net.layers(), &mut tensors);
+    }
     let velocity: Vec<Layer> = state.sgd.velocity.iter().map(|(w, b)| Layer { weight: w.clone(), bias: b.clone(), sign: None }).collect();
     layer_tensors("velocity.", &velocity, &mut tensors);
     let meta_json = StateMeta {
@@ -620,6 +641,7 @@ pub fn save_training(path: &Path, net: &Network, state: &TrainState, config: &Tr
         config: *config,
         momentum: !state.sgd.velocity.is_empty(),
         smoothed_sparsity: state.smoothed_sparsity.clone(),
+        average: state.average.as_ref().map(|a| (a.epochs, a.net.spec().hidden.iter().map(|l| l.l1).collect())),
         pending: state.sgd.pending().map(|(steps, r, columns)| Pending {
             steps,
             scale: r.scale,
@@ -661,6 +683,15 @@ pub fn load_training(path: &Path) -> Result<(Network, TrainState, TrainConfig)> 
         }
         None => None,
     };
+    let average = match &m.average {
+        Some((epochs, l1)) => {
+            let mut net =
+                Network::from_parts(spec.clone(), read_layers(path, &st, &spec, "average.")?).map_err(|e| ck(path, e.to_string()))?;
+            l1.iter().enumerate().for_each(|(i, &v)| net.set_l1(i, v));
+            Some(crate::WeightAverage { epochs: *epochs, net })
+        }
+        None => None,
+    };
     let velocity = if m.momentum {
         // Velocities have no sign vectors; read them against a spec without flips.
         let mut vspec = spec.clone();
@@ -678,6 +709,7 @@ pub fn load_training(path: &Path) -> Result<(Network, TrainState, TrainConfig)> 
         bad_epochs: m.bad_epochs,
         history: m.history,
         smoothed_sparsity: m.smoothed_sparsity,
+        average,
         sgd: match m.pending {
             None => SgdState::from_velocity(velocity),
             Some(p) => {

@@ -33,6 +33,7 @@
 //! ```
 #![deny(missing_docs)]
 
+mod average;
 mod backward;
 pub mod checkpoint;
 mod dead;
@@ -46,6 +47,7 @@ mod spec;
 mod step;
 mod train;
 
+pub use average::WeightAverage;
 pub use backward::{BatchLoss, Gradients};
 pub use dead::DeadUnits;
 pub use error::{NnError, Result};

@@ -8,6 +8,7 @@ use rand_chacha::ChaCha8Rng;
 use relu_core::{Crossover, DispatchMode};
 use serde::{Deserialize, Serialize};
 
+use crate::average::WeightAverage;
 use crate::dead::{DeadUnits, Fired};
 use crate::error::{NnError, Result, invalid};
 use crate::metrics::{Evaluation, LossTotals};
@@ -71,6 +72,12 @@ pub struct TrainConfig {
     /// λ stays as specified). The λ of every epoch's end is in [`EpochMetrics::l1`].
     #[serde(default)]
     pub target_sparsity: Option<TargetSparsity>,
+    /// Average the parameters of every epoch's end from this (1-based) epoch on
+    /// ([`WeightAverage`], stochastic weight averaging), and validate, early-stop on and keep the
+    /// averaged network instead of the current one; SGD continues from the current parameters
+    /// (default `None`: no averaging). Before this epoch validation sees the current parameters.
+    #[serde(default)]
+    pub average_from: Option<usize>,
 }
 
 fn yes() -> bool {
@@ -94,6 +101,7 @@ impl Default for TrainConfig {
             stop_on_dead_layer: true,
             dead_units: DeadUnits::Report,
             target_sparsity: None,
+            average_from: None,
         }
     }
 }
@@ -115,6 +123,11 @@ impl TrainConfig {
         }
         if self.patience == Some(0) {
             return Err(invalid("patience", 0, "at least 1 epoch (or none)"));
+        }
+        if let Some(a) = self.average_from
+            && !(1..=self.epochs).contains(&a)
+        {
+            return Err(invalid("weight-averaging start epoch", a, "an epoch from 1 to the number of epochs"));
         }
         if let Some(t) = self.time_limit
             && !(t.is_finite() && t >= 0.0)
@@ -177,8 +190,13 @@ pub struct EpochMetrics {
     /// [`TrainConfig::target_sparsity`], else the spec's).
     #[serde(default)]
     pub l1: Vec<f32>,
-    /// Validation metrics, when a validation set was given.
+    /// Validation metrics, when a validation set was given: of the averaged network when
+    /// [`Self::averaged_epochs`] > 0.
     pub valid: Option<Evaluation>,
+    /// How many epochs' parameters the averaged network holds at this epoch's end
+    /// ([`TrainConfig::average_from`]; 0 without averaging or before it starts).
+    #[serde(default)]
+    pub averaged_epochs: usize,
     /// Training examples per second (training batches only, evaluation excluded).
     pub examples_per_second: f64,
     /// Wall-clock seconds for the epoch, evaluation included.
@@ -286,6 +304,8 @@ pub struct TrainState {
     /// Per hidden layer: the target-sparsity controller's smoothed sparsity (`None` before its
     /// first batch).
     pub(crate) smoothed_sparsity: Vec<Option<f64>>,
+    /// The running mean of the epoch-end parameters ([`TrainConfig::average_from`]).
+    pub average: Option<WeightAverage>,
 }
 
 /// Running totals of an epoch in progress.
@@ -329,6 +349,7 @@ impl TrainState {
             history: Vec::new(),
             sgd: SgdState::new(net, config.sgd),
             smoothed_sparsity: Vec::new(),
+            average: None,
         }
     }
 }
@@ -614,7 +635,15 @@ impl Trainer {
             {
                 return Err(NnError::DeadLayer { epoch, layer: layer_name(net, layer), examples: st.partial.examples });
             }
-            let valid_eval = valid.map(|v| net.evaluate(v, cfg.eval_batch, &mut ws));
+            if cfg.average_from.is_some_and(|a| epoch >= a) {
+                match &mut st.average {
+                    Some(avg) => avg.add(net),
+                    None => st.average = Some(WeightAverage::start(net)),
+                }
+            }
+            // The network validated and kept: the average once there is one.
+            let candidate = st.average.as_ref().map_or(&*net, |a| &a.net);
+            let valid_eval = valid.map(|v| candidate.evaluate(v, cfg.eval_batch, &mut ws));
             let p = std::mem::take(&mut st.partial);
             let totals = p.totals();
             let metrics = EpochMetrics {
@@ -627,6 +656,7 @@ impl Trainer {
                 revived,
                 l1: net.spec().hidden.iter().map(|l| l.l1).collect(),
                 valid: valid_eval,
+                averaged_epochs: st.average.as_ref().map_or(0, |a| a.epochs),
                 examples_per_second: p.examples as f64 / p.train_seconds.max(1e-12),
                 seconds: seconds_before + epoch_start.elapsed().as_secs_f64(),
             };
@@ -635,7 +665,7 @@ impl Trainer {
             st.epoch_rng = RngState::capture(&rng);
             if let Some(score) = metrics.valid.as_ref().map(|v| v.error.or(v.rmse).unwrap_or(v.loss)) {
                 if st.best.as_ref().is_none_or(|(_, best, _)| score < *best) {
-                    st.best = Some((epoch, score, net.clone()));
+                    st.best = Some((epoch, score, st.average.as_ref().map_or(&*net, |a| &a.net).clone()));
                     st.bad_epochs = 0;
                 } else {
                     st.bad_epochs += 1;
@@ -659,6 +689,8 @@ impl Trainer {
         }
         if let Some((_, _, best)) = &st.best {
             *net = best.clone();
+        } else if let Some(avg) = &st.average {
+            *net = avg.net.clone();
         }
         Ok(self.report(st, stop, run_examples, run_seconds))
     }

@@ -371,7 +371,7 @@ fn recipe_line(s: &Settings) -> String {
 /// Settings, output folder and whether this is a resume.
 pub(crate) fn resolve(args: &TrainArgs) -> Result<(Settings, PathBuf, bool)> {
     if let Some(dir) = &args.resume {
-        let fixed: [(&str, bool); 29] = [
+        let fixed: [(&str, bool); 30] = [
             ("--data", args.data.is_some()),
             ("--hidden", args.net.hidden.is_some()),
             ("--activation", args.net.activation.is_some()),
@@ -383,6 +383,7 @@ pub(crate) fn resolve(args: &TrainArgs) -> Result<(Settings, PathBuf, bool)> {
             ("--weight-decay", args.recipe.weight_decay.is_some()),
             ("--input-dropout", args.recipe.input_dropout.is_some()),
             ("--dead-units", args.recipe.dead_units.is_some()),
+            ("--average-from", args.recipe.average_from.is_some()),
             ("--target-sparsity", args.target_sparsity.is_some()),
             ("--sparsity-gain", args.sparsity_gain.is_some()),
             ("--sparsity-damping", args.sparsity_damping.is_some()),
@@ -428,6 +429,7 @@ pub(crate) fn resolve(args: &TrainArgs) -> Result<(Settings, PathBuf, bool)> {
     }
     set!(args => data, lr, batch, epochs, seed, threads, sync_every);
     set!(args.recipe => momentum, lr_schedule, weight_decay, input_dropout, dead_units);
+    s.average_from = args.recipe.average_from.or(s.average_from);
     s.target_sparsity = args.target_sparsity.or(s.target_sparsity);
     if let (Some(g), Some(t)) = (args.sparsity_gain, s.target_sparsity.as_mut()) {
         t.gain = g;

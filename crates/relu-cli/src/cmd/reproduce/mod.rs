@@ -91,6 +91,7 @@ struct Runner {
     weight_decay: f32,
     input_dropout: f32,
     dead_units: relu_nn::DeadUnits,
+    average_from: Option<usize>,
     stop_on_dead_layer: bool,
     pretrain_epochs: usize,
     limit: Option<usize>,
@@ -118,7 +119,8 @@ impl Runner {
         // The libraries' rules, reported with the flags (the learning rate comes from the grid).
         let sgd = relu_nn::Sgd { lr: 0.01, momentum, weight_decay, schedule: lr_schedule };
         let patience = c.patience.or(d.patience);
-        relu_nn::TrainConfig { epochs, patience, input_dropout, sgd, ..Default::default() }.check().map_err(flags::nn)?;
+        let average_from = c.recipe.average_from;
+        relu_nn::TrainConfig { epochs, patience, input_dropout, sgd, average_from, ..Default::default() }.check().map_err(flags::nn)?;
         relu_pretrain::PretrainConfig { epochs: pretrain_epochs, ..Default::default() }.check().map_err(flags::pretrain)?;
         let search = LrSearch {
             grid: c.lr_grid.clone().unwrap_or_else(|| d.lr_grid.to_vec()),
@@ -148,6 +150,7 @@ impl Runner {
             weight_decay,
             input_dropout,
             dead_units: c.recipe.dead_units.unwrap_or_default(),
+            average_from,
             stop_on_dead_layer: d.stop_on_dead_layer,
             pretrain_epochs,
             limit: c.limit,
@@ -208,6 +211,7 @@ impl Runner {
             weight_decay: self.weight_decay,
             input_dropout: self.input_dropout,
             dead_units: self.dead_units,
+            average_from: self.average_from,
             ..Settings::default()
         }
     }
@@ -263,6 +267,7 @@ impl Runner {
                 weight_decay: self.weight_decay,
                 input_dropout: self.input_dropout,
                 dead_units: self.dead_units.to_string(),
+                average_from: self.average_from,
                 pretrain_epochs: self.pretrain_epochs,
                 limit: self.limit,
                 budget_minutes: self.budget.seconds().map(|s| s / 60.0),
@@ -328,6 +333,7 @@ struct Protocol {
     weight_decay: f32,
     input_dropout: f32,
     dead_units: String,
+    average_from: Option<usize>,
     pretrain_epochs: usize,
     limit: Option<usize>,
     budget_minutes: Option<f64>,
