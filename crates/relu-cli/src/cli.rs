@@ -202,9 +202,24 @@ pub struct RecipeFlags {
     pub dead_units: Option<relu_nn::DeadUnits>,
     /// Weight averaging: from epoch N on, keep the running mean of the parameters at every
     /// epoch's end and validate, early-stop on and keep that averaged network (SGD continues from
-    /// the current parameters) [default: off].
-    #[arg(long, value_name = "N")]
-    pub average_from: Option<usize>,
+    /// the current parameters); `off` for none [default: off; 5 for `reproduce table1` when --epochs is 5 or more].
+    #[arg(long, value_name = "N|off")]
+    pub average_from: Option<AverageFrom>,
+}
+
+/// `--average-from`: an epoch number, or `off`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AverageFrom(pub Option<usize>);
+
+impl std::str::FromStr for AverageFrom {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.trim() {
+            "off" | "none" => Ok(Self(None)),
+            n => n.parse().map(|n| Self(Some(n))).map_err(|_| format!("expected an epoch number or `off`, not {s:?}")),
+        }
+    }
 }
 
 /// The network flags of `relu train` and `relu pretrain`.

@@ -39,7 +39,8 @@ fn quick(cmd: &str, home: &Path) -> Vec<String> {
     let mut args: Vec<String> = cmd.split_whitespace().skip(1).map(home_words).collect();
     let has = |args: &[String], flag: &str| args.iter().any(|a| a == flag);
     for i in 1..args.len() {
-        if args[i - 1] == "--epochs" || args[i - 1] == "--pretrain-epochs" {
+        // One epoch, so weight averaging starts at it.
+        if args[i - 1] == "--epochs" || args[i - 1] == "--pretrain-epochs" || args[i - 1] == "--average-from" {
             args[i] = "1".into();
         }
     }

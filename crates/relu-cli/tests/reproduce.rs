@@ -54,6 +54,12 @@ fn table1_runs_both_columns_picks_the_best_trial_and_is_deterministic() {
         assert!((n["l1"].as_f64().unwrap() - 3e-4).abs() < 1e-9, "the rectifier row's default L1: {}", n["l1"]);
     }
     assert_eq!(r["protocol"]["lr_schedule"], "cosine", "table 1's default schedule");
+    assert!(r["protocol"]["average_from"].is_null(), "averaging from epoch 5 does not apply to a 1-epoch run");
+    assert!(
+        r["pretraining"][1]["reconstruction"].as_array().unwrap().iter().all(|x| x == "softplus"),
+        "rectifier layers pre-train with the paper's image reconstruction: {}",
+        r["pretraining"][1]["reconstruction"]
+    );
     assert!(r["pretraining"][1]["history"].as_array().unwrap().len() == 3, "one epoch for each of 3 layers");
     let table = std::fs::read_to_string(a.join("table.md")).unwrap();
     assert!(table.contains("| rectifier |") && table.contains("1.43%") && table.contains("1.20%"), "{table}");
@@ -320,4 +326,26 @@ fn reproduce_flags_are_checked_and_named() {
         assert!(err.contains(flag), "{args:?}: {err}");
     }
     assert!(!out.exists(), "nothing is written for bad flags");
+}
+
+/// Table 1 averages the weights from epoch 5 when its networks train that long; `--average-from`
+/// sets another start or `off`.
+#[test]
+fn table1_averages_weights_from_epoch_5_by_default() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |name: &str, extra: &[&str]| {
+        let out = dir.path().join(name);
+        relu()
+            .args(["reproduce", "table1", "--rows", "rectifier", "--pretraining", "none", "--lr-grid", "0.1", "--quiet"])
+            .args(["--limit", "200", "--epochs", "5", "--threads", "2", "--out"])
+            .arg(&out)
+            .args(extra)
+            .assert()
+            .success();
+        report(&out)
+    };
+    assert_eq!(run("default", &[])["protocol"]["average_from"], 5);
+    assert_eq!(run("three", &["--average-from", "3"])["protocol"]["average_from"], 3);
+    assert!(run("off", &["--average-from", "off"])["protocol"]["average_from"].is_null());
+    relu().args(["reproduce", "table1", "--average-from", "x"]).assert().failure().stderr(predicates::str::contains("--average-from"));
 }

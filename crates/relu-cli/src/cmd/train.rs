@@ -429,7 +429,7 @@ pub(crate) fn resolve(args: &TrainArgs) -> Result<(Settings, PathBuf, bool)> {
     }
     set!(args => data, lr, batch, epochs, seed, threads, sync_every);
     set!(args.recipe => momentum, lr_schedule, weight_decay, input_dropout, dead_units);
-    s.average_from = args.recipe.average_from.or(s.average_from);
+    s.average_from = args.recipe.average_from.map_or(s.average_from, |a| a.0);
     s.target_sparsity = args.target_sparsity.or(s.target_sparsity);
     if let (Some(g), Some(t)) = (args.sparsity_gain, s.target_sparsity.as_mut()) {
         t.gain = g;

@@ -58,6 +58,8 @@ struct Defaults {
     pretrain_epochs: usize,
     lr_schedule: relu_nn::LrSchedule,
     input_dropout: f32,
+    /// [`relu_nn::TrainConfig::average_from`].
+    average_from: Option<usize>,
     /// Whether a network whose hidden layer dies for a whole epoch is an error
     /// ([`relu_nn::TrainConfig::stop_on_dead_layer`]).
     stop_on_dead_layer: bool,
@@ -74,6 +76,7 @@ impl Defaults {
             pretrain_epochs: 10,
             lr_schedule: relu_nn::LrSchedule::Constant,
             input_dropout: 0.0,
+            average_from: None,
             stop_on_dead_layer: true,
         }
     }
@@ -119,7 +122,8 @@ impl Runner {
         // The libraries' rules, reported with the flags (the learning rate comes from the grid).
         let sgd = relu_nn::Sgd { lr: 0.01, momentum, weight_decay, schedule: lr_schedule };
         let patience = c.patience.or(d.patience);
-        let average_from = c.recipe.average_from;
+        // The experiment's default start applies when the run is long enough to reach it.
+        let average_from = c.recipe.average_from.map_or(d.average_from.filter(|&a| a <= epochs), |a| a.0);
         relu_nn::TrainConfig { epochs, patience, input_dropout, sgd, average_from, ..Default::default() }.check().map_err(flags::nn)?;
         relu_pretrain::PretrainConfig { epochs: pretrain_epochs, ..Default::default() }.check().map_err(flags::pretrain)?;
         let search = LrSearch {
