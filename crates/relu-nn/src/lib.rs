@@ -11,7 +11,9 @@
 //!   computed only where units were active and SGD moving only the weight columns of inputs
 //!   active in the batch; [`Network::gradients`] returns the gradients instead.
 //! * [`Trainer`] runs the epochs: seeded shuffling, validation, early stopping, best parameters,
-//!   progress through an [`Observer`], divergence checks, resumable state.
+//!   weight averaging over epochs ([`WeightAverage`]), target sparsity ([`TargetSparsity`]),
+//!   dead-unit revival ([`DeadUnits`]), progress through an [`Observer`], divergence checks,
+//!   resumable state.
 //! * [`checkpoint`] reads and writes `model.safetensors` in PyTorch's layout.
 //!
 //! # Example
