@@ -120,7 +120,7 @@ pub(super) fn run(args: &Table1Args, cluster: &Cluster) -> Result<u8> {
         PretrainingColumns::Both => &[false, true],
     };
     r.say(&format!(
-        "table 1 on {}: {} train, {} valid, {} test; hidden {:?}; rectifier L1 {rectifier_l1}; lr grid {:?} ({} epoch trials, {} schedule); up to {} epochs{}",
+        "table 1 on {}: {} train, {} valid, {} test; hidden {:?}; rectifier L1 {rectifier_l1}; lr grid {:?} ({} epoch trials, {} schedule); up to {} epochs; {}{}",
         loaded.name,
         loaded.train.len(),
         loaded.valid.len(),
@@ -130,6 +130,7 @@ pub(super) fn run(args: &Table1Args, cluster: &Cluster) -> Result<u8> {
         r.search.select_epochs,
         r.lr_schedule,
         r.epochs,
+        r.average_from.map_or("no weight averaging".to_owned(), |a| format!("weight averaging from epoch {a}")),
         r.budget.seconds().map_or(String::new(), |b| format!("; budget {:.1} min", b / 60.0))
     ));
     let splits = Splits { train: &loaded.train, valid: Some(&loaded.valid), test: &loaded.test };
