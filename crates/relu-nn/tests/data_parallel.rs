@@ -112,18 +112,21 @@ fn max_diff(a: &Network, b: &Network) -> f32 {
 
 #[test]
 fn synchronous_sgd_equals_the_one_process_run() {
-    // Momentum, weight decay, input dropout and a target sparsity: every part of a step that
-    // the members must agree on. Batch 10 over 3 members splits 3/3/4.
+    // Momentum, weight decay, input dropout, a target sparsity and weight averaging: every part
+    // of a step or an epoch's end that the members must agree on. Batch 10 over 3 members splits
+    // 3/3/4.
     let config = TrainConfig {
         epochs: 3,
         sgd: Sgd { lr: 0.05, momentum: 0.5, weight_decay: 1e-4, ..Sgd::default() },
         input_dropout: 0.2,
         target_sparsity: Some("0.8".parse().unwrap()),
+        average_from: Some(2),
         ..common::config(3)
     };
     let (train, valid) = data();
     let mut solo = net();
     let one = Trainer::new(config).unwrap().fit(&mut solo, &train, Some(&valid), &mut Silent).unwrap();
+    assert_eq!(one.history.iter().map(|h| h.averaged_epochs).collect::<Vec<_>>(), [0, 1, 2]);
     for size in [2, 3] {
         let members = group_fit(size, 1, config, fresh(size, config), || Box::new(Silent));
         for (rank, (n, report, _)) in members.iter().enumerate() {
@@ -145,6 +148,7 @@ fn synchronous_sgd_equals_the_one_process_run() {
                 assert!(h.l1.iter().zip(&o.l1).all(|(&a, &b)| close(a.into(), b.into())), "epoch {}: λ {:?} vs {:?}", h.epoch, h.l1, o.l1);
                 assert_eq!(h.valid.as_ref().unwrap().error, o.valid.as_ref().unwrap().error);
                 assert_eq!(h.dead_units, o.dead_units, "epoch {}: the members merged the units that fired", h.epoch);
+                assert_eq!(h.averaged_epochs, o.averaged_epochs);
             }
         }
     }
