@@ -94,7 +94,7 @@ pub(super) fn run(args: &Table1Args, cluster: &Cluster) -> Result<u8> {
             args.images.data
         );
     }
-    let rows: Vec<(String, PaperUnits)> = args
+    let mut rows: Vec<(String, PaperUnits)> = args
         .rows
         .iter()
         .map(|r| {
@@ -109,6 +109,11 @@ pub(super) fn run(args: &Table1Args, cluster: &Cluster) -> Result<u8> {
     let rectifier_l1 = args.l1.unwrap_or(RECTIFIER_L1);
     if !(rectifier_l1.is_finite() && rectifier_l1 >= 0.0) {
         bail!("--l1: invalid penalty {rectifier_l1}: expected a finite number >= 0");
+    }
+    // Table 1's own choices for the rectifier row; tanh and softplus as the paper has them.
+    for (_, units) in rows.iter_mut().filter(|(name, _)| name == "rectifier") {
+        units.l1 = rectifier_l1;
+        units.reconstruction = Some(RECTIFIER_RECONSTRUCTION);
     }
     let r = Runner::new("table1", &args.common, &DEFAULTS, cluster)?;
     let text = TextOptions { vocab: 1, bow: Default::default(), target: Default::default(), seed: r.seed };
@@ -142,10 +147,8 @@ pub(super) fn run(args: &Table1Args, cluster: &Cluster) -> Result<u8> {
             data: args.images.data.clone(),
             hidden: hidden.clone(),
             activation: units.activation,
-            l1: if name == "rectifier" { rectifier_l1 } else { units.l1 },
-            pretrain: pretrained.then_some(Pretrain {
-                reconstruction: if name == "rectifier" { Some(RECTIFIER_RECONSTRUCTION) } else { units.reconstruction },
-            }),
+            l1: units.l1,
+            pretrain: pretrained.then_some(Pretrain { reconstruction: units.reconstruction }),
             ..r.settings()
         };
         let spec = NetworkSpec { inputs: loaded.dim(), hidden: settings.layers(), output: loaded.output };
