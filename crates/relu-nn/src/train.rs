@@ -665,7 +665,7 @@ impl Trainer {
             st.epoch_rng = RngState::capture(&rng);
             if let Some(score) = metrics.valid.as_ref().map(|v| v.error.or(v.rmse).unwrap_or(v.loss)) {
                 if st.best.as_ref().is_none_or(|(_, best, _)| score < *best) {
-                    st.best = Some((epoch, score, st.average.as_ref().map_or(&*net, |a| &a.net).clone()));
+                    st.best = Some((epoch, score, candidate.clone()));
                     st.bad_epochs = 0;
                 } else {
                     st.bad_epochs += 1;
