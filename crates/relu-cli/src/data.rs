@@ -249,16 +249,16 @@ pub fn image_splits(spec: &DataSpec) -> Result<Splits> {
 
 fn load_images(spec: &DataSpec) -> Result<Loaded> {
     let splits = image_splits(spec)?;
-    let classes = splits.train.num_classes.max(splits.valid.num_classes).max(splits.test.num_classes);
+    let classes = splits.num_classes;
     if classes < 2 {
         bail!("--data {spec}: the labels name {classes} class; a classifier needs at least 2");
     }
-    let shape = splits.train.shape.clone();
+    let Splits { train, valid, test, shape, .. } = splits;
     Ok(Loaded {
         name: spec.to_string(),
-        train: splits.train.into_dataset()?,
-        valid: splits.valid.into_dataset()?,
-        test: splits.test.into_dataset()?,
+        train,
+        valid,
+        test,
         output: OutputKind::Softmax { classes },
         input: InputInfo { kind: InputKind::Image, data: spec.to_string(), shape: Some(shape), target: None, classes: None, seed: 0 },
         vectorizer: None,
@@ -374,13 +374,14 @@ fn load_text(spec: &DataSpec, opts: TextOptions) -> Result<Loaded> {
     let split = text::holdout(docs, read.num_classes(), TEXT_TEST_FRACTION, opts.seed, &opts.vectorizer_config()).with_context(ctx)?;
     // The validation set comes out of the training part, after the vocabulary was fitted on it:
     // the test documents never influence the features.
-    let inner = relu_data::split::stratified_holdout(&split.train.labels, TEXT_VALID_FRACTION, opts.seed.wrapping_add(1))
+    let labels = split.train.targets.classes().context("internal: review sets have class targets")?;
+    let inner = relu_data::split::stratified_holdout(labels, TEXT_VALID_FRACTION, opts.seed.wrapping_add(1))
         .with_context(|| format!("--data {spec}: too few reviews for a validation split"))?;
     Ok(Loaded {
         name: spec.to_string(),
-        train: split.train.select(&inner.train).into_dataset()?,
-        valid: split.train.select(&inner.test).into_dataset()?,
-        test: split.test.into_dataset()?,
+        train: split.train.select(&inner.train),
+        valid: split.train.select(&inner.test),
+        test: split.test,
         output: read.output(),
         input: InputInfo {
             kind: InputKind::Text,
@@ -457,13 +458,13 @@ pub fn text_folds(spec: &DataSpec, opts: TextOptions, k: usize, limit: Option<us
     let folds = folds
         .into_iter()
         .map(|f| {
-            let mut train = f.train.into_dataset()?;
+            let mut train = f.train;
             if let Some(n) = limit {
                 train = train.select(&(0..n.min(train.len())).collect::<Vec<_>>());
             }
-            Ok(TextFold { train, test: f.test.into_dataset()?, vectorizer: f.vectorizer })
+            TextFold { train, test: f.test, vectorizer: f.vectorizer }
         })
-        .collect::<Result<Vec<_>>>()?;
+        .collect();
     Ok((folds, read.output()))
 }
 
@@ -486,7 +487,7 @@ pub fn sets_for_model(spec: &DataSpec, info: &InputInfo, vectorizer: Option<&Vec
     match (spec.is_text(), info.kind) {
         (false, InputKind::Image) => {
             let s = image_splits(spec)?;
-            Ok((s.train.into_dataset()?, s.test.into_dataset()?))
+            Ok((s.train, s.test))
         }
         (true, InputKind::Text) => {
             let Some(v) = vectorizer else { bail!("the model has no `vectorizer` metadata, so its text inputs cannot be rebuilt") };
@@ -495,7 +496,7 @@ pub fn sets_for_model(spec: &DataSpec, info: &InputInfo, vectorizer: Option<&Vec
             let classes = text::labels(&docs).with_context(|| format!("--data {spec}"))?.into_iter().max().map_or(1, |m| m as usize + 1);
             let (train, test) = text::holdout_with(&docs, classes, TEXT_TEST_FRACTION, info.seed, v)
                 .with_context(|| format!("--data {spec}: cannot rebuild the model's held-out split"))?;
-            Ok((train.into_dataset()?, test.into_dataset()?))
+            Ok((train, test))
         }
         (true, InputKind::Image) => bail!("--data {spec}: the model was trained on images ({}), not on review text", info.data),
         (false, InputKind::Text) => bail!("--data {spec}: the model was trained on review text ({}), not on images", info.data),

@@ -312,7 +312,7 @@ fn encode_writes_the_dense_codes_as_svmlight_and_csr() {
     quick_train(&run, &["--hidden", "40,24"]).success();
     // The reference: the model's codes of the embedded test digits, computed densely here.
     let (net, _) = relu_nn::checkpoint::load_model(&run.join("model.safetensors")).unwrap();
-    let test = relu_data::mnist_embedded().unwrap().test.into_dataset().unwrap();
+    let test = relu_data::mnist_embedded().unwrap().test;
     let cache = net.forward(&test.inputs, &mut relu_nn::Workspace::new(&net, Default::default(), Default::default()));
     let relu_nn::Targets::Classes(labels) = &test.targets else { panic!("class targets") };
     for (layer, units) in [(1usize, 40usize), (2, 24)] {

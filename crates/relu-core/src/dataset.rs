@@ -65,6 +65,23 @@ impl Features {
         }
     }
 
+    /// The dense matrix itself, or `None` for sparse features.
+    pub fn as_dense(&self) -> Option<&DMatrix<f32>> {
+        match self {
+            Features::Dense(m) => Some(m),
+            Features::Sparse(_) => None,
+        }
+    }
+
+    /// The dense matrix itself, mutable (e.g. to rescale pixels in place), or `None` for sparse
+    /// features.
+    pub fn as_dense_mut(&mut self) -> Option<&mut DMatrix<f32>> {
+        match self {
+            Features::Dense(m) => Some(m),
+            Features::Sparse(_) => None,
+        }
+    }
+
     /// The dense matrix (a copy for sparse features).
     pub fn to_dense(&self) -> DMatrix<f32> {
         match self {
@@ -137,6 +154,26 @@ impl Targets {
     /// Whether there are no examples.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// The class indices, or `None` for real-valued targets.
+    pub fn classes(&self) -> Option<&[u32]> {
+        match self {
+            Targets::Classes(c) => Some(c),
+            Targets::Values(_) => None,
+        }
+    }
+
+    /// How many examples each of `num_classes` classes has, indexed by class (class indices of
+    /// `num_classes` or more are not counted); `None` for real-valued targets.
+    pub fn class_counts(&self, num_classes: usize) -> Option<Vec<usize>> {
+        let mut counts = vec![0; num_classes];
+        for &c in self.classes()? {
+            if let Some(n) = counts.get_mut(c as usize) {
+                *n += 1;
+            }
+        }
+        Some(counts)
     }
 
     /// The targets of examples `cols`, in that order.
@@ -222,6 +259,21 @@ impl Dataset {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn class_counts_and_dense_access() {
+        let t = Targets::Classes(vec![2, 0, 2, 7]);
+        assert_eq!(t.class_counts(3), Some(vec![1, 0, 2]), "class 7 is outside the 3 classes and not counted");
+        assert_eq!(t.classes(), Some(&[2, 0, 2, 7][..]));
+        let v = Targets::Values(DMatrix::zeros(1, 4));
+        assert_eq!((v.classes(), v.class_counts(3)), (None, None));
+        let m = DMatrix::from_column_slice(2, 2, &[0.0, 1.0, 2.0, 0.0]);
+        let mut d = Features::Dense(m.clone());
+        d.as_dense_mut().unwrap()[(0, 0)] = 5.0;
+        assert_eq!(d.as_dense().unwrap()[(0, 0)], 5.0);
+        let mut s = Features::Sparse(SparseBatch::from_dense(&m));
+        assert!(s.as_dense().is_none() && s.as_dense_mut().is_none());
+    }
 
     #[test]
     fn dropout_drops_about_p_of_the_non_zeros_and_rescales_the_rest() {

@@ -29,13 +29,15 @@ fn main() -> Result<(), DataError> {
     let mut splits = load(std::env::args().nth(1).map(PathBuf::from))?;
     splits.scale(Scaling::Unit)?;
     println!(
-        "MNIST: train {} / valid {} / test {} examples of {} features",
+        "MNIST: train {} / valid {} / test {} examples of {} features (images {:?}, {} classes)",
         splits.train.len(),
         splits.valid.len(),
         splits.test.len(),
-        splits.train.feature_dim()
+        splits.train.inputs.dim(),
+        splits.shape,
+        splits.num_classes
     );
-    println!("train label histogram: {:?}", splits.train.class_counts());
+    println!("train label histogram: {:?}", splits.train.targets.class_counts(splits.num_classes).unwrap_or_default());
 
     let tsv = "1\tUne comédie délicieuse, vraiment réussie\n0\tLangweilig und viel zu lang\n1\tA moving, beautifully shot film\n";
     let docs = parse_tsv(tsv.as_bytes(), Path::new("inline.tsv"), Targets::Polarity)?;

@@ -15,7 +15,8 @@
 use std::path::Path;
 use std::process::ExitCode;
 
-use relu_data::SparseDataset;
+use relu_core::{Features, SparseBatch};
+use relu_data::Dataset;
 use relu_data::text::{self, Targets, VectorizerConfig};
 
 const C_GRID: [f64; 8] = [0.001, 0.003, 0.01, 0.1, 0.3, 1.0, 3.0, 10.0];
@@ -56,8 +57,8 @@ fn run(path: &Path, k: usize, seed: u64) -> Result<(), relu_data::DataError> {
         let acc: Vec<f64> = splits
             .iter()
             .map(|s| {
-                let model = fit(&s.train, c);
-                model.accuracy(&s.test)
+                let model = fit(&Set::of(&s.train), c);
+                model.accuracy(&Set::of(&s.test))
             })
             .collect();
         let mean = acc.iter().sum::<f64>() / acc.len() as f64;
@@ -69,6 +70,20 @@ fn run(path: &Path, k: usize, seed: u64) -> Result<(), relu_data::DataError> {
     }
     println!("best C {} (chosen on the test folds: optimistic): {:.2}%", best.0, 100.0 * best.1);
     Ok(())
+}
+
+/// A fold's set as the fit reads it: sparse bag-of-words features and polarity labels.
+struct Set<'a> {
+    features: &'a SparseBatch,
+    labels: &'a [u32],
+    num_classes: usize,
+}
+
+impl<'a> Set<'a> {
+    fn of(d: &'a Dataset) -> Self {
+        let Features::Sparse(features) = &d.inputs else { unreachable!("text folds are sparse") };
+        Set { features, labels: d.targets.classes().expect("text folds have class targets"), num_classes: 2 }
+    }
 }
 
 /// A softmax regression: `classes × (dim + 1)` weights, the last column the bias.
@@ -86,7 +101,7 @@ impl Linear {
         }
     }
 
-    fn accuracy(&self, data: &SparseDataset) -> f64 {
+    fn accuracy(&self, data: &Set<'_>) -> f64 {
         let mut s = vec![0.0; self.classes];
         let hits = (0..data.labels.len())
             .filter(|&e| {
@@ -101,7 +116,7 @@ impl Linear {
 }
 
 /// `(1/n)·Σ log-loss + ‖W‖²/(2Cn)` and its gradient, at `w`.
-fn objective(data: &SparseDataset, c: f64, w: &[f64], grad: &mut [f64]) -> f64 {
+fn objective(data: &Set<'_>, c: f64, w: &[f64], grad: &mut [f64]) -> f64 {
     let (dim, classes, n) = (data.features.units(), data.num_classes, data.labels.len() as f64);
     let model = Linear { dim, classes, w: w.to_vec() };
     grad.iter_mut().for_each(|g| *g = 0.0);
@@ -136,7 +151,7 @@ fn objective(data: &SparseDataset, c: f64, w: &[f64], grad: &mut [f64]) -> f64 {
 
 /// L-BFGS (memory 10, backtracking Armijo line search) until the gradient's largest entry is
 /// below 1e-7 or 2,000 iterations.
-fn fit(data: &SparseDataset, c: f64) -> Linear {
+fn fit(data: &Set<'_>, c: f64) -> Linear {
     let (dim, classes) = (data.features.units(), data.num_classes);
     let len = classes * (dim + 1);
     let mut w = vec![0.0; len];

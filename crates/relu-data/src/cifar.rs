@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use nalgebra::DMatrix;
 
-use crate::dataset::{Dataset, Splits, TrainTest};
+use crate::dataset::{ImageSet, Splits, TrainTest, slice};
 use crate::error::{DataError, Result};
 use crate::io::{self, Source};
 
@@ -18,6 +18,8 @@ pub const IMAGE_BYTES: usize = 3 * 32 * 32;
 pub const RECORD_BYTES: usize = IMAGE_BYTES + 1;
 /// The number of classes.
 pub const NUM_CLASSES: usize = 10;
+/// The shape of one CIFAR-10 example: colour channel, row, column.
+pub const SHAPE: [usize; 3] = [3, 32, 32];
 /// The paper's CIFAR-10 validation size: the first half of the 10,000-image test file.
 pub const PAPER_VALID_LEN: usize = 5_000;
 
@@ -26,7 +28,7 @@ pub const PAPER_VALID_LEN: usize = 5_000;
 /// # Errors
 /// [`DataError::Io`]; [`DataError::Malformed`] if the length is not a whole number of records or
 /// a label byte exceeds 9; [`DataError::TooLarge`] beyond 2 GiB of `f32` features.
-pub fn read_batch(path: &Path) -> Result<Dataset> {
+pub fn read_batch(path: &Path) -> Result<ImageSet> {
     from_source(io::open(path)?, path)
 }
 
@@ -34,14 +36,14 @@ pub fn read_batch(path: &Path) -> Result<Dataset> {
 ///
 /// # Errors
 /// As [`read_batch`].
-pub fn parse_batch(bytes: &[u8], source: &Path) -> Result<Dataset> {
+pub fn parse_batch(bytes: &[u8], source: &Path) -> Result<ImageSet> {
     from_source(io::from_slice(bytes), source)
 }
 
-fn from_source(src: Source<'_>, path: &Path) -> Result<Dataset> {
+fn from_source(src: Source<'_>, path: &Path) -> Result<ImageSet> {
     let (mut pixels, mut labels) = (Vec::new(), Vec::new());
     let n = append_records(src, path, io::f32_limit(), "CIFAR-10 image features", &mut pixels, &mut labels)?;
-    Ok(Dataset { features: DMatrix::from_vec(IMAGE_BYTES, n, pixels), labels, num_classes: NUM_CLASSES, shape: vec![3, 32, 32] })
+    Ok(ImageSet::new(DMatrix::from_vec(IMAGE_BYTES, n, pixels), labels, NUM_CLASSES, SHAPE.to_vec()))
 }
 
 /// Decodes the records of one batch onto `pixels` and `labels`; returns how many. `budget` is the
@@ -158,8 +160,8 @@ pub fn load_dir(dir: &Path) -> Result<TrainTest> {
     }
     let test = read_batch(&find(dir, "test_batch.bin")?)?;
     let n = labels.len();
-    let train = Dataset { features: DMatrix::from_vec(IMAGE_BYTES, n, pixels), labels, num_classes: NUM_CLASSES, shape: vec![3, 32, 32] };
-    Ok(TrainTest { train, test })
+    let train = ImageSet::new(DMatrix::from_vec(IMAGE_BYTES, n, pixels), labels, NUM_CLASSES, SHAPE.to_vec());
+    Ok(TrainTest { train: train.data, test: test.data, num_classes: NUM_CLASSES, shape: SHAPE.to_vec() })
 }
 
 /// The paper's CIFAR-10 split: all 50,000 training images; the test file halved, its **first**
@@ -169,7 +171,7 @@ pub fn load_dir(dir: &Path) -> Result<TrainTest> {
 /// # Errors
 /// As [`load_dir`]; [`DataError::InvalidParameter`] if the test file has fewer than 5,000 images.
 pub fn paper_splits(dir: &Path) -> Result<Splits> {
-    let TrainTest { train, test } = load_dir(dir)?;
+    let TrainTest { train, test, num_classes, shape } = load_dir(dir)?;
     let n = test.len();
     if n < PAPER_VALID_LEN {
         return Err(DataError::InvalidParameter {
@@ -178,7 +180,7 @@ pub fn paper_splits(dir: &Path) -> Result<Splits> {
             expected: format!("at least the {PAPER_VALID_LEN} images the paper's validation set takes from it"),
         });
     }
-    let valid = test.slice(0..PAPER_VALID_LEN)?;
-    let test = test.slice(PAPER_VALID_LEN..n)?;
-    Ok(Splits { train, valid, test })
+    let valid = slice(&test, 0..PAPER_VALID_LEN)?;
+    let test = slice(&test, PAPER_VALID_LEN..n)?;
+    Ok(Splits { train, valid, test, num_classes, shape })
 }

@@ -1,188 +1,49 @@
-//! In-memory labelled datasets and their train/validation/test splits.
+//! Image datasets as loaded — relu-core's [`Dataset`] (the one dataset type of every relu crate)
+//! with what a loader also knows: how many classes the labels index and each example's shape —
+//! and their train/validation/test splits.
 
 use nalgebra::DMatrix;
-use relu_core::SparseBatch;
+use relu_core::{Dataset, Features, Targets};
 
 use crate::error::{DataError, Result};
 use crate::scale::{Scaler, Scaling};
 
-/// A labelled dense dataset: one example per column of `features`, as relu-core expects.
+/// One loaded set of labelled images (a file pair such as MNIST's, one CIFAR-10 batch, one small
+/// NORB part): dense pixels, one example per column, with class targets.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Dataset {
-    /// `feature_dim × len` values; pixels are in `[0, 1]` as loaded.
-    pub features: DMatrix<f32>,
-    /// One class index per example, each `< num_classes`.
-    pub labels: Vec<u32>,
-    /// The number of classes (10 for MNIST and CIFAR-10, 5 for NORB).
+pub struct ImageSet {
+    /// The examples: [`Features::Dense`] `pixels × examples` (pixels in `[0, 1]` as loaded) and
+    /// [`Targets::Classes`].
+    pub data: Dataset,
+    /// The number of classes the labels index (10 for MNIST and CIFAR-10, 5 for NORB).
     pub num_classes: usize,
     /// The shape of one example before flattening (`[28, 28]`, `[3, 32, 32]`, `[2, 32, 32]`);
     /// features are flattened in row-major order of this shape.
     pub shape: Vec<usize>,
 }
 
-impl Dataset {
-    /// The number of examples.
-    pub fn len(&self) -> usize {
-        self.labels.len()
-    }
-
-    /// Whether the dataset has no examples.
-    pub fn is_empty(&self) -> bool {
-        self.labels.is_empty()
-    }
-
-    /// The number of features per example (rows of `features`).
-    pub fn feature_dim(&self) -> usize {
-        self.features.nrows()
-    }
-
-    /// The examples at `indices`, in that order.
-    ///
-    /// # Panics
-    /// If an index is out of range.
-    #[track_caller]
-    pub fn select(&self, indices: &[usize]) -> Dataset {
-        Dataset {
-            features: self.features.select_columns(indices),
-            labels: indices.iter().map(|&i| self.labels[i]).collect(),
-            num_classes: self.num_classes,
-            shape: self.shape.clone(),
-        }
-    }
-
-    /// The examples `range.start..range.end`.
-    ///
-    /// # Errors
-    /// [`DataError::InvalidParameter`] if the range is reversed or extends past the end.
-    pub fn slice(&self, range: std::ops::Range<usize>) -> Result<Dataset> {
-        if range.start > range.end || range.end > self.len() {
-            return Err(DataError::InvalidParameter {
-                name: "example range",
-                value: format!("{range:?}"),
-                expected: format!("a range within 0..{}", self.len()),
-            });
-        }
-        Ok(Dataset {
-            features: self.features.columns(range.start, range.len()).into_owned(),
-            labels: self.labels[range].to_vec(),
-            num_classes: self.num_classes,
-            shape: self.shape.clone(),
-        })
-    }
-
-    /// How many examples each class has, indexed by class.
-    pub fn class_counts(&self) -> Vec<usize> {
-        class_counts(&self.labels, self.num_classes)
-    }
-
-    /// The fraction of feature values that are non-zero, in `[0, 1]` (0 for an empty dataset):
-    /// the input sparsity, e.g. ≈ 0.19 for MNIST pixels.
-    pub fn density(&self) -> f64 {
-        let total = self.features.len();
-        if total == 0 { 0.0 } else { self.features.iter().filter(|&&x| x != 0.0).count() as f64 / total as f64 }
-    }
-
-    /// The examples as relu-core's [`relu_core::Dataset`] (dense inputs, class targets), the type
-    /// relu-nn trains on; `num_classes` and `shape` stay here.
-    ///
-    /// # Errors
-    /// [`DataError::Core`] if a feature value is not finite (possible in float IDX or NORB files).
-    pub fn into_dataset(self) -> Result<relu_core::Dataset> {
-        Ok(relu_core::Dataset::new(relu_core::Features::Dense(self.features), relu_core::Targets::Classes(self.labels))?)
+impl ImageSet {
+    /// A set from a `pixels × examples` matrix and one class index per column. The loaders have
+    /// checked that the pixels are finite and the labels are below `num_classes`.
+    pub(crate) fn new(pixels: DMatrix<f32>, labels: Vec<u32>, num_classes: usize, shape: Vec<usize>) -> Self {
+        debug_assert_eq!(pixels.ncols(), labels.len());
+        ImageSet { data: Dataset { inputs: Features::Dense(pixels), targets: Targets::Classes(labels) }, num_classes, shape }
     }
 }
 
-fn class_counts(labels: &[u32], num_classes: usize) -> Vec<usize> {
-    let mut counts = vec![0; num_classes];
-    for &l in labels {
-        if let Some(c) = counts.get_mut(l as usize) {
-            *c += 1;
-        }
+/// The examples `range` of a loaded set (dense features, class targets), as a new dataset.
+///
+/// # Errors
+/// [`DataError::InvalidParameter`] if the range is reversed or extends past the end.
+pub(crate) fn slice(set: &Dataset, range: std::ops::Range<usize>) -> Result<Dataset> {
+    if range.start > range.end || range.end > set.len() {
+        return Err(DataError::InvalidParameter {
+            name: "example range",
+            value: format!("{range:?}"),
+            expected: format!("a range within 0..{}", set.len()),
+        });
     }
-    counts
-}
-
-/// A labelled sparse dataset, such as bag-of-words reviews: one example per column of
-/// `features` (a `vocabulary × examples` [`SparseBatch`]), as relu-core's sparse kernels expect.
-#[derive(Debug, Clone, PartialEq)]
-pub struct SparseDataset {
-    /// `feature_dim × len` sparse values.
-    pub features: SparseBatch,
-    /// One class index per example, each `< num_classes`.
-    pub labels: Vec<u32>,
-    /// The number of classes.
-    pub num_classes: usize,
-}
-
-impl SparseDataset {
-    /// A dataset from its parts.
-    ///
-    /// # Errors
-    /// [`DataError::Inconsistent`] if there is not one label per example;
-    /// [`DataError::InvalidParameter`] for a label `>= num_classes`.
-    pub fn new(features: SparseBatch, labels: Vec<u32>, num_classes: usize) -> Result<Self> {
-        if labels.len() != features.batch_size() {
-            return Err(DataError::Inconsistent {
-                what: format!("a sparse dataset with {} examples but {} labels", features.batch_size(), labels.len()),
-            });
-        }
-        if let Some((i, &l)) = labels.iter().enumerate().find(|&(_, &l)| l as usize >= num_classes) {
-            return Err(DataError::InvalidParameter {
-                name: "label",
-                value: format!("{l} of example {i}"),
-                expected: format!("a class index below {num_classes}"),
-            });
-        }
-        Ok(Self { features, labels, num_classes })
-    }
-
-    /// The number of examples.
-    pub fn len(&self) -> usize {
-        self.labels.len()
-    }
-
-    /// Whether the dataset has no examples.
-    pub fn is_empty(&self) -> bool {
-        self.labels.is_empty()
-    }
-
-    /// The number of features per example (rows of `features`, the vocabulary size for text).
-    pub fn feature_dim(&self) -> usize {
-        self.features.units()
-    }
-
-    /// How many examples each class has, indexed by class.
-    pub fn class_counts(&self) -> Vec<usize> {
-        class_counts(&self.labels, self.num_classes)
-    }
-
-    /// The fraction of feature values that are stored (non-zero), in `[0, 1]`; 0 when empty.
-    pub fn density(&self) -> f64 {
-        let total = self.features.units() as f64 * self.features.batch_size() as f64;
-        if total == 0.0 { 0.0 } else { self.features.nnz() as f64 / total }
-    }
-
-    /// The examples as relu-core's [`relu_core::Dataset`] (sparse inputs, class targets), the
-    /// type relu-nn trains on.
-    ///
-    /// # Errors
-    /// [`DataError::Core`] if a feature value is not finite.
-    pub fn into_dataset(self) -> Result<relu_core::Dataset> {
-        Ok(relu_core::Dataset::new(relu_core::Features::Sparse(self.features), relu_core::Targets::Classes(self.labels))?)
-    }
-
-    /// The examples at `indices`, in that order.
-    ///
-    /// # Panics
-    /// If an index is out of range.
-    #[track_caller]
-    pub fn select(&self, indices: &[usize]) -> SparseDataset {
-        SparseDataset {
-            features: self.features.select_examples(indices),
-            labels: indices.iter().map(|&i| self.labels[i]).collect(),
-            num_classes: self.num_classes,
-        }
-    }
+    Ok(set.select(&range.collect::<Vec<_>>()))
 }
 
 /// The two files of a dataset as distributed: the training file and the test file.
@@ -192,9 +53,27 @@ pub struct TrainTest {
     pub train: Dataset,
     /// Every example of the test file.
     pub test: Dataset,
+    /// The number of classes the labels of both files index.
+    pub num_classes: usize,
+    /// The shape of one example before flattening (the same in both files).
+    pub shape: Vec<usize>,
 }
 
 impl TrainTest {
+    /// A pair from two loaded sets; both get the larger class count of the two.
+    ///
+    /// # Errors
+    /// [`DataError::Inconsistent`] (naming `train_name` and `test_name`) if the examples' shapes
+    /// differ.
+    pub fn from_sets(train: ImageSet, train_name: &str, test: ImageSet, test_name: &str) -> Result<Self> {
+        if train.shape != test.shape {
+            return Err(DataError::Inconsistent {
+                what: format!("{train_name} holds images of shape {:?} but {test_name} holds {:?}", train.shape, test.shape),
+            });
+        }
+        Ok(TrainTest { train: train.data, test: test.data, num_classes: train.num_classes.max(test.num_classes), shape: train.shape })
+    }
+
     /// The split that holds out the **last** `valid_len` training examples as validation set and
     /// keeps the test file as test set (MNIST in the paper: 50,000 / 10,000 / 10,000).
     ///
@@ -211,16 +90,32 @@ impl TrainTest {
         }
         // Copy only the validation part and shrink the training matrix in place, so the split
         // never holds a second copy of the (possibly huge) training features.
-        let valid = self.train.slice(n - valid_len..n)?;
-        let Dataset { features, mut labels, num_classes, shape } = self.train;
-        let rows = features.nrows();
-        let mut values: Vec<f32> = features.data.into();
-        values.truncate(rows * (n - valid_len));
-        values.shrink_to_fit();
-        labels.truncate(n - valid_len);
-        let train = Dataset { features: DMatrix::from_vec(rows, n - valid_len, values), labels, num_classes, shape };
-        Ok(Splits { train, valid, test: self.test })
+        let valid = slice(&self.train, n - valid_len..n)?;
+        let TrainTest { train: Dataset { inputs, targets }, test, num_classes, shape } = self;
+        let keep = n - valid_len;
+        let inputs = match inputs {
+            Features::Dense(m) => Features::Dense(first_columns(m, keep)),
+            sparse @ Features::Sparse(_) => sparse.select(&(0..keep).collect::<Vec<_>>()),
+        };
+        let targets = match targets {
+            Targets::Classes(mut c) => {
+                c.truncate(keep);
+                c.shrink_to_fit();
+                Targets::Classes(c)
+            }
+            Targets::Values(v) => Targets::Values(first_columns(v, keep)),
+        };
+        Ok(Splits { train: Dataset { inputs, targets }, valid, test, num_classes, shape })
     }
+}
+
+/// The first `keep` columns of `m`, shrunk in place (no second copy of the matrix).
+fn first_columns(m: DMatrix<f32>, keep: usize) -> DMatrix<f32> {
+    let rows = m.nrows();
+    let mut values: Vec<f32> = m.data.into();
+    values.truncate(rows * keep);
+    values.shrink_to_fit();
+    DMatrix::from_vec(rows, keep, values)
 }
 
 /// Train, validation and test sets.
@@ -232,6 +127,10 @@ pub struct Splits {
     pub valid: Dataset,
     /// Examples to report the final error on.
     pub test: Dataset,
+    /// The number of classes the labels of all three sets index.
+    pub num_classes: usize,
+    /// The shape of one example before flattening.
+    pub shape: Vec<usize>,
 }
 
 impl Splits {
@@ -240,23 +139,28 @@ impl Splits {
     ///
     /// # Errors
     /// [`DataError::InvalidParameter`] if the fitted scaler is not finite (non-finite features are
-    /// possible in float IDX or NORB files); [`DataError::Inconsistent`] if the validation or test
-    /// set has a different number of features than the training set. The sets are then left
-    /// unchanged.
+    /// possible in float IDX or NORB files); [`DataError::Inconsistent`] if a set's features are
+    /// sparse or the validation or test set has a different number of features than the training
+    /// set. The sets are then left unchanged.
     pub fn scale(&mut self, scaling: Scaling) -> Result<Scaler> {
-        let dim = self.train.feature_dim();
-        for (name, set) in [("validation", &self.valid), ("test", &self.test)] {
-            if set.feature_dim() != dim {
+        let dim = self.train.inputs.dim();
+        for (name, set) in [("training", &self.train), ("validation", &self.valid), ("test", &self.test)] {
+            if set.inputs.as_dense().is_none() {
                 return Err(DataError::Inconsistent {
-                    what: format!("the {name} set has {} features but the training set has {dim}", set.feature_dim()),
+                    what: format!("the {name} set's features are sparse; scaling needs dense features"),
+                });
+            }
+            if set.inputs.dim() != dim {
+                return Err(DataError::Inconsistent {
+                    what: format!("the {name} set has {} features but the training set has {dim}", set.inputs.dim()),
                 });
             }
         }
-        let scaler = Scaler::fit(scaling, &self.train.features);
+        let scaler = Scaler::fit(scaling, self.train.inputs.as_dense().expect("checked dense above"));
         scaler.check()?;
-        scaler.apply(&mut self.train.features)?;
-        scaler.apply(&mut self.valid.features)?;
-        scaler.apply(&mut self.test.features)?;
+        for set in [&mut self.train, &mut self.valid, &mut self.test] {
+            scaler.apply(set.inputs.as_dense_mut().expect("checked dense above"))?;
+        }
         Ok(scaler)
     }
 }
@@ -265,19 +169,38 @@ impl Splits {
 mod tests {
     use super::*;
 
+    fn set(n: usize, first_label: u32) -> ImageSet {
+        let m = DMatrix::from_fn(2, n, |r, c| (r + 2 * c) as f32);
+        ImageSet::new(m, (0..n as u32).map(|i| (first_label + i) % 3).collect(), 3, vec![2])
+    }
+
     #[test]
-    fn datasets_hand_over_to_relu_core_unchanged() {
-        let m = DMatrix::from_column_slice(2, 3, &[0.0, 1.0, 0.5, 0.0, 0.0, 0.25]);
-        let d = Dataset { features: m.clone(), labels: vec![1, 0, 2], num_classes: 3, shape: vec![2] };
-        let core = d.clone().into_dataset().unwrap();
-        assert_eq!(core.inputs, relu_core::Features::Dense(m.clone()));
-        assert_eq!(core.targets, relu_core::Targets::Classes(vec![1, 0, 2]));
-        let s = SparseDataset::new(SparseBatch::from_dense(&m), vec![1, 0, 2], 3).unwrap();
-        let core = s.into_dataset().unwrap();
-        assert_eq!(core.inputs.to_dense(), m);
-        assert_eq!(core.len(), 3);
-        let bad = Dataset { features: DMatrix::from_element(2, 1, f32::NAN), labels: vec![0], ..d };
-        let e = bad.into_dataset().unwrap_err().to_string();
-        assert!(e.contains("not finite") || e.contains("NaN"), "{e}");
+    fn holding_out_the_last_examples_keeps_order_and_metadata() {
+        let tt = TrainTest::from_sets(set(5, 0), "train", set(2, 1), "test").unwrap();
+        let s = tt.clone().hold_out_last(2).unwrap();
+        assert_eq!(s.train, tt.train.select(&[0, 1, 2]));
+        assert_eq!(s.valid, tt.train.select(&[3, 4]));
+        assert_eq!(s.test, tt.test);
+        assert_eq!((s.num_classes, s.shape.as_slice()), (3, &[2][..]));
+        let e = tt.hold_out_last(6).unwrap_err().to_string();
+        assert!(e.contains("validation size") && e.contains("at most the 5"), "{e}");
+    }
+
+    #[test]
+    fn pairs_of_sets_must_agree_on_shape() {
+        let mut other = set(2, 0);
+        other.shape = vec![1, 2];
+        let e = TrainTest::from_sets(set(3, 0), "a.idx", other, "b.idx").unwrap_err().to_string();
+        assert!(e.contains("a.idx") && e.contains("b.idx") && e.contains("[1, 2]"), "{e}");
+    }
+
+    #[test]
+    fn scaling_refuses_sparse_features_and_leaves_the_sets_unchanged() {
+        let mut s = TrainTest::from_sets(set(5, 0), "train", set(2, 1), "test").unwrap().hold_out_last(1).unwrap();
+        s.test.inputs = Features::Sparse(relu_core::SparseBatch::from_dense(&s.test.inputs.to_dense()));
+        let before = s.clone();
+        let e = s.scale(Scaling::Standardize).unwrap_err().to_string();
+        assert!(e.contains("test set") && e.contains("sparse"), "{e}");
+        assert_eq!(s, before);
     }
 }

@@ -37,9 +37,9 @@ pub fn mnist_embedded() -> Result<Splits> {
     let (tri, trl) = (src("train-images-idx3-ubyte-20k.gz"), src("train-labels-idx1-ubyte-20k.gz"));
     let (tei, tel) = (src("t10k-images-idx3-ubyte-every5th.gz"), src("t10k-labels-idx1-ubyte-every5th.gz"));
     let digits = mnist::MNIST_CLASSES as f64;
-    let mut train = mnist::from_arrays(parse_idx(TRAIN_IMAGES, &tri)?, &tri, parse_idx(TRAIN_LABELS, &trl)?, &trl, digits)?;
-    let mut test = mnist::from_arrays(parse_idx(TEST_IMAGES, &tei)?, &tei, parse_idx(TEST_LABELS, &tel)?, &tel, digits)?;
-    train.num_classes = 10;
-    test.num_classes = 10;
-    crate::TrainTest { train, test }.hold_out_last(EMBEDDED_VALID_LEN)
+    let train = mnist::from_arrays(parse_idx(TRAIN_IMAGES, &tri)?, &tri, parse_idx(TRAIN_LABELS, &trl)?, &trl, digits)?;
+    let test = mnist::from_arrays(parse_idx(TEST_IMAGES, &tei)?, &tei, parse_idx(TEST_LABELS, &tel)?, &tel, digits)?;
+    let mut pair = crate::TrainTest::from_sets(train, &tri.display().to_string(), test, &tei.display().to_string())?;
+    pair.num_classes = mnist::MNIST_CLASSES;
+    pair.hold_out_last(EMBEDDED_VALID_LEN)
 }

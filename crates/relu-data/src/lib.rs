@@ -2,18 +2,18 @@
 //! Networks", loaded so that people can trust them.
 //!
 //! * Images — [`idx`] (any IDX file), [`mnist`] (and Fashion-MNIST & co.), [`cifar`] (CIFAR-10
-//!   binary), [`norb`] (small NORB) — load into a [`Dataset`]: a `features × examples`
-//!   `DMatrix<f32>` (one example per column, relu-core's convention) with pixels in `[0, 1]`, and
-//!   class labels. Each has a `paper_splits` helper giving [`Splits`] in `[0, 1]`; [`Scaling`]
-//!   offers `[0, 1]`, `[−1, 1]` and standardisation fitted on the training set only.
-//!   [`Dataset::into_dataset`] (and [`SparseDataset::into_dataset`]) hand the examples over as
-//!   [`relu_core::Dataset`], the one dataset type relu-nn trains on.
+//!   binary), [`norb`] (small NORB) — load into relu-core's [`Dataset`] (re-exported here), the
+//!   one dataset type relu-nn trains on: dense `features × examples` pixels in `[0, 1]` (one
+//!   example per column) with class targets. A file loads as an [`ImageSet`], a distribution as
+//!   [`TrainTest`], and each loader has a `paper_splits` helper giving [`Splits`]; these carry the
+//!   class count and the example shape beside the datasets. [`Scaling`] offers `[0, 1]`,
+//!   `[−1, 1]` and standardisation fitted on the training set only.
 //! * Text — [`text`]: TSV, JSON Lines and Blitzer's `processed_acl` readers, a Unicode tokeniser,
 //!   a vocabulary learned on the training split, and binary / count / tf-idf features emitted as a
-//!   [`relu_core::SparseBatch`] (a [`SparseDataset`] with labels); targets for polarity, star
+//!   [`relu_core::SparseBatch`] (in a [`Dataset`] with class targets); targets for polarity, star
 //!   ratings and multi-class labels; [`text::folds`] for the paper's 10-fold cross-validation with
 //!   the vectorizer refitted on each fold's training part, and [`text::holdout`].
-//! * [`mnist_embedded`] (default feature `embedded-mnist`): 12,000 real MNIST digits compiled in,
+//! * [`mnist_embedded`] (default feature `embedded-mnist`): 22,000 real MNIST digits compiled in,
 //!   so training works offline on a fresh machine.
 //! * [`fetch`]: verified, resumable downloads of MNIST, CIFAR-10 and small NORB.
 //! * [`svmlight`]: sparse examples written in the svmlight / libsvm text format.
@@ -29,9 +29,10 @@
 //! use relu_data::{Scaling, mnist_embedded};
 //!
 //! let mut splits = mnist_embedded()?;
-//! assert_eq!(splits.train.features.shape(), (784, 18_000));
+//! assert_eq!((splits.train.inputs.dim(), splits.train.len()), (784, 18_000));
+//! assert_eq!((splits.num_classes, splits.shape.as_slice()), (10, &[28, 28][..]));
 //! assert_eq!(splits.test.len(), 2_000);
-//! assert_eq!(&splits.train.labels[..5], &[5, 0, 4, 1, 9]);
+//! assert_eq!(&splits.train.targets.classes().unwrap()[..5], &[5, 0, 4, 1, 9]);
 //! // Standardise with statistics of the training set only.
 //! let _scaler = splits.scale(Scaling::Standardize)?;
 //! # }
@@ -54,8 +55,9 @@ pub mod split;
 pub mod svmlight;
 pub mod text;
 
-pub use dataset::{Dataset, SparseDataset, Splits, TrainTest};
+pub use dataset::{ImageSet, Splits, TrainTest};
 #[cfg(feature = "embedded-mnist")]
 pub use embedded::{EMBEDDED_TEST_LEN, EMBEDDED_TRAIN_LEN, EMBEDDED_VALID_LEN, mnist_embedded};
 pub use error::{DataError, Result};
+pub use relu_core::Dataset;
 pub use scale::{Scaler, Scaling};

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use nalgebra::DMatrix;
 
-use crate::dataset::{Dataset, Splits, TrainTest};
+use crate::dataset::{ImageSet, Splits, TrainTest};
 use crate::error::{DataError, Result};
 use crate::idx::{IdxArray, read_idx};
 
@@ -42,7 +42,7 @@ pub fn files(dir: &Path) -> Result<[PathBuf; 4]> {
     ])
 }
 
-/// Loads an image file and a label file into a [`Dataset`] with pixels scaled to `[0, 1]` (byte
+/// Loads an image file and a label file into an [`ImageSet`] with pixels scaled to `[0, 1]` (byte
 /// images; other element types are converted unscaled) and `num_classes = max label + 1`.
 ///
 /// # Errors
@@ -50,7 +50,7 @@ pub fn files(dir: &Path) -> Result<[PathBuf; 4]> {
 /// of examples; [`DataError::Malformed`] for non-integer, negative or absurd labels, or images
 /// that are not at least two-dimensional (`n × …`); [`DataError::TooLarge`] if the images would
 /// take more than 2 GiB as `f32`.
-pub fn load_pair(images: &Path, labels: &Path) -> Result<Dataset> {
+pub fn load_pair(images: &Path, labels: &Path) -> Result<ImageSet> {
     from_arrays(read_idx(images)?, images, read_idx(labels)?, labels, MAX_CLASSES)
 }
 
@@ -65,17 +65,9 @@ pub const MNIST_CLASSES: usize = 10;
 pub fn load_dir(dir: &Path) -> Result<TrainTest> {
     let [tri, trl, tei, tel] = files(dir)?;
     let digits = MNIST_CLASSES as f64;
-    let mut train = from_arrays(read_idx(&tri)?, &tri, read_idx(&trl)?, &trl, digits)?;
-    let mut test = from_arrays(read_idx(&tei)?, &tei, read_idx(&tel)?, &tel, digits)?;
-    if train.shape != test.shape {
-        return Err(DataError::Inconsistent {
-            what: format!("{} holds images of shape {:?} but {} holds {:?}", tri.display(), train.shape, tei.display(), test.shape),
-        });
-    }
-    let k = train.num_classes.max(test.num_classes);
-    train.num_classes = k;
-    test.num_classes = k;
-    Ok(TrainTest { train, test })
+    let train = from_arrays(read_idx(&tri)?, &tri, read_idx(&trl)?, &trl, digits)?;
+    let test = from_arrays(read_idx(&tei)?, &tei, read_idx(&tel)?, &tel, digits)?;
+    TrainTest::from_sets(train, &tri.display().to_string(), test, &tei.display().to_string())
 }
 
 /// The paper's MNIST split: the first 50,000 training images, the last 10,000 as validation set,
@@ -90,7 +82,7 @@ pub fn paper_splits(dir: &Path) -> Result<Splits> {
 
 /// Turns parsed image and label arrays into a dataset, checking that they belong together.
 /// Labels must be integers in `0..classes`.
-pub(crate) fn from_arrays(images: IdxArray, images_path: &Path, labels: IdxArray, labels_path: &Path, classes: f64) -> Result<Dataset> {
+pub(crate) fn from_arrays(images: IdxArray, images_path: &Path, labels: IdxArray, labels_path: &Path, classes: f64) -> Result<ImageSet> {
     let dims = images.dims();
     if dims.len() < 2 {
         return Err(DataError::malformed(
@@ -142,6 +134,5 @@ pub(crate) fn from_arrays(images: IdxArray, images_path: &Path, labels: IdxArray
             format!("finite pixel values, found {} in image {} (pixel {})", pixels[k], k / dim.max(1), k % dim.max(1)),
         ));
     }
-    let features = DMatrix::from_vec(dim, n, pixels);
-    Ok(Dataset { features, labels: out, num_classes: if n == 0 { 0 } else { max as usize + 1 }, shape })
+    Ok(ImageSet::new(DMatrix::from_vec(dim, n, pixels), out, if n == 0 { 0 } else { max as usize + 1 }, shape))
 }

@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 
 use nalgebra::DMatrix;
 
-use crate::dataset::{Dataset, Splits};
+use crate::dataset::{ImageSet, Splits};
 use crate::error::{DataError, Result};
 use crate::io::{self, Source};
 
@@ -283,7 +283,7 @@ pub fn find_file(dir: &Path, part: Part, kind: &str) -> Result<PathBuf> {
 /// category is outside 0–4; [`DataError::Inconsistent`] when the files disagree on `n`;
 /// [`DataError::InvalidParameter`] if `side` does not divide the image size;
 /// [`DataError::TooLarge`] beyond 2 GiB of `f32` features.
-pub fn load_part(dir: &Path, part: Part, side: Option<usize>) -> Result<Dataset> {
+pub fn load_part(dir: &Path, part: Part, side: Option<usize>) -> Result<ImageSet> {
     let dat_path = find_file(dir, part, "dat")?;
     let cat_path = find_file(dir, part, "cat")?;
     let dat = read_norb(&dat_path)?;
@@ -291,12 +291,12 @@ pub fn load_part(dir: &Path, part: Part, side: Option<usize>) -> Result<Dataset>
     let dataset = from_arrays(&dat, &dat_path, &cat, &cat_path, side)?;
     if let Ok(info_path) = find_file(dir, part, "info") {
         let info = read_norb(&info_path)?;
-        if info.dims().first() != Some(&dataset.len()) {
+        if info.dims().first() != Some(&dataset.data.len()) {
             return Err(DataError::Inconsistent {
                 what: format!(
                     "{} has {} pairs but {} has dimensions {:?}",
                     dat_path.display(),
-                    dataset.len(),
+                    dataset.data.len(),
                     info_path.display(),
                     info.dims()
                 ),
@@ -310,7 +310,7 @@ pub fn load_part(dir: &Path, part: Part, side: Option<usize>) -> Result<Dataset>
 ///
 /// # Errors
 /// As [`load_part`].
-pub fn from_arrays(dat: &NorbArray, dat_path: &Path, cat: &NorbArray, cat_path: &Path, side: Option<usize>) -> Result<Dataset> {
+pub fn from_arrays(dat: &NorbArray, dat_path: &Path, cat: &NorbArray, cat_path: &Path, side: Option<usize>) -> Result<ImageSet> {
     let d = dat.dims();
     if dat.dtype() != NorbDtype::U8 || d.len() != 4 || d[1] != 2 {
         return Err(DataError::malformed(dat_path, 0, format!("a byte matrix of dimensions n × 2 × h × w, found {:?} {d:?}", dat.dtype())));
@@ -372,7 +372,7 @@ pub fn from_arrays(dat: &NorbArray, dat_path: &Path, cat: &NorbArray, cat_path: 
             features.extend(acc.iter().map(|&a| a as f32 * norm));
         }
     }
-    Ok(Dataset { features: DMatrix::from_vec(dim, n, features), labels, num_classes: NUM_CLASSES, shape: vec![2, oh, ow] })
+    Ok(ImageSet::new(DMatrix::from_vec(dim, n, features), labels, NUM_CLASSES, vec![2, oh, ow]))
 }
 
 /// Train / validation / test sets from a small NORB directory: the training file minus its last
@@ -395,5 +395,6 @@ pub fn from_arrays(dat: &NorbArray, dat_path: &Path, cat: &NorbArray, cat_path: 
 pub fn paper_splits(dir: &Path, opts: &NorbOptions) -> Result<Splits> {
     let train = load_part(dir, Part::Training, opts.side)?;
     let test = load_part(dir, Part::Testing, opts.side)?;
-    crate::TrainTest { train, test }.hold_out_last(opts.valid_len)
+    let name = |part| format!("the {part} part of {}", dir.display());
+    crate::TrainTest::from_sets(train, &name("training"), test, &name("testing"))?.hold_out_last(opts.valid_len)
 }

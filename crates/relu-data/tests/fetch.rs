@@ -221,7 +221,7 @@ fn small_norb_fetch_end_to_end_with_format_verification() {
     }
     assert_eq!(got, dir.path().join("smallnorb"));
     let train = relu_data::norb::load_part(&got, relu_data::norb::Part::Training, None).unwrap();
-    assert_eq!(train.labels, [1, 4]);
+    assert_eq!(common::labels(&train.data), [1, 4]);
 
     // A server delivering a truncated NORB file: rejected by format, nothing left behind.
     let bad = gz(&norb_bytes(0x1E3D4C55, &[2, 2, 3, 3], &[7; 30]));

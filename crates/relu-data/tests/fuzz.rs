@@ -142,15 +142,14 @@ proptest! {
 /// the validation part (and bookkeeping), never a second copy of the training features.
 #[test]
 fn the_validation_split_does_not_copy_the_training_set() {
+    use relu_core::{Features, Targets};
     use relu_data::{Dataset, TrainTest};
     let (dim, n, valid) = (100, 50_000, 1_000);
     let set = |len: usize| Dataset {
-        features: nalgebra::DMatrix::from_element(dim, len, 0.5),
-        labels: vec![1; len],
-        num_classes: 10,
-        shape: vec![10, 10],
+        inputs: Features::Dense(nalgebra::DMatrix::from_element(dim, len, 0.5)),
+        targets: Targets::Classes(vec![1; len]),
     };
-    let tt = TrainTest { train: set(n), test: set(10) };
+    let tt = TrainTest { train: set(n), test: set(10), num_classes: 10, shape: vec![10, 10] };
     let (splits, peak) = counting_alloc::peak_bytes(|| tt.hold_out_last(valid).unwrap());
     assert_eq!((splits.train.len(), splits.valid.len()), (n - valid, valid));
     let valid_bytes = dim * valid * 4 + valid * 4;

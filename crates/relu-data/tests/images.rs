@@ -5,7 +5,7 @@ mod common;
 
 use std::path::Path;
 
-use common::{gz, idx_bytes, mnist_images, norb_bytes, write};
+use common::{gz, idx_bytes, labels, mnist_images, norb_bytes, pixels, write};
 use relu_data::idx::{IdxDtype, parse_idx, read_idx};
 use relu_data::norb::{self, NorbOptions, Part, parse_norb};
 use relu_data::{DataError, Scaling, cifar, mnist};
@@ -133,17 +133,17 @@ fn mnist_dir_accepts_every_spelling() {
         let dir = tempfile::tempdir().unwrap();
         write_mnist_dir(dir.path(), names, 30, 7, gzip);
         let tt = mnist::load_dir(dir.path()).unwrap();
-        assert_eq!(tt.train.features.shape(), (784, 30));
+        assert_eq!(pixels(&tt.train).shape(), (784, 30));
         assert_eq!(tt.test.len(), 7);
-        assert_eq!(tt.train.shape, vec![28, 28]);
-        assert_eq!(tt.train.num_classes, 10);
-        assert_eq!(tt.train.labels[..3], [0, 1, 2]);
+        assert_eq!(tt.shape, vec![28, 28]);
+        assert_eq!(tt.num_classes, 10);
+        assert_eq!(labels(&tt.train)[..3], [0, 1, 2]);
         // Example 1, pixel 0 is 7/255: one example per column, scaled to [0, 1].
-        assert_eq!(tt.train.features[(0, 1)], 7.0 / 255.0);
-        assert_eq!(tt.train.features[(5, 0)], 5.0 / 255.0);
+        assert_eq!(pixels(&tt.train)[(0, 1)], 7.0 / 255.0);
+        assert_eq!(pixels(&tt.train)[(5, 0)], 5.0 / 255.0);
         let s = tt.hold_out_last(10).unwrap();
         assert_eq!((s.train.len(), s.valid.len(), s.test.len()), (20, 10, 7));
-        assert_eq!(s.valid.labels[0], 0, "validation is the last 10 of the training file");
+        assert_eq!(labels(&s.valid)[0], 0, "validation is the last 10 of the training file");
     }
 }
 
@@ -199,26 +199,27 @@ fn scaling_unit_symmetric_and_standardize_fitted_on_train() {
     write_mnist_dir(dir.path(), names, 40, 5, false);
     let base = mnist::load_dir(dir.path()).unwrap().hold_out_last(10).unwrap();
 
-    assert!((base.train.density() - base.train.features.iter().filter(|&&x| x != 0.0).count() as f64 / (784.0 * 30.0)).abs() < 1e-12);
-    assert!(base.train.density() > 0.99, "the fixture has few zero pixels: {}", base.train.density());
+    let density = f64::from(base.train.inputs.density());
+    assert!((density - pixels(&base.train).iter().filter(|&&x| x != 0.0).count() as f64 / (784.0 * 30.0)).abs() < 1e-6);
+    assert!(density > 0.99, "the fixture has few zero pixels: {density}");
 
     let mut s = base.clone();
     s.scale(Scaling::Symmetric).unwrap();
-    assert!(s.train.features.iter().chain(s.test.features.iter()).all(|&x| (-1.0..=1.0).contains(&x)));
-    assert_eq!(s.train.features[(0, 0)], -1.0);
+    assert!(pixels(&s.train).iter().chain(pixels(&s.test).iter()).all(|&x| (-1.0..=1.0).contains(&x)));
+    assert_eq!(pixels(&s.train)[(0, 0)], -1.0);
 
     let mut s = base.clone();
     let scaler = s.scale(Scaling::Standardize).unwrap();
-    for row in s.train.features.row_iter() {
+    for row in pixels(&s.train).row_iter() {
         let n = row.len() as f32;
         let mean = row.sum() / n;
         let var = row.iter().map(|x| (x - mean).powi(2)).sum::<f32>() / n;
         assert!(mean.abs() < 1e-4 && (var - 1.0).abs() < 1e-3, "mean {mean} var {var}");
     }
     // The test set uses the training statistics, not its own.
-    let mut t = base.test.features.clone();
+    let mut t = pixels(&base.test).clone();
     scaler.apply(&mut t).unwrap();
-    assert_eq!(t, s.test.features);
+    assert_eq!(&t, pixels(&s.test));
     let json = serde_json::to_string(&scaler).unwrap();
     assert_eq!(serde_json::from_str::<relu_data::Scaler>(&json).unwrap(), scaler);
     assert!("bogus".parse::<Scaling>().is_err());
@@ -250,7 +251,7 @@ fn scaler_from_outside_is_checked_not_trusted() {
     let names = ["train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"];
     write_mnist_dir(dir.path(), names, 20, 5, false);
     let mut s = mnist::load_dir(dir.path()).unwrap().hold_out_last(5).unwrap();
-    s.test.features = s.test.features.rows(0, 10).into_owned();
+    s.test.inputs = relu_core::Features::Dense(pixels(&s.test).rows(0, 10).into_owned());
     let before = s.clone();
     let e = msg(s.scale(Scaling::Standardize).unwrap_err());
     assert!(e.contains("test set has 10 features") && e.contains("training set has 784"), "{e}");
@@ -276,12 +277,12 @@ fn cifar_loads_batches_and_halves_the_test_file() {
     }
     write(&sub, "test_batch.bin.gz", &gz(&cifar_records(10_000, |i| (i % 10) as u8)));
     let tt = cifar::load_dir(dir.path()).unwrap();
-    assert_eq!(tt.train.features.shape(), (3072, 15));
-    assert_eq!(tt.train.labels[..4], [1, 2, 3, 2]);
-    assert_eq!(tt.train.features[(1024, 1)], (1 + 1024) as f32 % 256.0 / 255.0, "green plane starts at 1024");
+    assert_eq!(pixels(&tt.train).shape(), (3072, 15));
+    assert_eq!(labels(&tt.train)[..4], [1, 2, 3, 2]);
+    assert_eq!(pixels(&tt.train)[(1024, 1)], (1 + 1024) as f32 % 256.0 / 255.0, "green plane starts at 1024");
     let s = cifar::paper_splits(dir.path()).unwrap();
     assert_eq!((s.train.len(), s.valid.len(), s.test.len()), (15, 5000, 5000));
-    assert_eq!(s.test.features[(0, 0)], (5000 % 256) as f32 / 255.0, "test is the second half");
+    assert_eq!(pixels(&s.test)[(0, 0)], (5000 % 256) as f32 / 255.0, "test is the second half");
     write(&sub, "test_batch.bin.gz", &gz(&cifar_records(4_999, |i| (i % 10) as u8)));
     let e = msg(cifar::paper_splits(dir.path()).unwrap_err());
     assert!(e.contains("CIFAR-10 test file size `4999 images`") && e.contains("at least the 5000"), "{e}");
@@ -324,28 +325,28 @@ fn norb_loads_stereo_pairs_and_area_averages() {
     write_norb(dir.path(), "training", 6, 6, true);
     write_norb(dir.path(), "testing", 3, 6, false);
     let full = norb::load_part(dir.path(), Part::Training, None).unwrap();
-    assert_eq!(full.features.shape(), (72, 6));
+    assert_eq!(pixels(&full.data).shape(), (72, 6));
     assert_eq!(full.shape, vec![2, 6, 6]);
-    assert_eq!(full.labels, vec![0, 1, 2, 3, 4, 0]);
+    assert_eq!(labels(&full.data), vec![0, 1, 2, 3, 4, 0]);
     let small = norb::load_part(dir.path(), Part::Training, Some(2)).unwrap();
-    assert_eq!(small.features.shape(), (8, 6));
+    assert_eq!(pixels(&small.data).shape(), (8, 6));
     // Block (0, 0) of camera 0 of pair 0 averages pixels {0,1,2,6,7,8,12,13,14}.
     let want = [0, 1, 2, 6, 7, 8, 12, 13, 14].iter().sum::<i32>() as f32 / 9.0 / 255.0;
-    assert!((small.features[(0, 0)] - want).abs() < 1e-6);
+    assert!((pixels(&small.data)[(0, 0)] - want).abs() < 1e-6);
     // Camera 1 block (0, 0) starts at pixel 36.
     let want = [36, 37, 38, 42, 43, 44, 48, 49, 50].iter().sum::<i32>() as f32 / 9.0 / 255.0;
-    assert!((small.features[(4, 0)] - want).abs() < 1e-6);
+    assert!((pixels(&small.data)[(4, 0)] - want).abs() < 1e-6);
     let opts = NorbOptions { side: Some(3), valid_len: 2 };
     let mut s = norb::paper_splits(dir.path(), &opts).unwrap();
     assert_eq!((s.train.len(), s.valid.len(), s.test.len()), (4, 2, 3));
-    assert_eq!(s.train.shape, vec![2, 3, 3]);
+    assert_eq!(s.shape, vec![2, 3, 3]);
     // Pixels in [0, 1] like the other loaders; the paper's [−1, 1] is one scaling away.
     let unit = s.clone();
-    assert!(unit.train.features.iter().chain(unit.test.features.iter()).all(|&x| (0.0..=1.0).contains(&x)));
-    assert_eq!(unit.train, norb::load_part(dir.path(), Part::Training, Some(3)).unwrap().slice(0..4).unwrap());
+    assert!(pixels(&unit.train).iter().chain(pixels(&unit.test).iter()).all(|&x| (0.0..=1.0).contains(&x)));
+    assert_eq!(unit.train, norb::load_part(dir.path(), Part::Training, Some(3)).unwrap().data.select(&[0, 1, 2, 3]));
     s.scale(Scaling::Symmetric).unwrap();
-    assert!(s.train.features.iter().all(|&x| (-1.0..=1.0).contains(&x)));
-    assert_eq!(s.test.features, unit.test.features.map(|x| 2.0 * x - 1.0));
+    assert!(pixels(&s.train).iter().all(|&x| (-1.0..=1.0).contains(&x)));
+    assert_eq!(pixels(&s.test), &pixels(&unit.test).map(|x| 2.0 * x - 1.0));
     assert_eq!(NorbOptions::default(), NorbOptions { side: Some(32), valid_len: 4_300 });
     assert!(matches!(norb::load_part(dir.path(), Part::Training, Some(4)), Err(DataError::InvalidParameter { .. })));
     assert!(norb::check_file(&dir.path().join("smallnorb-5x46789x9x18x6x2x96x96-training-dat.mat.gz")).is_ok());

@@ -5,6 +5,7 @@
 
 mod common;
 
+use common::{labels, pixels};
 use relu_data::mnist;
 use relu_data::text::{Targets, Vectorizer, VectorizerConfig, read_tsv};
 
@@ -15,12 +16,12 @@ const TEST_COUNTS: [usize; 10] = [980, 1135, 1032, 1010, 982, 892, 958, 1028, 97
 fn real_mnist_counts_histogram_and_first_labels() {
     let Some(data) = common::shared_data("mnist") else { return };
     let tt = mnist::load_dir(&data).unwrap();
-    assert_eq!(tt.train.features.shape(), (784, 60_000));
-    assert_eq!(tt.test.features.shape(), (784, 10_000));
-    assert_eq!(tt.train.class_counts(), TRAIN_COUNTS);
-    assert_eq!(tt.test.class_counts(), TEST_COUNTS);
-    assert_eq!(tt.train.labels[..5], [5, 0, 4, 1, 9]);
-    assert!(tt.train.features.iter().all(|&x| (0.0..=1.0).contains(&x)));
+    assert_eq!(pixels(&tt.train).shape(), (784, 60_000));
+    assert_eq!(pixels(&tt.test).shape(), (784, 10_000));
+    assert_eq!(tt.train.targets.class_counts(tt.num_classes).unwrap(), TRAIN_COUNTS);
+    assert_eq!(tt.test.targets.class_counts(tt.num_classes).unwrap(), TEST_COUNTS);
+    assert_eq!(labels(&tt.train)[..5], [5, 0, 4, 1, 9]);
+    assert!(pixels(&tt.train).iter().all(|&x| (0.0..=1.0).contains(&x)));
     let s = tt.hold_out_last(mnist::PAPER_VALID_LEN).unwrap();
     assert_eq!((s.train.len(), s.valid.len(), s.test.len()), (50_000, 10_000, 10_000));
 }
@@ -30,18 +31,18 @@ fn real_mnist_counts_histogram_and_first_labels() {
 fn embedded_labels_match_real_files() {
     let s = relu_data::mnist_embedded().unwrap();
     assert_eq!((s.train.len(), s.valid.len(), s.test.len()), (18_000, 2_000, 2_000));
-    assert_eq!(s.train.labels[..5], [5, 0, 4, 1, 9]);
+    assert_eq!(labels(&s.train)[..5], [5, 0, 4, 1, 9]);
     let Some(data) = common::shared_data("mnist") else { return };
     let [tri, trl, tei, tel] = mnist::files(&data).unwrap();
-    let train = mnist::load_pair(&tri, &trl).unwrap();
-    let test = mnist::load_pair(&tei, &tel).unwrap();
-    assert_eq!(s.train.labels, train.labels[..18_000]);
-    assert_eq!(s.valid.labels, train.labels[18_000..20_000]);
-    assert_eq!(s.train.features, train.features.columns(0, 18_000));
-    assert_eq!(s.valid.features, train.features.columns(18_000, 2_000));
+    let train = mnist::load_pair(&tri, &trl).unwrap().data;
+    let test = mnist::load_pair(&tei, &tel).unwrap().data;
+    assert_eq!(labels(&s.train), &labels(&train)[..18_000]);
+    assert_eq!(labels(&s.valid), &labels(&train)[18_000..20_000]);
+    assert_eq!(*pixels(&s.train), pixels(&train).columns(0, 18_000));
+    assert_eq!(*pixels(&s.valid), pixels(&train).columns(18_000, 2_000));
     for (i, j) in (0..2_000).map(|i| (i, 5 * i)) {
-        assert_eq!(s.test.labels[i], test.labels[j], "embedded test example {i} is MNIST test image {j}");
-        assert_eq!(s.test.features.column(i), test.features.column(j), "embedded test example {i} is MNIST test image {j}");
+        assert_eq!(labels(&s.test)[i], labels(&test)[j], "embedded test example {i} is MNIST test image {j}");
+        assert_eq!(pixels(&s.test).column(i), pixels(&test).column(j), "embedded test example {i} is MNIST test image {j}");
     }
 }
 

@@ -6,13 +6,14 @@ mod common;
 use std::path::Path;
 
 use common::{gz, write};
+use relu_core::{Features, Targets as CoreTargets};
 use relu_data::split::{shuffled_indices, stratified_holdout, stratified_k_fold};
 use relu_data::text::{
     Content, Document, ENGLISH_STOP_WORDS, MAX_LABEL_CLASSES, Targets, Tokenizer, Vectorizer, VectorizerConfig, Vocabulary, Weighting,
     expected_rating, folds, holdout, holdout_with, labels, parse_acl, parse_jsonl, parse_tsv, parse_tsv_as_classes, read_acl_domain,
     read_lines, read_reviews, read_reviews_as_classes, read_tsv, read_unlabeled, rmse, stars_of_class,
 };
-use relu_data::{DataError, SparseDataset};
+use relu_data::{DataError, Dataset};
 
 fn msg(e: DataError) -> String {
     e.to_string()
@@ -403,15 +404,15 @@ fn k_fold_refits_the_vectorizer_on_each_training_part_only() {
         }
         assert_eq!(f.vectorizer.vocabulary().num_docs(), f.train_indices.len() as u64);
         assert_eq!((f.train.len(), f.test.len()), (15, 5));
-        assert_eq!((f.train.num_classes, f.test.class_counts()), (2, vec![3, 2]));
-        assert_eq!(f.test.labels, f.test_indices.iter().map(|&i| docs[i].label.unwrap()).collect::<Vec<_>>());
+        assert_eq!(f.test.targets.class_counts(2).unwrap(), [3, 2]);
+        assert_eq!(f.test.targets.classes().unwrap(), f.test_indices.iter().map(|&i| docs[i].label.unwrap()).collect::<Vec<_>>());
         // The features are exactly those of a vectorizer fitted on the training documents alone.
         let train_docs: Vec<Document> = f.train_indices.iter().map(|&i| docs[i].clone()).collect();
         let test_docs: Vec<Document> = f.test_indices.iter().map(|&i| docs[i].clone()).collect();
         let v = Vectorizer::fit(&train_docs, &cfg).unwrap();
         assert_eq!(v, f.vectorizer);
-        assert_eq!(v.transform(&test_docs).unwrap(), f.test.features);
-        assert_eq!(v.transform(&train_docs).unwrap(), f.train.features);
+        assert_eq!(Features::Sparse(v.transform(&test_docs).unwrap()), f.test.inputs);
+        assert_eq!(Features::Sparse(v.transform(&train_docs).unwrap()), f.train.inputs);
     }
     assert!(tested.iter().all(|&c| c == 1));
     assert_eq!(folds(&docs, 2, 4, 11, &cfg).unwrap(), fs, "seeded");
@@ -430,8 +431,8 @@ fn holdout_is_stratified_seeded_and_fits_on_train_only() {
     let cfg = VectorizerConfig { weighting: Weighting::TfIdf, ..Default::default() };
     let h = holdout(&docs, 5, 0.25, 3, &cfg).unwrap();
     // 25 % of 8 positives and of 12 negatives.
-    assert_eq!((h.test.len(), h.test.class_counts()), (5, vec![3, 2, 0, 0, 0]));
-    assert_eq!((h.train.len(), h.train.num_classes), (15, 5));
+    assert_eq!((h.test.len(), h.test.targets.class_counts(5).unwrap()), (5, vec![3, 2, 0, 0, 0]));
+    assert_eq!(h.train.len(), 15);
     assert_eq!(h.vectorizer.vocabulary().num_docs(), 15);
     assert!(h.test_indices.iter().all(|&i| h.vectorizer.vocabulary().get(&format!("u{i}")).is_none()));
     assert_eq!(h.vectorizer.weighting(), Weighting::TfIdf);
@@ -451,18 +452,17 @@ fn holdout_is_stratified_seeded_and_fits_on_train_only() {
 }
 
 #[test]
-fn sparse_dataset_counts_classes_and_density() {
+fn vectorised_documents_make_a_core_dataset() {
     let docs = [Document::text("a b", Some(0)), Document::text("c", Some(2)), Document::text("a", Some(2))];
     let v = Vectorizer::fit(&docs, &VectorizerConfig::default()).unwrap();
-    let ds = SparseDataset::new(v.transform(&docs).unwrap(), labels(&docs).unwrap(), 3).unwrap();
-    assert_eq!((ds.len(), ds.feature_dim(), ds.class_counts()), (3, 3, vec![1, 0, 2]));
+    let features = || Features::Sparse(v.transform(&docs).unwrap());
+    let ds = Dataset::new(features(), CoreTargets::Classes(labels(&docs).unwrap())).unwrap();
+    assert_eq!((ds.len(), ds.inputs.dim(), ds.targets.class_counts(3).unwrap()), (3, 3, vec![1, 0, 2]));
     // 4 active of 3 terms × 3 documents.
-    assert!((ds.density() - 4.0 / 9.0).abs() < 1e-12);
-    assert_eq!(ds.select(&[2, 0]).labels, [2, 0]);
-    let e = msg(SparseDataset::new(v.transform(&docs).unwrap(), vec![0, 1], 3).unwrap_err());
-    assert!(e.contains("3 examples but 2 labels"), "{e}");
-    let e = msg(SparseDataset::new(v.transform(&docs).unwrap(), vec![0, 1, 3], 3).unwrap_err());
-    assert!(e.contains("3 of example 2") && e.contains("below 3"), "{e}");
+    assert!((f64::from(ds.inputs.density()) - 4.0 / 9.0).abs() < 1e-6);
+    assert_eq!(ds.select(&[2, 0]).targets.classes().unwrap(), [2, 0]);
+    let e = Dataset::new(features(), CoreTargets::Classes(vec![0, 1])).unwrap_err().to_string();
+    assert!(e.contains("3 inputs but 2 targets"), "{e}");
 }
 
 #[test]

@@ -1,7 +1,7 @@
 //! `relu data info` and `relu data fetch`.
 
 use anyhow::{Context, Result};
-use relu_nn::{Dataset, Targets};
+use relu_nn::Dataset;
 use serde::Serialize;
 
 use crate::cli::DataCommand;
@@ -29,14 +29,7 @@ struct Info {
 }
 
 fn split_info(d: &Dataset, classes: usize) -> SplitInfo {
-    let mut labels = vec![0; classes];
-    if let Targets::Classes(c) = &d.targets {
-        for &l in c {
-            if let Some(n) = labels.get_mut(l as usize) {
-                *n += 1;
-            }
-        }
-    }
+    let labels = d.targets.class_counts(classes).unwrap_or_else(|| vec![0; classes]);
     SplitInfo { examples: d.len(), density: f64::from(d.inputs.density()), labels }
 }
 

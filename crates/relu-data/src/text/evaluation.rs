@@ -2,22 +2,23 @@
 //! split's training documents only, so no vocabulary term or document frequency of a test
 //! document leaks into the features it is evaluated on.
 
-use crate::dataset::SparseDataset;
+use relu_core::{Dataset, Features, SparseBatch, Targets};
+
 use crate::error::{DataError, Result};
 use crate::split::{self, stratified_holdout, stratified_k_fold};
 use crate::text::features::{Vectorizer, VectorizerConfig, labels, term_counts};
 use crate::text::readers::{Content, Document};
 
 /// One train/test split of labelled documents, vectorised: the vectorizer fitted on the training
-/// documents only, and the sparse training and test sets it produces.
+/// documents only, and the training and test sets it produces (sparse features, class targets).
 #[derive(Debug, Clone, PartialEq)]
 pub struct TextSplit {
     /// Fitted on `train_indices`' documents only.
     pub vectorizer: Vectorizer,
     /// The training documents' features and labels, in `train_indices` order.
-    pub train: SparseDataset,
+    pub train: Dataset,
     /// The test documents' features and labels, in `test_indices` order.
-    pub test: SparseDataset,
+    pub test: Dataset,
     /// The positions (in the input) of the training documents, ascending.
     pub train_indices: Vec<usize>,
     /// The positions (in the input) of the test documents, ascending.
@@ -26,8 +27,8 @@ pub struct TextSplit {
 
 /// The paper's evaluation: stratified, seeded `k`-fold cross-validation
 /// ([`split::stratified_k_fold`]) of labelled documents, each fold with its own vectorizer
-/// fitted on that fold's training documents. Every set gets `num_classes` classes (e.g.
-/// [`crate::text::Targets::num_classes`]), so a class absent from a small fold still counts.
+/// fitted on that fold's training documents. Labels must index `num_classes` classes (e.g.
+/// [`crate::text::Targets::num_classes`]); a class absent from a small fold still counts.
 ///
 /// Documents are tokenised once, not once per fold.
 ///
@@ -37,7 +38,7 @@ pub struct TextSplit {
 pub fn folds(docs: &[Document], num_classes: usize, k: usize, seed: u64, config: &VectorizerConfig) -> Result<Vec<TextSplit>> {
     let labels = checked_labels(docs, num_classes)?;
     let counted = count_terms(docs, config);
-    stratified_k_fold(&labels, k, seed)?.into_iter().map(|f| vectorise(&counted, &labels, num_classes, f, config)).collect()
+    stratified_k_fold(&labels, k, seed)?.into_iter().map(|f| vectorise(&counted, &labels, f, config)).collect()
 }
 
 /// A stratified, seeded held-out split ([`split::stratified_holdout`]) of labelled documents:
@@ -49,7 +50,7 @@ pub fn folds(docs: &[Document], num_classes: usize, k: usize, seed: u64, config:
 pub fn holdout(docs: &[Document], num_classes: usize, test_fraction: f64, seed: u64, config: &VectorizerConfig) -> Result<TextSplit> {
     let labels = checked_labels(docs, num_classes)?;
     let fold = stratified_holdout(&labels, test_fraction, seed)?;
-    vectorise(&count_terms(docs, config), &labels, num_classes, fold, config)
+    vectorise(&count_terms(docs, config), &labels, fold, config)
 }
 
 /// [`holdout`]'s split of `docs` — the same documents, in the same order — transformed with a
@@ -64,12 +65,12 @@ pub fn holdout_with(
     test_fraction: f64,
     seed: u64,
     vectorizer: &Vectorizer,
-) -> Result<(SparseDataset, SparseDataset)> {
+) -> Result<(Dataset, Dataset)> {
     let labels = checked_labels(docs, num_classes)?;
     let fold = stratified_holdout(&labels, test_fraction, seed)?;
-    let set = |idx: &[usize]| -> Result<SparseDataset> {
+    let set = |idx: &[usize]| -> Result<Dataset> {
         let picked: Vec<Document> = idx.iter().map(|&i| docs[i].clone()).collect();
-        SparseDataset::new(vectorizer.transform(&picked)?, idx.iter().map(|&i| labels[i]).collect(), num_classes)
+        labelled(vectorizer.transform(&picked)?, &labels, idx)
     };
     Ok((set(&fold.train)?, set(&fold.test)?))
 }
@@ -91,13 +92,16 @@ fn count_terms(docs: &[Document], config: &VectorizerConfig) -> Vec<Document> {
     docs.iter().map(|d| Document { content: Content::Counts(term_counts(&config.tokenizer, d)), label: d.label }).collect()
 }
 
-fn vectorise(counted: &[Document], labels: &[u32], num_classes: usize, fold: split::Fold, config: &VectorizerConfig) -> Result<TextSplit> {
+/// The vectorised documents `idx` with their labels.
+fn labelled(features: SparseBatch, labels: &[u32], idx: &[usize]) -> Result<Dataset> {
+    Ok(Dataset::new(Features::Sparse(features), Targets::Classes(idx.iter().map(|&i| labels[i]).collect()))?)
+}
+
+fn vectorise(counted: &[Document], labels: &[u32], fold: split::Fold, config: &VectorizerConfig) -> Result<TextSplit> {
     let pick = |idx: &[usize]| idx.iter().map(|&i| counted[i].clone()).collect::<Vec<_>>();
     let (train_docs, test_docs) = (pick(&fold.train), pick(&fold.test));
     let vectorizer = Vectorizer::fit(&train_docs, config)?;
-    let set = |docs: &[Document], idx: &[usize]| -> Result<SparseDataset> {
-        SparseDataset::new(vectorizer.transform(docs)?, idx.iter().map(|&i| labels[i]).collect(), num_classes)
-    };
+    let set = |docs: &[Document], idx: &[usize]| labelled(vectorizer.transform(docs)?, labels, idx);
     let train = set(&train_docs, &fold.train)?;
     let test = set(&test_docs, &fold.test)?;
     Ok(TextSplit { vectorizer, train, test, train_indices: fold.train, test_indices: fold.test })

@@ -7,6 +7,16 @@ use std::path::{Path, PathBuf};
 use flate2::Compression;
 use flate2::write::GzEncoder;
 
+/// The dense pixels of a loaded set.
+pub fn pixels(d: &relu_data::Dataset) -> &nalgebra::DMatrix<f32> {
+    d.inputs.as_dense().expect("image sets are dense")
+}
+
+/// The class labels of a loaded set.
+pub fn labels(d: &relu_data::Dataset) -> &[u32] {
+    d.targets.classes().expect("class targets")
+}
+
 /// Gzip-compresses bytes.
 pub fn gz(bytes: &[u8]) -> Vec<u8> {
     let mut e = GzEncoder::new(Vec::new(), Compression::fast());
