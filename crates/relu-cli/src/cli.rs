@@ -4,7 +4,9 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::settings::{Bow, HiddenActivation, Target};
+use relu_data::text::Weighting;
+
+use crate::settings::{HiddenActivation, Target};
 
 /// Deep sparse rectifier networks (Glorot, Bordes & Bengio, AISTATS 2011): train, evaluate and
 /// inspect them on a CPU.
@@ -250,8 +252,8 @@ pub struct TextFlags {
     #[arg(long, value_name = "N")]
     pub vocab: Option<usize>,
     /// Review data: bag-of-words values [default: binary].
-    #[arg(long, value_enum, value_name = "KIND")]
-    pub bow: Option<Bow>,
+    #[arg(long, value_name = "KIND", value_parser = bow_parser())]
+    pub bow: Option<Weighting>,
     /// Review data: what the labels are; `auto` reads 0/1/neg/pos as polarity and anything else
     /// as one class per distinct label (they also fix the held-out split and the output layer)
     /// [default: auto].
@@ -438,8 +440,8 @@ pub enum DataCommand {
         #[arg(long, value_name = "N", default_value_t = relu_data::text::DEFAULT_VOCAB_SIZE)]
         vocab: usize,
         /// Review data: bag-of-words values.
-        #[arg(long, value_enum, value_name = "KIND", default_value_t = Bow::Binary)]
-        bow: Bow,
+        #[arg(long, value_name = "KIND", value_parser = bow_parser(), default_value_t = Weighting::default())]
+        bow: Weighting,
         /// Review data: what the labels are (`auto`: polarity for 0/1/neg/pos, else one class per label).
         #[arg(long, value_enum, value_name = "KIND", default_value_t = Target::Auto)]
         target: Target,
@@ -724,6 +726,19 @@ pub struct SentimentArgs {
 pub const MAX_THREADS: usize = 1024;
 
 /// `--threads N` for every command: 0 (every core) to [`MAX_THREADS`].
+/// `--bow`: relu-data's [`Weighting`] names, each with its help line.
+fn bow_parser() -> impl clap::builder::TypedValueParser<Value = Weighting> {
+    use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
+    let values = Weighting::ALL.map(|w| {
+        PossibleValue::new(w.name()).help(match w {
+            Weighting::Binary => "1 if the word occurs (the paper's choice)",
+            Weighting::Counts => "Number of occurrences",
+            Weighting::TfIdf => "tf-idf with idf from the training documents, unit-normalised",
+        })
+    });
+    PossibleValuesParser::new(values).map(|name| name.parse::<Weighting>().expect("a name from Weighting::ALL"))
+}
+
 fn parse_threads(s: &str) -> Result<usize, String> {
     match s.trim().parse::<usize>() {
         Ok(n) if n <= MAX_THREADS => Ok(n),

@@ -25,7 +25,7 @@ use relu_data::text::{self, Document, Vectorizer, VectorizerConfig};
 use relu_nn::{Dataset, Features, OutputKind};
 use serde::{Deserialize, Serialize};
 
-use crate::settings::{Bow, Target};
+use crate::settings::Target;
 
 /// Fraction of the labelled reviews held out as test set.
 pub const TEXT_TEST_FRACTION: f64 = 0.2;
@@ -139,7 +139,7 @@ pub struct TextOptions {
     /// Vocabulary size.
     pub vocab: usize,
     /// Feature values.
-    pub bow: Bow,
+    pub bow: relu_data::text::Weighting,
     /// Label meaning.
     pub target: Target,
     /// Seed of the splits.
@@ -148,7 +148,7 @@ pub struct TextOptions {
 
 impl TextOptions {
     fn vectorizer_config(&self) -> VectorizerConfig {
-        VectorizerConfig { max_terms: self.vocab, weighting: self.bow.weighting(), ..Default::default() }
+        VectorizerConfig { max_terms: self.vocab, weighting: self.bow, ..Default::default() }
     }
 }
 

@@ -10,6 +10,7 @@ use std::str::FromStr;
 
 use anyhow::{Context, Result, bail};
 use relu_core::Activation;
+use relu_data::text::Weighting;
 use relu_nn::{HiddenKind, LayerSpec};
 use relu_pretrain::{Corruption, PretrainConfig, Reconstruction};
 use serde::{Deserialize, Serialize};
@@ -91,30 +92,6 @@ impl From<HiddenActivation> for String {
     }
 }
 
-/// Bag-of-words feature values (`--bow`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
-#[serde(rename_all = "lowercase")]
-pub enum Bow {
-    /// 1 if the word occurs (the paper's choice).
-    #[default]
-    Binary,
-    /// Number of occurrences.
-    Counts,
-    /// tf-idf with idf from the training documents, unit-normalised.
-    Tfidf,
-}
-
-impl Bow {
-    /// The relu-data weighting.
-    pub fn weighting(self) -> relu_data::text::Weighting {
-        match self {
-            Bow::Binary => relu_data::text::Weighting::Binary,
-            Bow::Counts => relu_data::text::Weighting::Counts,
-            Bow::Tfidf => relu_data::text::Weighting::TfIdf,
-        }
-    }
-}
-
 /// What a review's label means (`--target`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
@@ -176,7 +153,7 @@ pub struct Settings {
     /// Vocabulary size for text data.
     pub vocab: usize,
     /// Bag-of-words weighting for text data.
-    pub bow: Bow,
+    pub bow: Weighting,
     /// Label meaning for text data.
     pub target: Target,
     /// k-fold cross-validation for text data (absent: one held-out split).
@@ -280,7 +257,7 @@ impl Default for Settings {
             threads: t.threads,
             limit: None,
             vocab: relu_data::text::DEFAULT_VOCAB_SIZE,
-            bow: Bow::Binary,
+            bow: Weighting::default(),
             target: Target::Auto,
             folds: None,
             pretrain: None,

@@ -289,6 +289,14 @@ fn weighting_and_targets_parse_from_strings() {
     assert_eq!("tf-idf".parse::<Weighting>().unwrap(), Weighting::TfIdf);
     let e = msg("bm25".parse::<Weighting>().unwrap_err());
     assert!(e.contains("`bm25`") && e.contains("binary, counts or tfidf"), "{e}");
+    for w in Weighting::ALL {
+        assert_eq!(w.to_string().parse::<Weighting>().unwrap(), w);
+        let json = serde_json::to_string(&w).unwrap();
+        assert_eq!(json, format!("\"{}\"", w.name()));
+        assert_eq!(serde_json::from_str::<Weighting>(&json).unwrap(), w);
+    }
+    // Models saved before the names were lower case.
+    assert_eq!(serde_json::from_str::<Weighting>("\"TfIdf\"").unwrap(), Weighting::TfIdf);
 
     assert_eq!("polarity".parse::<Targets>().unwrap(), Targets::Polarity);
     assert_eq!("rating".parse::<Targets>().unwrap(), Targets::Stars);

@@ -61,7 +61,7 @@ pub fn run(cmd: &DataCommand) -> Result<u8> {
             println!("{}", info.data);
             match &info.shape {
                 Some(s) => println!("  inputs   {} pixels per example, shape {s:?}, in [0, 1]", info.inputs),
-                None => println!("  inputs   {} bag-of-words features ({}), sparse", info.inputs, format!("{bow:?}").to_lowercase()),
+                None => println!("  inputs   {} bag-of-words features ({bow}), sparse", info.inputs),
             }
             println!("  classes  {}", info.classes);
             for (name, s) in [("train", &info.train), ("valid", &info.valid), ("test", &info.test)] {

@@ -10,8 +10,11 @@ use crate::text::readers::{Content, Document};
 use crate::text::tokenize::Tokenizer;
 use crate::text::vocab::{DEFAULT_VOCAB_SIZE, Vocabulary};
 
-/// The value of a term's feature in a document.
+/// The value of a term's feature in a document. Serialised by [`Weighting::name`]; reading also
+/// takes what [`FromStr`](std::str::FromStr) takes (so the `"Binary"`, `"Counts"` and `"TfIdf"`
+/// of models saved before are still read).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
 pub enum Weighting {
     /// 1 if the term occurs, else 0: the paper's choice. The default.
     #[default]
@@ -21,6 +24,41 @@ pub enum Weighting {
     /// `count · idf`, with the smoothed `idf = ln((1 + N) / (1 + df)) + 1` of the training
     /// documents, each document then scaled to unit Euclidean norm.
     TfIdf,
+}
+
+impl Weighting {
+    /// Every weighting, in the order of its documentation.
+    pub const ALL: [Weighting; 3] = [Weighting::Binary, Weighting::Counts, Weighting::TfIdf];
+
+    /// The name [`FromStr`](std::str::FromStr) parses and [`Display`](std::fmt::Display) prints:
+    /// `binary`, `counts` or `tfidf`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Binary => "binary",
+            Self::Counts => "counts",
+            Self::TfIdf => "tfidf",
+        }
+    }
+}
+
+impl std::fmt::Display for Weighting {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl From<Weighting> for String {
+    fn from(w: Weighting) -> String {
+        w.name().to_owned()
+    }
+}
+
+impl TryFrom<String> for Weighting {
+    type Error = DataError;
+
+    fn try_from(s: String) -> Result<Self> {
+        s.parse()
+    }
 }
 
 impl std::str::FromStr for Weighting {

@@ -15,7 +15,7 @@ use crate::cli::SentimentArgs;
 use crate::cluster::{Cluster, Swept};
 use crate::data::{self, DataSpec, TextOptions};
 use crate::report::PretrainingInfo;
-use crate::settings::{Bow, HiddenActivation, Pretrain, Settings, Target};
+use crate::settings::{HiddenActivation, Pretrain, Settings, Target};
 
 /// The text recipe (docs/results.md, "Sentiment"): one learning rate with a cosine schedule over
 /// 20 epochs and input dropout 0.3, every network trained on all of its fold's training reviews
@@ -152,7 +152,7 @@ pub(super) fn run(args: &SentimentArgs, cluster: &Cluster) -> Result<u8> {
         None => Vec::new(),
     };
     let r = Runner::new("sentiment", &args.common, &DEFAULTS, cluster)?;
-    let text = TextOptions { vocab: args.vocab, bow: Bow::Binary, target: args.target, seed: r.seed };
+    let text = TextOptions { vocab: args.vocab, bow: relu_data::text::Weighting::Binary, target: args.target, seed: r.seed };
     let (folds, output) = data::text_folds(&spec, text, args.folds, r.limit)?;
     r.say(&format!(
         "sentiment on {spec}: {} folds of about {} training and {} test documents, {}, binary bag of the top {} terms; models {}",
