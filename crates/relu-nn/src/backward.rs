@@ -12,7 +12,7 @@ use relu_core::kernels::{dense_backward, dense_weight_grad};
 use relu_core::{Dispatch, SparseBatch, UnitMajor};
 
 use crate::network::{ForwardCache, HiddenCache, Layer, Network, Workspace, activation_of, rows_of};
-use crate::spec::{HiddenKind, LayerSpec, OutputKind};
+use crate::spec::{HiddenKind, LayerSpec, NetworkSpec, OutputKind};
 use relu_core::{Features, Targets};
 
 /// Loss and error counts of one batch.
@@ -30,11 +30,52 @@ pub struct BatchLoss {
     pub examples: usize,
 }
 
+/// The layers a backward pass walks: shared (`&[Layer]`) for a sink that only reads them, such
+/// as [`Gradients`], so computing gradients never needs a copy of the network; mutable
+/// (`&mut [Layer]`) for an update that steps the parameters in place.
+pub(crate) trait Layers {
+    /// Layer `i` as the update receives it: `&Layer` or `&mut Layer`.
+    type One<'a>: std::ops::Deref<Target = Layer>
+    where
+        Self: 'a;
+    /// The number of layers.
+    fn count(&self) -> usize;
+    /// Layers `0..i` to read, and layer `i` for the update.
+    fn split(&mut self, i: usize) -> (&[Layer], Self::One<'_>);
+}
+
+impl Layers for &[Layer] {
+    type One<'a>
+        = &'a Layer
+    where
+        Self: 'a;
+    fn count(&self) -> usize {
+        self.len()
+    }
+    fn split(&mut self, i: usize) -> (&[Layer], &Layer) {
+        (&self[..i], &self[i])
+    }
+}
+
+impl Layers for &mut [Layer] {
+    type One<'a>
+        = &'a mut Layer
+    where
+        Self: 'a;
+    fn count(&self) -> usize {
+        self.len()
+    }
+    fn split(&mut self, i: usize) -> (&[Layer], &mut Layer) {
+        let (lower, upper) = self.split_at_mut(i);
+        (lower, &mut upper[0])
+    }
+}
+
 /// Receives each layer's δ (the gradient of the batch loss with respect to its pre-activations)
-/// during the backward pass.
-pub(crate) trait Update {
+/// during the backward pass over layers `L`.
+pub(crate) trait Update<L: Layers> {
     /// Called once per layer, top-down, after the gradient for the layer below was computed, so
-    /// the layer's parameters may be changed in place.
+    /// an update over `&mut [Layer]` may change the layer's parameters in place.
     ///
     /// # Shapes
     /// `delta`: `rows × batch`; `input`: `in × batch` (the layer's input); `input_units` is the
@@ -42,7 +83,7 @@ pub(crate) trait Update {
     fn layer(
         &mut self,
         index: usize,
-        layer: &mut Layer,
+        layer: L::One<'_>,
         delta: &DMatrix<f32>,
         input: &Features,
         input_units: Option<&UnitMajor>,
@@ -57,37 +98,23 @@ pub(crate) trait Update {
     fn sparse_layer(
         &mut self,
         index: usize,
-        layer: &mut Layer,
+        layer: L::One<'_>,
         delta: &DMatrix<f32>,
         input: &Features,
         grad: Option<&mut [f32]>,
         dispatch: &mut Dispatch,
     ) {
-        masked_then_layer(self, index, layer, delta, input, grad, dispatch);
-    }
-}
-
-/// The default of [`Update::sparse_layer`]: the masked backward into `grad`, then
-/// [`Update::layer`].
-pub(crate) fn masked_then_layer<U: Update + ?Sized>(
-    update: &mut U,
-    index: usize,
-    layer: &mut Layer,
-    delta: &DMatrix<f32>,
-    input: &Features,
-    grad: Option<&mut [f32]>,
-    dispatch: &mut Dispatch,
-) {
-    let units = match input {
-        Features::Sparse(s) => {
-            if let Some(g) = grad {
-                dispatch.masked_backward(&layer.weight, delta, s, s.by_unit(), g);
+        let units = match input {
+            Features::Sparse(s) => {
+                if let Some(g) = grad {
+                    dispatch.masked_backward(&layer.weight, delta, s, s.by_unit(), g);
+                }
+                Some(s.by_unit())
             }
-            Some(s.by_unit())
-        }
-        Features::Dense(_) => None,
-    };
-    update.layer(index, layer, delta, input, units, dispatch);
+            Features::Dense(_) => None,
+        };
+        self.layer(index, layer, delta, input, units, dispatch);
+    }
 }
 
 /// Gradients of the batch loss, one entry per layer (hidden layers then the output layer).
@@ -147,17 +174,17 @@ impl Gradients {
     }
 }
 
-impl Update for Gradients {
+impl<L: Layers> Update<L> for Gradients {
     fn layer(
         &mut self,
         index: usize,
-        layer: &mut Layer,
+        layer: L::One<'_>,
         delta: &DMatrix<f32>,
         input: &Features,
         input_units: Option<&UnitMajor>,
         dispatch: &mut Dispatch,
     ) {
-        self.store(1.0, index, layer, delta, input, input_units, dispatch);
+        self.store(1.0, index, &layer, delta, input, input_units, dispatch);
     }
 }
 
@@ -179,28 +206,27 @@ pub(crate) fn add_outer(
     }
 }
 
-/// Runs the backward pass for a batch whose forward pass produced `cache`, calling `update` for
-/// every layer top-down, and returns the batch's loss.
+/// Runs the backward pass of the network `spec`/`layers` for a batch whose forward pass produced
+/// `cache`, calling `update` for every layer top-down, and returns the batch's loss.
 ///
 /// # Panics
 /// If `targets` or `x` do not match the cache's batch.
-pub(crate) fn backward(
-    net: &mut Network,
+pub(crate) fn backward<L: Layers>(
+    spec: &NetworkSpec,
+    mut layers: L,
     x: &Features,
     cache: &ForwardCache,
     targets: &Targets,
     ws: &mut Workspace,
-    update: &mut impl Update,
+    update: &mut impl Update<L>,
 ) -> BatchLoss {
     let batch = x.len();
     assert_eq!(targets.len(), batch, "backward: {} targets for a batch of {batch}", targets.len());
-    let (spec, layers) = net.parts_mut();
     let (mut delta, mut loss) = output_delta(spec.output, &cache.output, targets);
     loss.penalty = penalty(&spec.hidden, cache, batch);
-    for i in (0..layers.len()).rev() {
+    for i in (0..layers.count()).rev() {
         let input = if i == 0 { x } else { &cache.hidden[i - 1].output };
-        let (lower, upper) = layers.split_at_mut(i);
-        let layer = &mut upper[0];
+        let (lower, layer) = layers.split(i);
         let dispatch = &mut ws.dispatch[i];
         // For i > 0 the input is the output of hidden layer i − 1, whose δ is computed here.
         let below = match input {

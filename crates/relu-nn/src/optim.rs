@@ -401,7 +401,7 @@ impl SgdStep<'_> {
     }
 }
 
-impl Update for SgdStep<'_> {
+impl Update<&mut [Layer]> for SgdStep<'_> {
     fn sparse_layer(
         &mut self,
         index: usize,

@@ -26,9 +26,9 @@ use nalgebra::DMatrix;
 use relu_core::kernels::apply_gradient;
 use relu_core::{Dataset, Dispatch, Features, StepRule, UnitMajor};
 
-use crate::backward::{BatchLoss, Gradients, Update, backward};
+use crate::backward::{BatchLoss, Gradients, Layers, Update, backward};
 use crate::dead::Fired;
-use crate::network::{ForwardCache, Layer, Network, Workspace};
+use crate::network::{ForwardCache, Network, Workspace};
 use crate::optim::{Sgd, SgdState};
 
 /// A fixed group of members that can sum numbers across all of them: all that data-parallel
@@ -152,7 +152,15 @@ impl<'p, 'a> Member<'p, 'a> {
             (false, true) => {
                 let cache = net.forward(&local.inputs, ws);
                 let share = local.len() as f32 / m as f32;
-                let loss = backward(net, &local.inputs, &cache, &local.targets, ws, &mut Weighted { grads: &mut self.grads, share });
+                let loss = backward(
+                    net.spec(),
+                    net.layers(),
+                    &local.inputs,
+                    &cache,
+                    &local.targets,
+                    ws,
+                    &mut Weighted { grads: &mut self.grads, share },
+                );
                 (loss, Some(cache))
             }
             (false, false) => {
@@ -263,17 +271,17 @@ struct Weighted<'g> {
     share: f32,
 }
 
-impl Update for Weighted<'_> {
+impl<L: Layers> Update<L> for Weighted<'_> {
     fn layer(
         &mut self,
         index: usize,
-        layer: &mut Layer,
+        layer: L::One<'_>,
         delta: &DMatrix<f32>,
         input: &Features,
         input_units: Option<&UnitMajor>,
         dispatch: &mut Dispatch,
     ) {
-        self.grads.store(self.share, index, layer, delta, input, input_units, dispatch);
+        self.grads.store(self.share, index, &layer, delta, input, input_units, dispatch);
     }
 }
 

@@ -33,7 +33,8 @@ impl Network {
         ws: &mut Workspace,
     ) -> (BatchLoss, ForwardCache) {
         let cache = self.forward_for_step(x, ws, sgd.rule(lr), state);
-        let loss = backward(self, x, &cache, targets, ws, &mut optim::SgdStep { sgd, lr, state });
+        let (spec, layers) = self.parts_mut();
+        let loss = backward(spec, layers, x, &cache, targets, ws, &mut optim::SgdStep { sgd, lr, state });
         state.end_step();
         (loss, cache)
     }
@@ -43,10 +44,8 @@ impl Network {
     pub fn gradients(&self, x: &Features, targets: &Targets, ws: &mut Workspace) -> (Gradients, BatchLoss) {
         let cache = self.forward(x, ws);
         let mut grads = Gradients::new(self.layers().len());
-        // The gradient sink never changes parameters, but the backward pass takes `&mut` so the
-        // same code can also apply SGD steps in place; work on a copy.
-        let mut copy = self.clone();
-        let loss = backward(&mut copy, x, &cache, targets, ws, &mut grads);
+        // The gradient sink only reads the layers: the same backward pass over `&[Layer]`.
+        let loss = backward(self.spec(), self.layers(), x, &cache, targets, ws, &mut grads);
         (grads, loss)
     }
 }
