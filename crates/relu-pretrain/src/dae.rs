@@ -111,14 +111,6 @@ impl Selection {
     }
 }
 
-/// Where a backward pass sends its parameter updates.
-enum Sink<'a> {
-    /// Apply an SGD step with this learning rate in place.
-    Step(f32),
-    /// Accumulate gradients (scaled by 1).
-    Record(&'a mut DaeGradients),
-}
-
 impl Dae {
     /// A new auto-encoder with Glorot-uniform weights and zero biases.
     ///
@@ -208,8 +200,9 @@ impl Dae {
             decoder_t: (!self.spec.tied).then(|| DMatrix::zeros(h, i)),
             decoder_bias: DVector::zeros(i),
         };
-        let mut copy = self.clone();
-        let loss = copy.backprop(input, target, selection, dispatch, Sink::Record(&mut g));
+        let (loss, back) = self.backward(input, target, selection, dispatch);
+        back.add_decoder(1.0, if self.spec.tied { &mut g.encoder } else { g.decoder_t.as_mut().expect("untied") }, &mut g.decoder_bias);
+        back.add_encoder(1.0, input, dispatch, &mut g.encoder, &mut g.encoder_bias);
         (g, loss)
     }
 
@@ -223,17 +216,17 @@ impl Dae {
         lr: f32,
         dispatch: &mut Dispatch,
     ) -> DaeLoss {
-        self.backprop(input, target, selection, dispatch, Sink::Step(lr))
+        let (loss, back) = self.backward(input, target, selection, dispatch);
+        let decoder_t = if self.spec.tied { &mut self.encoder } else { self.decoder_t.as_mut().expect("untied") };
+        back.add_decoder(-lr, decoder_t, &mut self.decoder_bias);
+        back.add_encoder(-lr, input, dispatch, &mut self.encoder, &mut self.encoder_bias);
+        loss
     }
 
-    fn backprop(
-        &mut self,
-        x: &Features,
-        target: &DMatrix<f32>,
-        selection: Option<&Selection>,
-        dispatch: &mut Dispatch,
-        mut sink: Sink<'_>,
-    ) -> DaeLoss {
+    /// The batch's loss and the δs of its parameter gradients, from the parameters as they are
+    /// (nothing moves here; [`Dae::step`] and [`Dae::gradients`] then write the gradients into the
+    /// parameters or into gradient buffers).
+    fn backward(&self, x: &Features, target: &DMatrix<f32>, selection: Option<&Selection>, dispatch: &mut Dispatch) -> (DaeLoss, Backward) {
         let batch = x.len();
         assert_eq!(target.shape(), (self.spec.inputs, batch), "Dae: target must be inputs × batch");
         let inv = 1.0 / batch.max(1) as f32;
@@ -294,43 +287,52 @@ impl Dae {
             *d = (*d + l1 * s) * act.df(zv);
         }
 
-        // Decoder parameters: ∂L/∂Vᵀ = h·δ_aᵀ, ∂L/∂c = Σ δ_a.
-        let (alpha, tied) = (if let Sink::Step(lr) = sink { -lr } else { 1.0 }, self.spec.tied);
-        {
-            let (dec_t, dec_b) = match &mut sink {
-                Sink::Step(_) => (if tied { &mut self.encoder } else { self.decoder_t.as_mut().expect("untied") }, &mut self.decoder_bias),
-                Sink::Record(g) => (if tied { &mut g.encoder } else { g.decoder_t.as_mut().expect("untied") }, &mut g.decoder_bias),
-            };
-            match &delta_a {
-                DeltaA::Dense(da) => {
-                    dense_weight_grad(alpha, &hd, da, 1.0, dec_t);
-                    dec_b.axpy(alpha, &da.column_sum(), 1.0);
-                }
-                DeltaA::Sparse(ds) => {
-                    sparse_weight_grad(alpha, &hd, ds.by_unit(), 1.0, dec_t);
-                    for e in 0..ds.batch_size() {
-                        let (idx, val) = ds.example(e);
-                        for (&i, &v) in idx.iter().zip(val) {
-                            dec_b[i as usize] += alpha * v;
-                        }
+        (loss, Backward { hd, delta_a, delta_z })
+    }
+}
+
+/// What [`Dae::backward`] leaves for the parameter gradients of one batch, computed before any
+/// weight moves.
+struct Backward {
+    /// The code, dense: `hidden × batch`.
+    hd: DMatrix<f32>,
+    /// δ of the decoder's pre-activations (already divided by the batch size).
+    delta_a: DeltaA,
+    /// δ of the encoder's pre-activations, L1 term included.
+    delta_z: DMatrix<f32>,
+}
+
+impl Backward {
+    /// Decoder parameters: `dec_t += alpha·∂L/∂Vᵀ` with `∂L/∂Vᵀ = h·δ_aᵀ`, and
+    /// `dec_b += alpha·∂L/∂c` with `∂L/∂c = Σ δ_a`.
+    fn add_decoder(&self, alpha: f32, dec_t: &mut DMatrix<f32>, dec_b: &mut DVector<f32>) {
+        match &self.delta_a {
+            DeltaA::Dense(da) => {
+                dense_weight_grad(alpha, &self.hd, da, 1.0, dec_t);
+                dec_b.axpy(alpha, &da.column_sum(), 1.0);
+            }
+            DeltaA::Sparse(ds) => {
+                sparse_weight_grad(alpha, &self.hd, ds.by_unit(), 1.0, dec_t);
+                for e in 0..ds.batch_size() {
+                    let (idx, val) = ds.example(e);
+                    for (&i, &v) in idx.iter().zip(val) {
+                        dec_b[i as usize] += alpha * v;
                     }
                 }
             }
         }
+    }
 
-        // Encoder parameters: ∂L/∂W = δ_z·x̃ᵀ, ∂L/∂b = Σ δ_z.
-        let (enc, enc_b) = match &mut sink {
-            Sink::Step(_) => (&mut self.encoder, &mut self.encoder_bias),
-            Sink::Record(g) => (&mut g.encoder, &mut g.encoder_bias),
-        };
+    /// Encoder parameters for the (corrupted) input `x`: `enc += alpha·∂L/∂W` with
+    /// `∂L/∂W = δ_z·x̃ᵀ`, and `enc_b += alpha·∂L/∂b` with `∂L/∂b = Σ δ_z`.
+    fn add_encoder(&self, alpha: f32, x: &Features, dispatch: &mut Dispatch, enc: &mut DMatrix<f32>, enc_b: &mut DVector<f32>) {
         match x {
             Features::Sparse(s) => {
-                dispatch.weight_grad(alpha, &delta_z, s, s.by_unit(), 1.0, enc);
+                dispatch.weight_grad(alpha, &self.delta_z, s, s.by_unit(), 1.0, enc);
             }
-            Features::Dense(m) => dense_weight_grad(alpha, &delta_z, m, 1.0, enc),
+            Features::Dense(m) => dense_weight_grad(alpha, &self.delta_z, m, 1.0, enc),
         }
-        enc_b.axpy(alpha, &delta_z.column_sum(), 1.0);
-        loss
+        enc_b.axpy(alpha, &self.delta_z.column_sum(), 1.0);
     }
 }
 
