@@ -4,9 +4,9 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-use relu_data::text::Weighting;
+use relu_data::text::{LabelKind, Weighting};
 
-use crate::settings::{HiddenActivation, Target};
+use crate::settings::HiddenActivation;
 
 /// Deep sparse rectifier networks (Glorot, Bordes & Bengio, AISTATS 2011): train, evaluate and
 /// inspect them on a CPU.
@@ -257,8 +257,8 @@ pub struct TextFlags {
     /// Review data: what the labels are; `auto` reads 0/1/neg/pos as polarity and anything else
     /// as one class per distinct label (they also fix the held-out split and the output layer)
     /// [default: auto].
-    #[arg(long, value_enum, value_name = "KIND")]
-    pub target: Option<Target>,
+    #[arg(long, value_name = "KIND", value_parser = target_parser())]
+    pub target: Option<LabelKind>,
 }
 
 /// How the denoising auto-encoders are trained, in `relu train --pretrain` and `relu pretrain`.
@@ -443,8 +443,8 @@ pub enum DataCommand {
         #[arg(long, value_name = "KIND", value_parser = bow_parser(), default_value_t = Weighting::default())]
         bow: Weighting,
         /// Review data: what the labels are (`auto`: polarity for 0/1/neg/pos, else one class per label).
-        #[arg(long, value_enum, value_name = "KIND", default_value_t = Target::Auto)]
-        target: Target,
+        #[arg(long, value_name = "KIND", value_parser = target_parser(), default_value_t = LabelKind::Auto)]
+        target: LabelKind,
         /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
@@ -708,8 +708,8 @@ pub struct SentimentArgs {
     pub unlabeled: Option<PathBuf>,
     /// What the labels are (`auto`: polarity for 0/1/neg/pos, else one class per label); `rating`
     /// is scored by RMSE, the others by error rate.
-    #[arg(long, value_enum, value_name = "KIND", default_value_t = Target::Auto)]
-    pub target: Target,
+    #[arg(long, value_name = "KIND", value_parser = target_parser(), default_value_t = LabelKind::Auto)]
+    pub target: LabelKind,
     /// Models to run (names as in the table): linear, rect1, rect3, tanh3, each optionally
     /// followed by +dae [default: all of them, with and without pre-training].
     #[arg(long, value_name = "NAMES", value_delimiter = ',')]
@@ -737,6 +737,22 @@ fn bow_parser() -> impl clap::builder::TypedValueParser<Value = Weighting> {
         })
     });
     PossibleValuesParser::new(values).map(|name| name.parse::<Weighting>().expect("a name from Weighting::ALL"))
+}
+
+/// `--target`: relu-data's [`LabelKind`] names, each with its help line.
+fn target_parser() -> impl clap::builder::TypedValueParser<Value = LabelKind> {
+    use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
+    let values = LabelKind::ALL.map(|k| {
+        PossibleValue::new(k.name()).help(match k {
+            LabelKind::Auto => {
+                "Polarity when every label is 0, 1, neg or pos; otherwise one class per distinct label (said in one line when loading)"
+            }
+            LabelKind::Polarity => "0/1 (or neg/pos): a softmax over two classes, scored by error rate",
+            LabelKind::Rating => "1–5 stars: a softmax over five levels read out as the expected rating, scored by RMSE",
+            LabelKind::Class => "Any K distinct strings or integers: a softmax over K classes, scored by error rate",
+        })
+    });
+    PossibleValuesParser::new(values).map(|name| name.parse::<LabelKind>().expect("a name from LabelKind::ALL"))
 }
 
 fn parse_threads(s: &str) -> Result<usize, String> {

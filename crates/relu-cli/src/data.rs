@@ -21,11 +21,9 @@ use std::str::FromStr;
 use anyhow::{Context, Result, bail};
 use relu_core::SparseBatch;
 use relu_data::Splits;
-use relu_data::text::{self, Document, Vectorizer, VectorizerConfig};
+use relu_data::text::{self, Document, LabelKind, LabelledReviews, Vectorizer, VectorizerConfig};
 use relu_nn::{Dataset, Features, OutputKind};
 use serde::{Deserialize, Serialize};
-
-use crate::settings::Target;
 
 /// Fraction of the labelled reviews held out as test set.
 pub const TEXT_TEST_FRACTION: f64 = 0.2;
@@ -141,7 +139,7 @@ pub struct TextOptions {
     /// Feature values.
     pub bow: relu_data::text::Weighting,
     /// Label meaning.
-    pub target: Target,
+    pub target: LabelKind,
     /// Seed of the splits.
     pub seed: u64,
 }
@@ -163,7 +161,7 @@ pub struct InputInfo {
     /// Shape of one image (`[28, 28]`, `[3, 32, 32]`, …); `None` for text.
     pub shape: Option<Vec<usize>>,
     /// Label meaning, for text (`polarity`, `rating` or `class`, never `auto`).
-    pub target: Option<Target>,
+    pub target: Option<LabelKind>,
     /// For `class` text models: the label each output unit stands for.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub classes: Option<Vec<String>>,
@@ -265,66 +263,32 @@ fn load_images(spec: &DataSpec) -> Result<Loaded> {
     })
 }
 
-/// The labelled documents of a text spec, with what their labels turned out to mean.
-#[derive(Debug, Clone)]
-pub struct TextDocuments {
-    /// The documents; each label is a class index.
-    pub documents: Vec<Document>,
-    /// `polarity`, `rating` or `class` (`auto` resolved).
-    pub target: Target,
-    /// For `class`: the label string of each class index, in class order.
-    pub classes: Option<Vec<String>>,
-}
-
-impl TextDocuments {
-    /// Number of classes the labels index.
-    pub fn num_classes(&self) -> usize {
-        match (self.target, &self.classes) {
-            (Target::Rating, _) => 5,
-            (_, Some(names)) => names.len(),
-            _ => 2,
-        }
-    }
-
-    /// The output layer these labels call for.
-    pub fn output(&self) -> OutputKind {
-        match self.target {
-            Target::Rating => OutputKind::Ratings { levels: 5 },
-            _ => OutputKind::Softmax { classes: self.num_classes() },
-        }
+/// The output layer labelled reviews call for: ratings for 1–5 stars, else a softmax over
+/// their classes.
+pub fn output_for(read: &LabelledReviews) -> OutputKind {
+    match read.kind {
+        LabelKind::Rating => OutputKind::Ratings { levels: read.num_classes() },
+        _ => OutputKind::Softmax { classes: read.num_classes() },
     }
 }
 
-/// Reads the labelled documents of a text spec. `auto` reads a review file whose labels are
-/// all 0, 1, neg or pos as polarity and any other file as one class per distinct label, saying
-/// so in one line on stderr; `acl:DIR` folders are polarity whatever `target` says, except
-/// that `rating` is refused.
+/// Reads the labelled documents of a text spec ([`text::read_labelled_reviews`]); when `auto`
+/// turns a file's labels into classes it says so in one line on stderr. `acl:DIR` folders are
+/// polarity whatever `target` says, except that `rating` is refused.
 ///
 /// # Errors
 /// Unreadable files, bad lines (named by file and line), or labels `target` does not accept.
-pub fn read_documents(spec: &DataSpec, target: Target) -> Result<TextDocuments> {
+pub fn read_documents(spec: &DataSpec, target: LabelKind) -> Result<LabelledReviews> {
     let ctx = || format!("--data {spec}");
-    let polarity = |documents| TextDocuments { documents, target: Target::Polarity, classes: None };
     let docs = match (spec, target) {
-        (DataSpec::Acl(_), Target::Rating) => bail!("--target rating: acl:DIR folders have polarity labels only; use --target polarity"),
-        (DataSpec::Acl(dir), _) => polarity(text::read_acl_domain(dir).with_context(ctx)?.labeled),
-        (DataSpec::Reviews(file), Target::Polarity) => polarity(text::read_reviews(file, text::Targets::Polarity).with_context(ctx)?),
-        (DataSpec::Reviews(file), Target::Rating) => TextDocuments {
-            documents: text::read_reviews(file, text::Targets::Stars).with_context(ctx)?,
-            target: Target::Rating,
-            classes: None,
-        },
-        (DataSpec::Reviews(file), Target::Class | Target::Auto) => {
-            let classed = text::read_reviews_as_classes(file).with_context(ctx)?;
-            match classed.relabel(text::Targets::Polarity) {
-                Ok(documents) if target == Target::Auto => polarity(documents),
-                _ => {
-                    if target == Target::Auto {
-                        eprintln!("{}", auto_class_note(&classed.classes));
-                    }
-                    TextDocuments { documents: classed.documents, target: Target::Class, classes: Some(classed.classes) }
-                }
+        (DataSpec::Acl(_), LabelKind::Rating) => bail!("--target rating: acl:DIR folders have polarity labels only; use --target polarity"),
+        (DataSpec::Acl(dir), _) => LabelledReviews::polarity(text::read_acl_domain(dir).with_context(ctx)?.labeled),
+        (DataSpec::Reviews(file), _) => {
+            let read = text::read_labelled_reviews(file, target).with_context(ctx)?;
+            if let (LabelKind::Auto, Some(classes)) = (target, &read.classes) {
+                eprintln!("{}", auto_class_note(classes));
             }
+            read
         }
         _ => bail!("--data {spec}: not a review dataset"),
     };
@@ -352,7 +316,7 @@ fn auto_class_note(classes: &[String]) -> String {
 
 /// Training needs at least two classes: with one, every prediction is right and the error
 /// reads 0 %.
-fn require_two_classes(spec: &DataSpec, read: &TextDocuments) -> Result<()> {
+fn require_two_classes(spec: &DataSpec, read: &LabelledReviews) -> Result<()> {
     let mut labels = read.documents.iter().filter_map(|d| d.label);
     if let Some(first) = labels.next()
         && labels.all(|l| l == first)
@@ -382,12 +346,12 @@ fn load_text(spec: &DataSpec, opts: TextOptions) -> Result<Loaded> {
         train: split.train.select(&inner.train),
         valid: split.train.select(&inner.test),
         test: split.test,
-        output: read.output(),
+        output: output_for(&read),
         input: InputInfo {
             kind: InputKind::Text,
             data: spec.to_string(),
             shape: None,
-            target: Some(read.target),
+            target: Some(read.kind),
             classes: read.classes,
             seed: opts.seed,
         },
@@ -465,7 +429,7 @@ pub fn text_folds(spec: &DataSpec, opts: TextOptions, k: usize, limit: Option<us
             TextFold { train, test: f.test, vectorizer: f.vectorizer }
         })
         .collect();
-    Ok((folds, read.output()))
+    Ok((folds, output_for(&read)))
 }
 
 /// The test set of `spec` built the way a trained model's inputs were (`info`, and for text its
@@ -507,9 +471,9 @@ pub fn sets_for_model(spec: &DataSpec, info: &InputInfo, vectorizer: Option<&Vec
 /// `class` model by its stored class names (a label the model never saw is an error).
 fn model_documents(spec: &DataSpec, info: &InputInfo) -> Result<Vec<Document>> {
     // Models written before `auto` existed always stored polarity or rating.
-    let target = info.target.filter(|&t| t != Target::Auto).unwrap_or(Target::Polarity);
+    let target = info.target.filter(|&t| t != LabelKind::Auto).unwrap_or(LabelKind::Polarity);
     let read = read_documents(spec, target)?;
-    let (Target::Class, Some(model), Some(file)) = (target, &info.classes, &read.classes) else {
+    let (LabelKind::Class, Some(model), Some(file)) = (target, &info.classes, &read.classes) else {
         return Ok(read.documents);
     };
     let map = file

@@ -10,7 +10,7 @@ use std::str::FromStr;
 
 use anyhow::{Context, Result, bail};
 use relu_core::Activation;
-use relu_data::text::Weighting;
+use relu_data::text::{LabelKind, Weighting};
 use relu_nn::{HiddenKind, LayerSpec};
 use relu_pretrain::{Corruption, PretrainConfig, Reconstruction};
 use serde::{Deserialize, Serialize};
@@ -92,22 +92,6 @@ impl From<HiddenActivation> for String {
     }
 }
 
-/// What a review's label means (`--target`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
-#[serde(rename_all = "lowercase")]
-pub enum Target {
-    /// Polarity when every label is 0, 1, neg or pos; otherwise one class per distinct label
-    /// (said in one line when loading).
-    #[default]
-    Auto,
-    /// 0/1 (or neg/pos): a softmax over two classes, scored by error rate.
-    Polarity,
-    /// 1–5 stars: a softmax over five levels read out as the expected rating, scored by RMSE.
-    Rating,
-    /// Any K distinct strings or integers: a softmax over K classes, scored by error rate.
-    Class,
-}
-
 /// Every training setting. Field names are the TOML keys and (with `_` → `-`) the flags.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -136,7 +120,7 @@ pub struct Settings {
     pub dead_units: relu_nn::DeadUnits,
     /// Average the epoch-end parameters from this epoch on, and validate and keep the average.
     pub average_from: Option<usize>,
-    /// Target fraction of zeros per hidden layer (absent: λ stays at `l1`).
+    /// LabelKind fraction of zeros per hidden layer (absent: λ stays at `l1`).
     pub target_sparsity: Option<relu_nn::TargetSparsity>,
     /// Minibatch size.
     pub batch: usize,
@@ -155,7 +139,7 @@ pub struct Settings {
     /// Bag-of-words weighting for text data.
     pub bow: Weighting,
     /// Label meaning for text data.
-    pub target: Target,
+    pub target: LabelKind,
     /// k-fold cross-validation for text data (absent: one held-out split).
     pub folds: Option<usize>,
     /// Denoising auto-encoder pre-training of the hidden layers before supervised training
@@ -258,7 +242,7 @@ impl Default for Settings {
             limit: None,
             vocab: relu_data::text::DEFAULT_VOCAB_SIZE,
             bow: Weighting::default(),
-            target: Target::Auto,
+            target: LabelKind::Auto,
             folds: None,
             pretrain: None,
             pretrain_epochs: p.epochs,
@@ -385,7 +369,7 @@ impl Settings {
         }
         self.unlabeled_spec()?;
         self.corruption.check().map_err(crate::flags::pretrain)?;
-        if self.target == Target::Rating && matches!(spec, DataSpec::Acl(_)) {
+        if self.target == LabelKind::Rating && matches!(spec, DataSpec::Acl(_)) {
             bail!("--target: acl:DIR folders have polarity labels only; use --target polarity");
         }
         Ok(())

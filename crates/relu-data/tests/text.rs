@@ -354,6 +354,41 @@ fn read_reviews_as_classes_reads_jsonl_labels_too() {
 }
 
 #[test]
+fn label_kinds_resolve_when_the_file_is_read() {
+    use relu_data::text::{LabelKind, read_labelled_reviews};
+    let dir = tempfile::tempdir().unwrap();
+    let polar = write(dir.path(), "p.tsv", b"pos\tgood\n0\tbad\nneg\tdull\n");
+    let stars = write(dir.path(), "s.tsv", b"5\tgreat\n1\tawful\n3\tok\n");
+    let three = write(dir.path(), "t.tsv", b"positive\tgood\nneutral\tmeh\nnegative\tbad\n");
+    let labels = |r: &relu_data::text::LabelledReviews| r.documents.iter().map(|d| d.label.unwrap()).collect::<Vec<_>>();
+
+    // auto: polarity labels stay polarity, anything else becomes classes.
+    let r = read_labelled_reviews(&polar, LabelKind::Auto).unwrap();
+    assert_eq!((r.kind, r.num_classes(), labels(&r), r.classes.as_ref()), (LabelKind::Polarity, 2, vec![1, 0, 0], None));
+    let r = read_labelled_reviews(&stars, LabelKind::Auto).unwrap();
+    assert_eq!((r.kind, r.num_classes(), labels(&r)), (LabelKind::Class, 3, vec![2, 0, 1]));
+    assert_eq!(r.classes.unwrap(), ["1", "3", "5"]);
+    let r = read_labelled_reviews(&three, LabelKind::Auto).unwrap();
+    assert_eq!((r.kind, r.classes.unwrap()), (LabelKind::Class, vec!["negative".to_owned(), "neutral".into(), "positive".into()]));
+    // Asked for explicitly.
+    let r = read_labelled_reviews(&stars, LabelKind::Rating).unwrap();
+    assert_eq!((r.kind, r.num_classes(), labels(&r)), (LabelKind::Rating, 5, vec![4, 0, 2]));
+    let r = read_labelled_reviews(&polar, LabelKind::Class).unwrap();
+    assert_eq!((r.kind, r.classes.unwrap()), (LabelKind::Class, vec!["0".to_owned(), "neg".into(), "pos".into()]));
+    let e = msg(read_labelled_reviews(&three, LabelKind::Polarity).unwrap_err());
+    assert!(e.contains("t.tsv") && e.contains("line 2") && e.contains("`neutral`"), "{e}");
+    assert!(msg(read_labelled_reviews(&three, LabelKind::Rating).unwrap_err()).contains("star rating"));
+
+    for k in LabelKind::ALL {
+        assert_eq!(k.to_string().parse::<LabelKind>().unwrap(), k);
+        assert_eq!(serde_json::to_string(&k).unwrap(), format!("\"{k}\""));
+    }
+    assert_eq!(" Rating ".parse::<LabelKind>().unwrap(), LabelKind::Rating);
+    let e = msg("stars5".parse::<LabelKind>().unwrap_err());
+    assert!(e.contains("`stars5`") && e.contains("auto, polarity, rating or class"), "{e}");
+}
+
+#[test]
 fn class_labels_beyond_u32_are_refused_not_wrapped() {
     let p = Path::new("big.tsv");
     let e = msg(parse_tsv(b"4294967296\tx\n", p, Targets::Classes(usize::MAX)).unwrap_err());

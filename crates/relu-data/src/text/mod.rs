@@ -27,8 +27,9 @@ pub use evaluation::{TextSplit, folds, holdout, holdout_with};
 pub use features::{Vectorizer, VectorizerConfig, Weighting, labels, term_counts};
 pub use ratings::{expected_rating, expected_ratings, rmse, stars_of_class};
 pub use readers::{
-    AclDomain, ClassedDocuments, Content, Document, MAX_LABEL_CLASSES, Targets, parse_acl, parse_jsonl, parse_tsv, parse_tsv_as_classes,
-    read_acl, read_acl_domain, read_jsonl, read_lines, read_reviews, read_reviews_as_classes, read_tsv, read_unlabeled,
+    AclDomain, ClassedDocuments, Content, Document, LabelKind, LabelledReviews, MAX_LABEL_CLASSES, Targets, parse_acl, parse_jsonl,
+    parse_tsv, parse_tsv_as_classes, read_acl, read_acl_domain, read_jsonl, read_labelled_reviews, read_lines, read_reviews,
+    read_reviews_as_classes, read_tsv, read_unlabeled,
 };
 pub use tokenize::{ENGLISH_STOP_WORDS, Tokenizer};
 pub use vocab::{DEFAULT_VOCAB_SIZE, Vocabulary};

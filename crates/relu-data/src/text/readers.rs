@@ -306,6 +306,120 @@ impl ClassedDocuments {
     }
 }
 
+/// What a review file's labels are to be read as: a request, which [`read_labelled_reviews`]
+/// resolves when it reads the file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub enum LabelKind {
+    /// Polarity when every label is 0, 1, neg or pos; otherwise one class per distinct label.
+    #[default]
+    Auto,
+    /// 0/1 (or neg/pos): two classes.
+    Polarity,
+    /// 1–5 stars: five ordered levels ([`Targets::Stars`]).
+    Rating,
+    /// Any K distinct strings or integers: K classes.
+    Class,
+}
+
+impl LabelKind {
+    /// Every kind, in the order of its documentation.
+    pub const ALL: [LabelKind; 4] = [LabelKind::Auto, LabelKind::Polarity, LabelKind::Rating, LabelKind::Class];
+
+    /// The name [`FromStr`](std::str::FromStr) parses and [`Display`](std::fmt::Display) prints:
+    /// `auto`, `polarity`, `rating` or `class`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Auto => "auto",
+            Self::Polarity => "polarity",
+            Self::Rating => "rating",
+            Self::Class => "class",
+        }
+    }
+}
+
+impl std::fmt::Display for LabelKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for LabelKind {
+    type Err = DataError;
+
+    /// Parses the [`LabelKind::name`]s, ignoring ASCII case and surrounding space.
+    fn from_str(s: &str) -> Result<Self> {
+        let t = s.trim().to_ascii_lowercase();
+        Self::ALL.into_iter().find(|k| k.name() == t).ok_or_else(|| DataError::InvalidParameter {
+            name: "label kind",
+            value: s.into(),
+            expected: "auto, polarity, rating or class".into(),
+        })
+    }
+}
+
+impl From<LabelKind> for String {
+    fn from(k: LabelKind) -> String {
+        k.name().to_owned()
+    }
+}
+
+impl TryFrom<String> for LabelKind {
+    type Error = DataError;
+
+    fn try_from(s: String) -> Result<Self> {
+        s.parse()
+    }
+}
+
+/// Labelled reviews with what their labels turned out to mean ([`read_labelled_reviews`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LabelledReviews {
+    /// The documents; each label is a class index.
+    pub documents: Vec<Document>,
+    /// [`LabelKind::Polarity`], [`LabelKind::Rating`] or [`LabelKind::Class`]: never `Auto`.
+    pub kind: LabelKind,
+    /// For [`LabelKind::Class`]: the label string of each class index, in class order.
+    pub classes: Option<Vec<String>>,
+}
+
+impl LabelledReviews {
+    /// Polarity-labelled documents (e.g. an ACL domain's).
+    pub fn polarity(documents: Vec<Document>) -> Self {
+        Self { documents, kind: LabelKind::Polarity, classes: None }
+    }
+
+    /// The number of classes the labels index: 2 for polarity, 5 for ratings, K for classes.
+    pub fn num_classes(&self) -> usize {
+        match (self.kind, &self.classes) {
+            (LabelKind::Rating, _) => Targets::Stars.num_classes(),
+            (_, Some(names)) => names.len(),
+            _ => Targets::Polarity.num_classes(),
+        }
+    }
+}
+
+/// Reads a labelled review file (as [`read_reviews`]) with its labels read as `kind`:
+/// [`LabelKind::Auto`] reads a file whose labels are all 0, 1, neg or pos as polarity and any
+/// other file as one class per distinct label ([`read_reviews_as_classes`]).
+///
+/// # Errors
+/// As [`read_reviews`] and [`read_reviews_as_classes`]: unreadable files, bad lines (named by
+/// file and line), or labels `kind` does not accept.
+pub fn read_labelled_reviews(path: &Path, kind: LabelKind) -> Result<LabelledReviews> {
+    match kind {
+        LabelKind::Polarity => Ok(LabelledReviews::polarity(read_reviews(path, Targets::Polarity)?)),
+        LabelKind::Rating => Ok(LabelledReviews { documents: read_reviews(path, Targets::Stars)?, kind, classes: None }),
+        LabelKind::Auto | LabelKind::Class => {
+            let classed = read_reviews_as_classes(path)?;
+            match classed.relabel(Targets::Polarity) {
+                Ok(documents) if kind == LabelKind::Auto => Ok(LabelledReviews::polarity(documents)),
+                _ => Ok(LabelledReviews { documents: classed.documents, kind: LabelKind::Class, classes: Some(classed.classes) }),
+            }
+        }
+    }
+}
+
 /// Numbers labels in the order they are first seen, then renumbers them in class order.
 #[derive(Default)]
 struct Interner {

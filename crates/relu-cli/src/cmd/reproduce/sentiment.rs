@@ -15,7 +15,8 @@ use crate::cli::SentimentArgs;
 use crate::cluster::{Cluster, Swept};
 use crate::data::{self, DataSpec, TextOptions};
 use crate::report::PretrainingInfo;
-use crate::settings::{HiddenActivation, Pretrain, Settings, Target};
+use crate::settings::{HiddenActivation, Pretrain, Settings};
+use relu_data::text::LabelKind;
 
 /// The text recipe (docs/results.md, "Sentiment"): one learning rate with a cosine schedule over
 /// 20 epochs and input dropout 0.3, every network trained on all of its fold's training reviews
@@ -134,7 +135,7 @@ pub(super) fn run(args: &SentimentArgs, cluster: &Cluster) -> Result<u8> {
     {
         bail!("--l1: invalid penalty {l1}: expected a finite number >= 0");
     }
-    if args.target == Target::Rating && matches!(spec, DataSpec::Acl(_)) {
+    if args.target == LabelKind::Rating && matches!(spec, DataSpec::Acl(_)) {
         bail!("--target: acl:DIR folders have polarity labels only; use --target polarity");
     }
     let models: Vec<Model> = match &args.models {
@@ -207,7 +208,7 @@ pub(super) fn run(args: &SentimentArgs, cluster: &Cluster) -> Result<u8> {
         Ok(result.map(|result| FoldNet { fold: i + 1, model: m.name(), result, pretraining: info }))
     })?;
     let Some(Swept { done: nets, missing }) = swept else { return Ok(0) };
-    let rating = args.target == Target::Rating;
+    let rating = args.target == LabelKind::Rating;
     let summaries = summarise(&models, &nets, rating);
     let table = markdown(&spec.to_string(), folds.len(), args.vocab, &summaries, rating);
     let report = SentimentReport {
