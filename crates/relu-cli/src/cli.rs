@@ -385,7 +385,7 @@ pub struct InspectArgs {
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
     /// Standard deviation of the Gaussian input noise ε for the active-set stability measure.
-    #[arg(long, value_name = "SIGMA", default_value_t = 0.01)]
+    #[arg(long, value_name = "SIGMA", default_value_t = relu_experiment::analysis::DEFAULT_NOISE_SIGMA)]
     pub noise: f32,
     /// Training-split examples for the linear probes.
     #[arg(long, value_name = "N", default_value_t = 2000)]
@@ -394,10 +394,10 @@ pub struct InspectArgs {
     #[arg(long, value_name = "N", default_value_t = 2000)]
     pub examples: usize,
     /// Epochs of SGD for each linear probe.
-    #[arg(long, value_name = "N", default_value_t = 20)]
+    #[arg(long, value_name = "N", default_value_t = relu_experiment::analysis::Probe::default().epochs)]
     pub probe_epochs: usize,
     /// Seed for the noise and the probes.
-    #[arg(long, value_name = "N", default_value_t = 1234)]
+    #[arg(long, value_name = "N", default_value_t = relu_experiment::analysis::Probe::default().seed)]
     pub seed: u64,
     /// Kernel threads; 0 uses every core.
     #[arg(long, value_name = "N", default_value_t = 0, value_parser = parse_threads)]
@@ -587,7 +587,7 @@ pub struct ReproduceCommon {
     #[arg(long, value_name = "M")]
     pub budget_minutes: Option<f64>,
     /// Seed for initialisation, shuffling, corruption and review splits.
-    #[arg(long, value_name = "N", default_value_t = 1234)]
+    #[arg(long, value_name = "N", default_value_t = relu_nn::TrainConfig::default().seed)]
     pub seed: u64,
     /// Kernel threads; 0 uses every core.
     #[arg(long, value_name = "N", default_value_t = 0, value_parser = parse_threads)]

@@ -196,6 +196,18 @@ pub struct Probe {
     pub threads: usize,
 }
 
+impl Default for Probe {
+    /// 20 epochs of SGD at rate 0.5 on minibatches of 10 (codes are scaled to unit mean norm
+    /// first, so one rate suits every layer), seed 1234, every core.
+    fn default() -> Self {
+        Probe { epochs: 20, batch: 10, lr: 0.5, seed: 1234, threads: 0 }
+    }
+}
+
+/// The default standard deviation of [`add_noise`] for the active-set stability measure: 1 % of
+/// the pixel range.
+pub const DEFAULT_NOISE_SIGMA: f32 = 0.01;
+
 /// Test accuracy of a [`Probe`] trained on the code `x_train` of labelled examples and scored on
 /// `x_test`, over `classes` classes. Codes are first divided by their mean Euclidean norm on the
 /// training examples, so one learning rate suits every layer. `None` if SGD diverged.

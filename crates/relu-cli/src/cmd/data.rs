@@ -41,7 +41,8 @@ pub fn run(cmd: &DataCommand) -> Result<u8> {
     match cmd {
         DataCommand::Info { spec, vocab, bow, target, json } => {
             let parsed: DataSpec = spec.parse().map_err(|e| anyhow::anyhow!("SPEC: {e}"))?;
-            let opts = TextOptions { vocab: *vocab, bow: *bow, target: *target, seed: 1234 };
+            // The split `relu train` makes with its default seed.
+            let opts = TextOptions { vocab: *vocab, bow: *bow, target: *target, seed: relu_nn::TrainConfig::default().seed };
             let loaded = data::load(&parsed, opts, None)?;
             let classes = loaded.output.units();
             let info = Info {

@@ -71,9 +71,6 @@ struct LayerReport {
 /// The per-unit activity plot `relu inspect` writes.
 pub const USAGE_FILE: &str = "inspect_unit_usage.svg";
 
-const PROBE_LR: f32 = 0.5;
-const PROBE_BATCH: usize = 10;
-
 /// Runs `relu inspect`.
 ///
 /// # Errors
@@ -94,7 +91,7 @@ pub fn run(args: &InspectArgs) -> Result<u8> {
     let train = train.select(&(0..args.probe_train.min(train.len())).collect::<Vec<_>>());
     let net = &model.net;
     let threads = resolve_threads(args.threads);
-    let probe_setup = analysis::Probe { epochs: args.probe_epochs, batch: PROBE_BATCH, lr: PROBE_LR, seed: args.seed, threads };
+    let probe_setup = analysis::Probe { epochs: args.probe_epochs, seed: args.seed, threads, ..analysis::Probe::default() };
     let pool = relu_core::thread_pool(threads)?;
     // Also how often each unit is on over the analysed examples (train's active_units.svg shows
     // the other view: how many units each example uses).
@@ -139,8 +136,8 @@ pub fn run(args: &InspectArgs) -> Result<u8> {
                 train_examples: train.len(),
                 test_examples: test.len(),
                 epochs: args.probe_epochs,
-                lr: PROBE_LR,
-                batch: PROBE_BATCH,
+                lr: probe_setup.lr,
+                batch: probe_setup.batch,
             },
             input,
             layers,
