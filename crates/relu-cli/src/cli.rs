@@ -728,31 +728,37 @@ pub const MAX_THREADS: usize = 1024;
 /// `--threads N` for every command: 0 (every core) to [`MAX_THREADS`].
 /// `--bow`: relu-data's [`Weighting`] names, each with its help line.
 fn bow_parser() -> impl clap::builder::TypedValueParser<Value = Weighting> {
-    use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
-    let values = Weighting::ALL.map(|w| {
-        PossibleValue::new(w.name()).help(match w {
-            Weighting::Binary => "1 if the word occurs (the paper's choice)",
-            Weighting::Counts => "Number of occurrences",
-            Weighting::TfIdf => "tf-idf with idf from the training documents, unit-normalised",
-        })
-    });
-    PossibleValuesParser::new(values).map(|name| name.parse::<Weighting>().expect("a name from Weighting::ALL"))
+    named_values(Weighting::ALL, Weighting::name, |w| match w {
+        Weighting::Binary => "1 if the word occurs (the paper's choice)",
+        Weighting::Counts => "Number of occurrences",
+        Weighting::TfIdf => "tf-idf with idf from the training documents, unit-normalised",
+    })
 }
 
 /// `--target`: relu-data's [`LabelKind`] names, each with its help line.
 fn target_parser() -> impl clap::builder::TypedValueParser<Value = LabelKind> {
+    named_values(LabelKind::ALL, LabelKind::name, |k| match k {
+        LabelKind::Auto => {
+            "Polarity when every label is 0, 1, neg or pos; otherwise one class per distinct label (said in one line when loading)"
+        }
+        LabelKind::Polarity => "0/1 (or neg/pos): a softmax over two classes, scored by error rate",
+        LabelKind::Rating => "1–5 stars: a softmax over five levels read out as the expected rating, scored by RMSE",
+        LabelKind::Class => "Any K distinct strings or integers: a softmax over K classes, scored by error rate",
+    })
+}
+
+/// A flag whose values are a library enum's `names`, listed in the help with a line each.
+fn named_values<T, const N: usize>(
+    all: [T; N],
+    name: fn(T) -> &'static str,
+    help: fn(T) -> &'static str,
+) -> impl clap::builder::TypedValueParser<Value = T>
+where
+    T: Copy + Send + Sync + 'static,
+{
     use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
-    let values = LabelKind::ALL.map(|k| {
-        PossibleValue::new(k.name()).help(match k {
-            LabelKind::Auto => {
-                "Polarity when every label is 0, 1, neg or pos; otherwise one class per distinct label (said in one line when loading)"
-            }
-            LabelKind::Polarity => "0/1 (or neg/pos): a softmax over two classes, scored by error rate",
-            LabelKind::Rating => "1–5 stars: a softmax over five levels read out as the expected rating, scored by RMSE",
-            LabelKind::Class => "Any K distinct strings or integers: a softmax over K classes, scored by error rate",
-        })
-    });
-    PossibleValuesParser::new(values).map(|name| name.parse::<LabelKind>().expect("a name from LabelKind::ALL"))
+    PossibleValuesParser::new(all.map(|v| PossibleValue::new(name(v)).help(help(v))))
+        .map(move |given| *all.iter().find(|&&v| name(v) == given).expect("clap accepts only the listed names"))
 }
 
 fn parse_threads(s: &str) -> Result<usize, String> {
