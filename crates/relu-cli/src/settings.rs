@@ -214,6 +214,44 @@ impl From<Pretrain> for String {
     }
 }
 
+/// `--l1`'s rule, shared by `train` and `reproduce sentiment`.
+pub(crate) fn check_l1(l1: f32) -> Result<()> {
+    if !(l1.is_finite() && l1 >= 0.0) {
+        bail!("--l1: invalid penalty {l1}: expected a finite number >= 0");
+    }
+    Ok(())
+}
+
+/// `--vocab`'s rule: the vocabulary is the first layer's input, so 1 to relu-nn's
+/// [`relu_nn::MAX_UNITS`].
+pub(crate) fn check_vocab(vocab: usize) -> Result<()> {
+    if vocab == 0 || vocab > relu_nn::MAX_UNITS {
+        bail!("--vocab: invalid vocabulary size {vocab}: expected 1 to {}", thousands(relu_nn::MAX_UNITS));
+    }
+    Ok(())
+}
+
+/// `--folds`' rule: cross-validation needs at least two folds.
+pub(crate) fn check_folds(k: usize) -> Result<()> {
+    if k < 2 {
+        bail!("--folds: invalid number of folds {k}: expected at least 2");
+    }
+    Ok(())
+}
+
+/// `n` with a comma every three digits (16,777,216).
+pub(crate) fn thousands(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
 impl Default for Settings {
     /// The libraries' defaults (relu-nn's `TrainConfig`, relu-pretrain's `PretrainConfig`) and
     /// the paper's network, except the number of epochs ([`DEFAULT_EPOCHS`]).
@@ -325,11 +363,13 @@ impl Settings {
         }
         let spec = self.data_spec()?;
         if self.hidden.is_empty() || self.hidden.iter().any(|&h| h == 0 || h > relu_nn::MAX_UNITS) {
-            bail!("--hidden: invalid layer sizes {:?}: expected one or more sizes from 1 to 16,777,216, e.g. 1000,1000,1000", self.hidden);
+            bail!(
+                "--hidden: invalid layer sizes {:?}: expected one or more sizes from 1 to {}, e.g. 1000,1000,1000",
+                self.hidden,
+                thousands(relu_nn::MAX_UNITS)
+            );
         }
-        if !(self.l1.is_finite() && self.l1 >= 0.0) {
-            bail!("--l1: invalid penalty {}: expected a finite number >= 0", self.l1);
-        }
+        check_l1(self.l1)?;
         if self.sign_flip && self.activation != HiddenActivation::Affine(Activation::Rectifier) {
             bail!("--sign-flip: only rectifier layers can be sign-flipped, but --activation is {}", self.activation);
         }
@@ -341,13 +381,9 @@ impl Settings {
         if self.limit == Some(0) {
             bail!("--limit: invalid limit 0: expected at least 1 training example");
         }
-        if self.vocab == 0 || self.vocab > 1 << 24 {
-            bail!("--vocab: invalid vocabulary size {}: expected 1 to 16,777,216", self.vocab);
-        }
+        check_vocab(self.vocab)?;
         if let Some(k) = self.folds {
-            if k < 2 {
-                bail!("--folds: invalid number of folds {k}: expected at least 2");
-            }
+            check_folds(k)?;
             if !spec.is_text() {
                 bail!("--folds: cross-validation is for review data (reviews:FILE, acl:DIR), but --data is {}", self.data);
             }
@@ -453,6 +489,15 @@ pub fn resolve_threads(threads: usize) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn thousands_groups_digits() {
+        assert_eq!(thousands(relu_nn::MAX_UNITS), "16,777,216");
+        assert_eq!(
+            (thousands(0), thousands(999), thousands(1000), thousands(123_456)),
+            ("0".into(), "999".into(), "1,000".into(), "123,456".into())
+        );
+    }
 
     use proptest::prelude::*;
     use proptest::test_runner::RngSeed;

@@ -121,19 +121,13 @@ pub(super) fn run(args: &SentimentArgs, cluster: &Cluster) -> Result<u8> {
     if !spec.is_text() {
         bail!("--data {}: the sentiment study needs review text (reviews:FILE or acl:DIR)", args.data);
     }
-    if args.folds < 2 {
-        bail!("--folds: invalid number of folds {}: expected at least 2", args.folds);
-    }
+    crate::settings::check_folds(args.folds)?;
     if args.units == 0 || args.units > relu_nn::MAX_UNITS {
-        bail!("--units: invalid layer size {}: expected 1 to 16,777,216 (as --hidden)", args.units);
+        bail!("--units: invalid layer size {}: expected 1 to {} (as --hidden)", args.units, crate::settings::thousands(relu_nn::MAX_UNITS));
     }
-    if args.vocab == 0 || args.vocab > 1 << 24 {
-        bail!("--vocab: invalid vocabulary size {}: expected 1 to 16,777,216", args.vocab);
-    }
-    if let Some(l1) = args.l1
-        && !(l1.is_finite() && l1 >= 0.0)
-    {
-        bail!("--l1: invalid penalty {l1}: expected a finite number >= 0");
+    crate::settings::check_vocab(args.vocab)?;
+    if let Some(l1) = args.l1 {
+        crate::settings::check_l1(l1)?;
     }
     if args.target == LabelKind::Rating && matches!(spec, DataSpec::Acl(_)) {
         bail!("--target: acl:DIR folders have polarity labels only; use --target polarity");
