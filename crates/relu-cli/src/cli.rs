@@ -725,7 +725,6 @@ pub struct SentimentArgs {
 /// The most kernel threads any command accepts.
 pub const MAX_THREADS: usize = 1024;
 
-/// `--threads N` for every command: 0 (every core) to [`MAX_THREADS`].
 /// `--bow`: relu-data's [`Weighting`] names, each with its help line.
 fn bow_parser() -> impl clap::builder::TypedValueParser<Value = Weighting> {
     named_values(Weighting::ALL, Weighting::name, |w| match w {
@@ -761,6 +760,7 @@ where
         .map(move |given| *all.iter().find(|&&v| name(v) == given).expect("clap accepts only the listed names"))
 }
 
+/// `--threads N` for every command: 0 (every core) to [`MAX_THREADS`].
 fn parse_threads(s: &str) -> Result<usize, String> {
     match s.trim().parse::<usize>() {
         Ok(n) if n <= MAX_THREADS => Ok(n),

@@ -120,7 +120,7 @@ pub struct Settings {
     pub dead_units: relu_nn::DeadUnits,
     /// Average the epoch-end parameters from this epoch on, and validate and keep the average.
     pub average_from: Option<usize>,
-    /// LabelKind fraction of zeros per hidden layer (absent: λ stays at `l1`).
+    /// Target fraction of zeros per hidden layer (absent: λ stays at `l1`).
     pub target_sparsity: Option<relu_nn::TargetSparsity>,
     /// Minibatch size.
     pub batch: usize,

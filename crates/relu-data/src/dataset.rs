@@ -89,7 +89,8 @@ impl TrainTest {
             });
         }
         // Copy only the validation part and shrink the training matrix in place, so the split
-        // never holds a second copy of the (possibly huge) training features.
+        // never holds a second copy of the (possibly huge) dense training features (sparse
+        // features, which loaders do not produce, are copied).
         let valid = slice(&self.train, n - valid_len..n)?;
         let TrainTest { train: Dataset { inputs, targets }, test, num_classes, shape } = self;
         let keep = n - valid_len;
@@ -184,6 +185,18 @@ mod tests {
         assert_eq!((s.num_classes, s.shape.as_slice()), (3, &[2][..]));
         let e = tt.hold_out_last(6).unwrap_err().to_string();
         assert!(e.contains("validation size") && e.contains("at most the 5"), "{e}");
+    }
+
+    #[test]
+    fn holding_out_keeps_real_valued_targets_and_sparse_features_aligned() {
+        let m = DMatrix::from_fn(2, 5, |r, c| if (r + c) % 2 == 0 { (1 + r + 2 * c) as f32 } else { 0.0 });
+        let values = DMatrix::from_fn(1, 5, |_, c| c as f32 / 10.0);
+        let train = Dataset { inputs: Features::Sparse(relu_core::SparseBatch::from_dense(&m)), targets: Targets::Values(values.clone()) };
+        let test = train.select(&[0]);
+        let s = TrainTest { train: train.clone(), test, num_classes: 0, shape: vec![2] }.hold_out_last(2).unwrap();
+        assert_eq!(s.train, train.select(&[0, 1, 2]));
+        assert_eq!(s.valid, train.select(&[3, 4]));
+        assert_eq!(s.train.targets, Targets::Values(values.columns(0, 3).into_owned()));
     }
 
     #[test]

@@ -57,7 +57,8 @@ pub fn load_pair(images: &Path, labels: &Path) -> Result<ImageSet> {
 /// The number of classes of MNIST: labels are the digits 0–9.
 pub const MNIST_CLASSES: usize = 10;
 
-/// Loads both files of an MNIST-style directory; both sets get the larger class count of the two.
+/// Loads both files of an MNIST-style directory; the pair's class count is the larger of the two
+/// files' ([`TrainTest::from_sets`]).
 ///
 /// # Errors
 /// As [`files`] and [`load_pair`], and [`DataError::Malformed`] (naming the label file and the

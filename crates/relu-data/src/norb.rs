@@ -391,7 +391,8 @@ pub fn from_arrays(dat: &NorbArray, dat_path: &Path, cat: &NorbArray, cat_path: 
 /// ```
 ///
 /// # Errors
-/// As [`load_part`]; [`DataError::InvalidParameter`] if `valid_len` exceeds the training file.
+/// As [`load_part`]; [`DataError::Inconsistent`] if the two parts' images differ in shape;
+/// [`DataError::InvalidParameter`] if `valid_len` exceeds the training file.
 pub fn paper_splits(dir: &Path, opts: &NorbOptions) -> Result<Splits> {
     let train = load_part(dir, Part::Training, opts.side)?;
     let test = load_part(dir, Part::Testing, opts.side)?;

@@ -381,8 +381,11 @@ fn label_kinds_resolve_when_the_file_is_read() {
 
     for k in LabelKind::ALL {
         assert_eq!(k.to_string().parse::<LabelKind>().unwrap(), k);
-        assert_eq!(serde_json::to_string(&k).unwrap(), format!("\"{k}\""));
+        let json = serde_json::to_string(&k).unwrap();
+        assert_eq!(json, format!("\"{k}\""));
+        assert_eq!(serde_json::from_str::<LabelKind>(&json).unwrap(), k);
     }
+    assert!(serde_json::from_str::<LabelKind>("\"stars\"").is_err());
     assert_eq!(" Rating ".parse::<LabelKind>().unwrap(), LabelKind::Rating);
     let e = msg("stars5".parse::<LabelKind>().unwrap_err());
     assert!(e.contains("`stars5`") && e.contains("auto, polarity, rating or class"), "{e}");

@@ -1,6 +1,7 @@
 //! Auto-encoder gradients against finite differences of an independent f64 reference, for every
 //! reconstruction strategy, tied and untied weights, with and without the L1 code penalty and
-//! reconstruction sampling; and sampling's exactness (q = 1) and unbiasedness.
+//! reconstruction sampling; sampling's exactness (q = 1) and unbiasedness; and that a step moves the
+//! parameters by −lr times the gradients.
 
 use nalgebra::{DMatrix, DVector};
 use proptest::prelude::*;
@@ -223,4 +224,43 @@ fn sampling_is_unbiased() {
     assert!(selected / draws < 360 / 4, "sampling should select about 19% of 360 positions, got {}", selected / draws);
     let err = (&mean - full.encoder.map(f64::from)).norm() / full.encoder.map(f64::from).norm();
     assert!(err < 0.05, "relative error of the mean sampled gradient: {err}");
+}
+
+/// One SGD step moves every parameter by −lr times [`Dae::gradients`], and reports the same
+/// loss: the step and the gradient sink share one backward pass, tied decoders included (whose
+/// encoder takes both the encoder's and the decoder's share).
+#[test]
+fn a_step_moves_the_parameters_by_minus_lr_times_the_gradients() {
+    let close = |a: &[f32], b: &[f32]| a.iter().zip(b).all(|(x, y)| (x - y).abs() <= 1e-6 + 1e-5 * x.abs().max(y.abs()));
+    for (tied, sampled, sparse_input) in [(false, false, false), (true, false, true), (false, true, true), (true, true, false)] {
+        let spec =
+            DaeSpec { inputs: 9, hidden: 6, activation: Activation::Rectifier, reconstruction: Reconstruction::Softplus, tied, l1: 0.05 };
+        let mut r = rng(11);
+        let dae = Dae::new(spec, &mut r).unwrap();
+        let xd = rectified_matrix(&mut r, 9, 4, 0.5).map(|v| v * 0.49);
+        let x = if sparse_input { Features::Sparse(SparseBatch::from_dense(&xd)) } else { Features::Dense(xd.clone()) };
+        let sel = sampled.then(|| Selection::sample(&SparseBatch::from_dense(&xd), 0.5, &mut r));
+        let mut d = Dispatch::default();
+        let (g, loss) = dae.gradients(&x, &xd, sel.as_ref(), &mut d);
+        let lr = 0.3;
+        let mut stepped = dae.clone();
+        assert_eq!(stepped.step(&x, &xd, sel.as_ref(), lr, &mut d), loss, "tied {tied} sampled {sampled}");
+        let moved = |before: &[f32], grad: &[f32]| before.iter().zip(grad).map(|(p, g)| p - lr * g).collect::<Vec<_>>();
+        let case = format!("tied {tied} sampled {sampled} sparse {sparse_input}");
+        assert!(g.encoder.iter().any(|&v| v != 0.0) && g.decoder_bias.iter().any(|&v| v != 0.0), "{case}: no gradient to check");
+        assert!(close(stepped.encoder.as_slice(), &moved(dae.encoder.as_slice(), g.encoder.as_slice())), "{case}: encoder");
+        assert!(
+            close(stepped.encoder_bias.as_slice(), &moved(dae.encoder_bias.as_slice(), g.encoder_bias.as_slice())),
+            "{case}: encoder bias"
+        );
+        assert!(
+            close(stepped.decoder_bias.as_slice(), &moved(dae.decoder_bias.as_slice(), g.decoder_bias.as_slice())),
+            "{case}: decoder bias"
+        );
+        match (&stepped.decoder_t, &dae.decoder_t, &g.decoder_t) {
+            (None, None, None) => assert!(tied),
+            (Some(s), Some(b), Some(gd)) => assert!(!tied && close(s.as_slice(), &moved(b.as_slice(), gd.as_slice())), "{case}: decoder"),
+            _ => panic!("{case}: decoder weights and their gradient disagree on tying"),
+        }
+    }
 }

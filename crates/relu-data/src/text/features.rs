@@ -41,25 +41,7 @@ impl Weighting {
     }
 }
 
-impl std::fmt::Display for Weighting {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-impl From<Weighting> for String {
-    fn from(w: Weighting) -> String {
-        w.name().to_owned()
-    }
-}
-
-impl TryFrom<String> for Weighting {
-    type Error = DataError;
-
-    fn try_from(s: String) -> Result<Self> {
-        s.parse()
-    }
-}
+named_option!(Weighting);
 
 impl std::str::FromStr for Weighting {
     type Err = DataError;

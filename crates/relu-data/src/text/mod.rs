@@ -15,6 +15,33 @@
 //! # Ok::<(), relu_data::DataError>(())
 //! ```
 
+/// `Display` by the enum's `name()`, and serde's `String` conversions for
+/// `#[serde(try_from = "String", into = "String")]` (by `name()`, reading whatever `FromStr`
+/// reads), for the named option enums of this module.
+macro_rules! named_option {
+    ($t:ty) => {
+        impl std::fmt::Display for $t {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.name())
+            }
+        }
+
+        impl From<$t> for String {
+            fn from(v: $t) -> String {
+                v.name().to_owned()
+            }
+        }
+
+        impl TryFrom<String> for $t {
+            type Error = crate::DataError;
+
+            fn try_from(s: String) -> crate::Result<Self> {
+                s.parse()
+            }
+        }
+    };
+}
+
 mod compose;
 mod evaluation;
 mod features;

@@ -338,11 +338,7 @@ impl LabelKind {
     }
 }
 
-impl std::fmt::Display for LabelKind {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.name())
-    }
-}
+named_option!(LabelKind);
 
 impl std::str::FromStr for LabelKind {
     type Err = DataError;
@@ -355,20 +351,6 @@ impl std::str::FromStr for LabelKind {
             value: s.into(),
             expected: "auto, polarity, rating or class".into(),
         })
-    }
-}
-
-impl From<LabelKind> for String {
-    fn from(k: LabelKind) -> String {
-        k.name().to_owned()
-    }
-}
-
-impl TryFrom<String> for LabelKind {
-    type Error = DataError;
-
-    fn try_from(s: String) -> Result<Self> {
-        s.parse()
     }
 }
 
@@ -412,10 +394,12 @@ pub fn read_labelled_reviews(path: &Path, kind: LabelKind) -> Result<LabelledRev
         LabelKind::Rating => Ok(LabelledReviews { documents: read_reviews(path, Targets::Stars)?, kind, classes: None }),
         LabelKind::Auto | LabelKind::Class => {
             let classed = read_reviews_as_classes(path)?;
-            match classed.relabel(Targets::Polarity) {
-                Ok(documents) if kind == LabelKind::Auto => Ok(LabelledReviews::polarity(documents)),
-                _ => Ok(LabelledReviews { documents: classed.documents, kind: LabelKind::Class, classes: Some(classed.classes) }),
+            if kind == LabelKind::Auto
+                && let Ok(documents) = classed.relabel(Targets::Polarity)
+            {
+                return Ok(LabelledReviews::polarity(documents));
             }
+            Ok(LabelledReviews { documents: classed.documents, kind: LabelKind::Class, classes: Some(classed.classes) })
         }
     }
 }
