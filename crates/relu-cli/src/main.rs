@@ -79,6 +79,9 @@
 //! | `history[].sparsity` | per hidden layer, exact zeros over the epoch's training batches |
 //! | `history[].seconds` | the epoch's wall-clock seconds, validation included |
 //! | `pretraining` | `null`, or with `--pretrain`: `method`, per-layer `reconstruction`, `corruption`, `epochs` per layer, `unlabeled` examples, per-layer `initial_error`, and `history` entries `{layer, epoch, train_loss, reconstruction_error, sparsity}` on up to 2,000 clean training examples |
+// The flags' doc comments are their --help text, written for a terminal: `[grid]`,
+// `[[runs]]` and `cosine[:FLOOR]` there are TOML tables and syntax, not rustdoc links.
+#![allow(rustdoc::broken_intra_doc_links)]
 
 mod cli;
 mod cluster;
