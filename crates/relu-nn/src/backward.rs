@@ -2,7 +2,7 @@
 //!
 //! The backward pass walks the layers top-down. For each layer it first computes the gradient for
 //! the layer below (with the layer's current weights), then hands the layer's δ to an
-//! [`Update`] — which either stores the gradient ([`Gradients`]) or applies an SGD step in place.
+//! [`Update`] — which either stores the gradient ([`Store`] into [`Gradients`]) or applies an SGD step in place.
 //! When the layer below is a rectifier, its sparse output is the whole backward state: the
 //! gradient is computed only at its active positions (relu-core's masked backward), and the
 //! weight update touches only the columns of units active somewhere in the batch.
@@ -174,7 +174,15 @@ impl Gradients {
     }
 }
 
-impl<L: Layers> Update<L> for Gradients {
+/// The gradient sink of a backward pass: every layer's gradient times `scale` stored into
+/// `grads` ([`Gradients::store`]). Scale 1 for [`Network::gradients`]; a data-parallel member's
+/// share of the global batch in a synchronous step, so the group's sum is the batch's gradient.
+pub(crate) struct Store<'g> {
+    pub(crate) grads: &'g mut Gradients,
+    pub(crate) scale: f32,
+}
+
+impl<L: Layers> Update<L> for Store<'_> {
     fn layer(
         &mut self,
         index: usize,
@@ -184,7 +192,7 @@ impl<L: Layers> Update<L> for Gradients {
         input_units: Option<&UnitMajor>,
         dispatch: &mut Dispatch,
     ) {
-        self.store(1.0, index, &layer, delta, input, input_units, dispatch);
+        self.grads.store(self.scale, index, &layer, delta, input, input_units, dispatch);
     }
 }
 

@@ -22,11 +22,10 @@
 //! see the whole batch). After every epoch all members hold identical parameters, so member 0's
 //! checkpoint resumes the whole group.
 
-use nalgebra::DMatrix;
 use relu_core::kernels::apply_gradient;
-use relu_core::{Dataset, Dispatch, Features, StepRule, UnitMajor};
+use relu_core::{Dataset, StepRule};
 
-use crate::backward::{BatchLoss, Gradients, Layers, Update, backward};
+use crate::backward::{BatchLoss, Gradients, Store, backward};
 use crate::dead::Fired;
 use crate::network::{ForwardCache, Network, Workspace};
 use crate::optim::{Sgd, SgdState};
@@ -159,7 +158,7 @@ impl<'p, 'a> Member<'p, 'a> {
                     &cache,
                     &local.targets,
                     ws,
-                    &mut Weighted { grads: &mut self.grads, share },
+                    &mut Store { grads: &mut self.grads, scale: share },
                 );
                 (loss, Some(cache))
             }
@@ -261,27 +260,6 @@ impl<'p, 'a> Member<'p, 'a> {
         let (bits, rest) = v.split_at(v.len() - N);
         fired.merge_flags(bits, units);
         std::array::from_fn(|k| rest[k] > 0.0)
-    }
-}
-
-/// The gradient sink of a synchronous step: this member's gradients weighted by its `share` of
-/// the global batch, so the group's sum is the batch's gradient ([`Gradients::store`]).
-struct Weighted<'g> {
-    grads: &'g mut Gradients,
-    share: f32,
-}
-
-impl<L: Layers> Update<L> for Weighted<'_> {
-    fn layer(
-        &mut self,
-        index: usize,
-        layer: L::One<'_>,
-        delta: &DMatrix<f32>,
-        input: &Features,
-        input_units: Option<&UnitMajor>,
-        dispatch: &mut Dispatch,
-    ) {
-        self.grads.store(self.share, index, &layer, delta, input, input_units, dispatch);
     }
 }
 

@@ -9,7 +9,7 @@
 //! [`Network::gradients`] runs the same backward pass with a sink that records the gradients
 //! instead.
 
-use crate::backward::{BatchLoss, Gradients, backward};
+use crate::backward::{BatchLoss, Gradients, Store, backward};
 use crate::network::{ForwardCache, Network, Workspace};
 use crate::optim::{self, Sgd, SgdState};
 use relu_core::{Features, Targets};
@@ -45,7 +45,7 @@ impl Network {
         let cache = self.forward(x, ws);
         let mut grads = Gradients::new(self.layers().len());
         // The gradient sink only reads the layers: the same backward pass over `&[Layer]`.
-        let loss = backward(self.spec(), self.layers(), x, &cache, targets, ws, &mut grads);
+        let loss = backward(self.spec(), self.layers(), x, &cache, targets, ws, &mut Store { grads: &mut grads, scale: 1.0 });
         (grads, loss)
     }
 }
