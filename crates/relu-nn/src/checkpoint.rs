@@ -51,9 +51,10 @@
 //!
 //! # Training state
 //! [`save_training`] writes the current parameters under the same names, the best-validation
-//! parameters under `best.layers.…`, momentum buffers under `velocity.layers.…`, a weight average under `average.layers.…`, and the epoch,
-//! batch, RNG position, history and configuration as JSON metadata, so [`load_training`] and
-//! [`crate::Trainer::resume`] continue a run exactly.
+//! parameters under `best.layers.…`, momentum buffers under `velocity.layers.…`, a weight
+//! average under `average.layers.…`, and the epoch, batch, RNG position, history and
+//! configuration as JSON metadata, so [`load_training`] and [`crate::Trainer::resume`] continue a
+//! run exactly.
 //!
 //! Every write goes to a temporary file in the same directory, is flushed to disk, then renamed
 //! over the target, so a crash never leaves a half-written file.
@@ -449,6 +450,16 @@ fn tensor(path: &Path, st: &SafeTensors<'_>, name: &str, shape: &[usize]) -> Res
     Ok(t.data().chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect())
 }
 
+/// A network of a training state stored under `prefix` (`best.`, `average.`), with its own L1
+/// weights when they were saved (checked by the caller).
+fn stored_network(path: &Path, st: &SafeTensors<'_>, spec: &NetworkSpec, prefix: &str, l1: Option<&[f32]>) -> Result<Network> {
+    let mut net = Network::from_parts(spec.clone(), read_layers(path, st, spec, prefix)?).map_err(|e| ck(path, e.to_string()))?;
+    for (i, &v) in l1.into_iter().flatten().enumerate() {
+        net.set_l1(i, v);
+    }
+    Ok(net)
+}
+
 fn read_layers(path: &Path, st: &SafeTensors<'_>, spec: &NetworkSpec, prefix: &str) -> Result<Vec<Layer>> {
     let mut layers = Vec::with_capacity(spec.hidden.len() + 1);
     let mut fan_in = spec.inputs;
@@ -672,24 +683,17 @@ pub fn load_training(path: &Path) -> Result<(Network, TrainState, TrainConfig)> 
     let net = Network::from_parts(spec.clone(), read_layers(path, &st, &spec, "")?).map_err(|e| ck(path, e.to_string()))?;
     let best = match m.best {
         Some((epoch, score)) => {
-            let mut b = Network::from_parts(spec.clone(), read_layers(path, &st, &spec, "best.")?).map_err(|e| ck(path, e.to_string()))?;
-            if let Some(l1) = &m.best_l1 {
-                if l1.len() != spec.hidden.len() || l1.iter().any(|v| !(v.is_finite() && *v >= 0.0)) {
-                    return Err(ck(path, format!("invalid training state: best-network L1 weights {l1:?}")));
-                }
-                l1.iter().enumerate().for_each(|(i, &v)| b.set_l1(i, v));
+            if let Some(l1) = &m.best_l1
+                && (l1.len() != spec.hidden.len() || l1.iter().any(|v| !(v.is_finite() && *v >= 0.0)))
+            {
+                return Err(ck(path, format!("invalid training state: best-network L1 weights {l1:?}")));
             }
-            Some((epoch, score, b))
+            Some((epoch, score, stored_network(path, &st, &spec, "best.", m.best_l1.as_deref())?))
         }
         None => None,
     };
     let average = match &m.average {
-        Some((epochs, l1)) => {
-            let mut net =
-                Network::from_parts(spec.clone(), read_layers(path, &st, &spec, "average.")?).map_err(|e| ck(path, e.to_string()))?;
-            l1.iter().enumerate().for_each(|(i, &v)| net.set_l1(i, v));
-            Some(crate::WeightAverage { epochs: *epochs, net })
-        }
+        Some((epochs, l1)) => Some(crate::WeightAverage { epochs: *epochs, net: stored_network(path, &st, &spec, "average.", Some(l1))? }),
         None => None,
     };
     let velocity = if m.momentum {
