@@ -214,7 +214,7 @@ impl From<Pretrain> for String {
     }
 }
 
-/// `--l1`'s rule, shared by `train` and `reproduce sentiment`.
+/// `--l1`'s rule, shared by `train`, `reproduce table1` and `reproduce sentiment`.
 pub(crate) fn check_l1(l1: f32) -> Result<()> {
     if !(l1.is_finite() && l1 >= 0.0) {
         bail!("--l1: invalid penalty {l1}: expected a finite number >= 0");

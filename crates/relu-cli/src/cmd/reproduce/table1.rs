@@ -107,9 +107,7 @@ pub(super) fn run(args: &Table1Args, cluster: &Cluster) -> Result<u8> {
         bail!("--rows: expected at least one of rectifier, tanh, softplus");
     }
     let rectifier_l1 = args.l1.unwrap_or(RECTIFIER_L1);
-    if !(rectifier_l1.is_finite() && rectifier_l1 >= 0.0) {
-        bail!("--l1: invalid penalty {rectifier_l1}: expected a finite number >= 0");
-    }
+    crate::settings::check_l1(rectifier_l1)?;
     // Table 1's own choices for the rectifier row; tanh and softplus as the paper has them.
     for (_, units) in rows.iter_mut().filter(|(name, _)| name == "rectifier") {
         units.l1 = rectifier_l1;
