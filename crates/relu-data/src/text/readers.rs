@@ -301,8 +301,13 @@ impl ClassedDocuments {
     /// # Errors
     /// The first class name that `targets` does not accept, with what it expects.
     pub fn relabel(&self, targets: Targets) -> std::result::Result<Vec<Document>, String> {
-        let map = self.classes.iter().map(|c| targets.class(c)).collect::<std::result::Result<Vec<_>, _>>()?;
+        let map = self.class_map(targets)?;
         Ok(self.documents.iter().map(|d| Document { content: d.content.clone(), label: d.label.and_then(|l| map[l as usize]) }).collect())
+    }
+
+    /// What each class name is under `targets`, or the first name it refuses.
+    fn class_map(&self, targets: Targets) -> std::result::Result<Vec<Option<u32>>, String> {
+        self.classes.iter().map(|c| targets.class(c)).collect()
     }
 }
 
@@ -393,11 +398,15 @@ pub fn read_labelled_reviews(path: &Path, kind: LabelKind) -> Result<LabelledRev
         LabelKind::Polarity => Ok(LabelledReviews::polarity(read_reviews(path, Targets::Polarity)?)),
         LabelKind::Rating => Ok(LabelledReviews { documents: read_reviews(path, Targets::Stars)?, kind, classes: None }),
         LabelKind::Auto | LabelKind::Class => {
-            let classed = read_reviews_as_classes(path)?;
+            let mut classed = read_reviews_as_classes(path)?;
             if kind == LabelKind::Auto
-                && let Ok(documents) = classed.relabel(Targets::Polarity)
+                && let Ok(map) = classed.class_map(Targets::Polarity)
             {
-                return Ok(LabelledReviews::polarity(documents));
+                // Relabelled in place: the documents are not copied.
+                for d in &mut classed.documents {
+                    d.label = d.label.and_then(|l| map[l as usize]);
+                }
+                return Ok(LabelledReviews::polarity(classed.documents));
             }
             Ok(LabelledReviews { documents: classed.documents, kind: LabelKind::Class, classes: Some(classed.classes) })
         }
